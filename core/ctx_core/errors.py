@@ -1,0 +1,47 @@
+"""The project's own exception types.
+
+Each carries the underlying cause (``raise ... from err``) so nothing is lost.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CtxError", "MissingDependencyError", "ModelLoadError", "RemoteServiceError"]
+
+
+class CtxError(Exception):
+    """Base class of every error this package raises on its own account."""
+
+
+class MissingDependencyError(CtxError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str, feature: str) -> None:
+        super().__init__(f"{feature} needs the '{package}' package: pip install 'ctx-rag[{extra}]'")
+        self.package = package
+        self.extra = extra
+
+
+class ModelLoadError(CtxError, ValueError):
+    """A model could not be loaded from the given id or path."""
+
+
+class RemoteServiceError(CtxError):
+    """A remote API (e.g. Cohere) failed, timed out or answered something unusable.
+
+    Attributes:
+        status_code: The HTTP status, when the service answered at all.
+        attempts: How many attempts were made before giving up.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.attempts = attempts
+
+
+def require(package: str, extra: str, feature: str) -> None:
+    """Raise :class:`MissingDependencyError` unless ``package`` can be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec(package) is None:
+        raise MissingDependencyError(package, extra, feature)

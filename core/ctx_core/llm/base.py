@@ -1,0 +1,177 @@
+"""The LLM protocols every capability talks to.
+
+Two levels:
+
+* :class:`LLM` generates text (``complete`` / ``acomplete``). Any chat model can
+  be wrapped as one (see the LangChain and LlamaIndex adapters).
+* :class:`ScoringLLM` also exposes probabilities: the log-probability of given
+  next tokens, and of a whole continuation. UDCG utilities, memory-completeness
+  scores and boundary questions need these; only local models provide them.
+
+A prompt is either a plain string (sent as one user message) or a list of chat
+messages ``{"role": ..., "content": ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "LLM",
+    "BaseLLM",
+    "Message",
+    "Prompt",
+    "ScoringLLM",
+    "SequenceScore",
+    "to_messages",
+]
+
+Message = Mapping[str, str]
+Prompt = str | Sequence[Message]
+
+_ROLES = {"system", "user", "assistant", "tool"}
+
+
+def to_messages(prompt: Prompt, argument: str = "prompt") -> list[dict[str, str]]:
+    """Normalize a prompt to a list of ``{"role", "content"}`` dicts, validating it."""
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    if not isinstance(prompt, Sequence) or not prompt:
+        raise TypeError(f"{argument} must be a str or a non-empty list of chat messages")
+    messages = []
+    for i, message in enumerate(prompt):
+        if not isinstance(message, Mapping) or "role" not in message or "content" not in message:
+            raise TypeError(f"{argument}[{i}] must be a mapping with 'role' and 'content'")
+        role, content = message["role"], message["content"]
+        if role not in _ROLES:
+            raise ValueError(
+                f"{argument}[{i}] has unknown role {role!r}; expected one of {sorted(_ROLES)}"
+            )
+        if not isinstance(content, str):
+            raise TypeError(
+                f"{argument}[{i}]['content'] must be a str, got {type(content).__name__}"
+            )
+        messages.append({"role": str(role), "content": content})
+    return messages
+
+
+@dataclass(frozen=True)
+class SequenceScore:
+    """Log-probability of a continuation: the sum over its tokens, and how many there were."""
+
+    logprob: float
+    num_tokens: int
+
+    @property
+    def mean_logprob(self) -> float:
+        """Length-normalized log-probability (per token)."""
+        return self.logprob / max(self.num_tokens, 1)
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """Anything that completes a prompt."""
+
+    def complete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str:
+        """Return the model's reply to ``prompt``."""
+        ...
+
+    async def acomplete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str:
+        """Async twin of :meth:`complete`."""
+        ...
+
+
+@runtime_checkable
+class ScoringLLM(LLM, Protocol):
+    """An LLM that also exposes token probabilities."""
+
+    def next_token_logprobs(
+        self, prompts: Sequence[Prompt], tokens: Sequence[str]
+    ) -> list[list[float]]:
+        """For each prompt, the log-probability that the reply starts with each of ``tokens``.
+
+        Each string in ``tokens`` stands for the first token of its encoding.
+        """
+        ...
+
+    def continuation_logprobs(
+        self, prompts: Sequence[Prompt], continuations: Sequence[str]
+    ) -> list[SequenceScore]:
+        """For each (prompt, continuation) pair, the log-probability of the continuation as the reply."""
+        ...
+
+
+class BaseLLM(ABC):
+    """Convenience base: implement :meth:`complete`; async and batch come for free.
+
+    The async twin runs the sync call in a worker thread so an event loop is never blocked.
+    """
+
+    @abstractmethod
+    def complete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str:
+        """Return the model's reply to ``prompt``."""
+
+    async def acomplete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str:
+        """Async twin of :meth:`complete` (runs it in a thread)."""
+        return await asyncio.to_thread(
+            self.complete, prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
+        )
+
+    def complete_batch(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Complete several prompts (one by one unless a subclass batches them)."""
+        return [
+            self.complete(p, max_tokens=max_tokens, temperature=temperature, stop=stop)
+            for p in prompts
+        ]
+
+
+def cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
+    """Cut ``text`` at the earliest occurrence of any stop string."""
+    if not stop:
+        return text
+    cut = len(text)
+    for s in stop:
+        if s:
+            i = text.find(s)
+            if i != -1:
+                cut = min(cut, i)
+    return text[:cut]

@@ -1,0 +1,245 @@
+"""A local Hugging Face causal LM as a core :class:`~ctx_core.llm.ScoringLLM`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ctx_core.llm.base import BaseLLM, Prompt, SequenceScore, cut_at_stop, to_messages
+from ctx_core.models import load_causal_lm
+
+__all__ = ["TransformersLLM"]
+
+logger = logging.getLogger(__name__)
+
+
+class TransformersLLM(BaseLLM):
+    """Any local causal LM from transformers, with its chat template.
+
+    Implements generation and the scoring protocol (next-token and continuation
+    log-probabilities) with batched, padded forward passes.
+
+    Args:
+        model: Hugging Face id, local path, or alias (``"smollm2"`` - the default -
+            or ``"gemma3-270m"``; both load offline from their packages).
+        device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available).
+        dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` (default by device).
+        batch_size: Prompts per forward pass.
+        max_length: Longest prompt in tokens; longer prompts keep their end and a
+            warning is logged. Default: the model's context size, capped at 4096.
+        use_chat_template: Render prompts with the tokenizer's chat template
+            (default: when the tokenizer has one).
+        seed: Seed for sampling when ``temperature > 0``.
+
+    Examples:
+        >>> llm = TransformersLLM("smollm2")  # doctest: +SKIP
+        >>> llm.complete("What is the capital of France?", max_tokens=12)  # doctest: +SKIP
+        'The capital of France is Paris.'
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        batch_size: int = 8,
+        max_length: int | None = None,
+        use_chat_template: bool | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model_name = model or "smollm2"
+        self.model, self.tokenizer = load_causal_lm(model, device, dtype)
+        self.device = self.model.device
+        self.batch_size = batch_size
+        context = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
+        self.max_length = max_length or min(context, 4096)
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        self.use_chat_template = has_template if use_chat_template is None else use_chat_template
+        if self.use_chat_template and not has_template:
+            raise ValueError(f"use_chat_template=True but {self.model_name!r} has no chat template")
+        self.seed = seed
+        self._pad_id = self.tokenizer.pad_token_id
+        if self._pad_id is None:
+            self._pad_id = self.tokenizer.eos_token_id or 0
+
+    def __repr__(self) -> str:
+        return f"TransformersLLM(model={self.model_name!r}, device={str(self.device)!r})"
+
+    # -- prompt rendering -------------------------------------------------
+
+    def render(self, prompt: Prompt) -> str:
+        """The exact text the model reads for ``prompt`` (chat template + generation prompt)."""
+        messages = to_messages(prompt)
+        if self.use_chat_template:
+            return str(
+                self.tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True
+                )
+            )
+        if len(messages) == 1 and messages[0]["role"] == "user":
+            return messages[0]["content"]
+        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+
+    def prompt_ids(self, prompt: Prompt, reserve: int = 0) -> list[int]:
+        """Token ids of the rendered prompt, cut to fit ``max_length - reserve`` (keeping the end)."""
+        text = self.render(prompt)
+        # A chat template writes the BOS token itself; plain text needs the tokenizer's.
+        ids: list[int] = self.tokenizer.encode(text, add_special_tokens=not self.use_chat_template)
+        limit = self.max_length - reserve
+        if len(ids) > limit:
+            logger.warning(
+                "prompt of %d tokens exceeds %d (max_length=%d); keeping its last %d tokens",
+                len(ids),
+                limit,
+                self.max_length,
+                limit,
+            )
+            ids = ids[-limit:]
+        return ids
+
+    # -- generation -------------------------------------------------------
+
+    def complete(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str:
+        """Generate a reply to ``prompt``."""
+        return self.complete_batch(
+            [prompt], max_tokens=max_tokens, temperature=temperature, stop=stop
+        )[0]
+
+    def complete_batch(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Generate replies for several prompts, ``batch_size`` at a time (left padding)."""
+        import torch
+
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        encoded = [self.prompt_ids(p, reserve=max_tokens) for p in prompts]
+        replies: list[str] = [""] * len(encoded)
+        if self.seed is not None:
+            torch.manual_seed(self.seed)
+        for index in self._batches_by_length(encoded):
+            input_ids, attention = self._pad([encoded[i] for i in index], left=True)
+            options: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": self._pad_id}
+            if temperature > 0:
+                options.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
+            else:
+                options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            if stop:
+                options.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+            with torch.no_grad():
+                output = self.model.generate(
+                    input_ids=input_ids, attention_mask=attention, **options
+                )
+            new_tokens = output[:, input_ids.shape[1] :]
+            for row, i in enumerate(index):
+                text = self.tokenizer.decode(new_tokens[row], skip_special_tokens=True)
+                replies[i] = cut_at_stop(text, stop).strip()
+        return replies
+
+    # -- scoring ----------------------------------------------------------
+
+    def next_token_logprobs(
+        self, prompts: Sequence[Prompt], tokens: Sequence[str]
+    ) -> list[list[float]]:
+        """Log-probability of each of ``tokens`` (their first token) as the reply's first token.
+
+        Examples:
+            >>> llm.next_token_logprobs(["Is Paris in France? Answer yes or no."], ["yes", "no"])  # doctest: +SKIP
+            [[-0.4, -1.2]]
+        """
+        import torch
+
+        if not tokens:
+            raise ValueError("tokens must name at least one token")
+        token_ids = [self._first_token_id(t) for t in tokens]
+        encoded = [self.prompt_ids(p) for p in prompts]
+        result: list[list[float]] = [[] for _ in encoded]
+        for index in self._batches_by_length(encoded):
+            input_ids, attention = self._pad([encoded[i] for i in index], left=True)
+            with torch.no_grad():
+                logits = self._forward(input_ids, attention)[:, -1, :]
+            logprobs = torch.log_softmax(logits.float(), dim=-1)[:, token_ids]
+            for row, i in enumerate(index):
+                result[i] = [float(x) for x in logprobs[row]]
+        return result
+
+    def continuation_logprobs(
+        self, prompts: Sequence[Prompt], continuations: Sequence[str]
+    ) -> list[SequenceScore]:
+        """Log-probability of each continuation as the reply to its prompt (summed over its tokens)."""
+        import torch
+
+        if len(prompts) != len(continuations):
+            raise ValueError(
+                f"prompts and continuations differ in length ({len(prompts)} vs {len(continuations)})"
+            )
+        pairs: list[tuple[list[int], list[int]]] = []
+        for prompt, continuation in zip(prompts, continuations, strict=True):
+            tail = self.tokenizer.encode(continuation, add_special_tokens=False)
+            if not tail:
+                raise ValueError("continuations must not be empty")
+            tail = tail[: self.max_length - 1]
+            pairs.append((self.prompt_ids(prompt, reserve=len(tail)), tail))
+        joined = [head + tail for head, tail in pairs]
+        result: list[SequenceScore] = [SequenceScore(0.0, 0)] * len(pairs)
+        for index in self._batches_by_length(joined):
+            input_ids, attention = self._pad([joined[i] for i in index], left=False)
+            with torch.no_grad():
+                logprobs = torch.log_softmax(self._forward(input_ids, attention).float(), dim=-1)
+            for row, i in enumerate(index):
+                head, tail = pairs[i]
+                positions = torch.arange(len(head) - 1, len(head) + len(tail) - 1)
+                targets = torch.tensor(tail)
+                total = logprobs[row, positions, targets].sum()
+                result[i] = SequenceScore(float(total), len(tail))
+        return result
+
+    # -- helpers ----------------------------------------------------------
+
+    def _first_token_id(self, token: str) -> int:
+        ids = self.tokenizer.encode(token, add_special_tokens=False)
+        if not ids:
+            raise ValueError(f"token {token!r} encodes to nothing")
+        return int(ids[0])
+
+    def _forward(self, input_ids: Any, attention: Any) -> Any:
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=False
+        )
+        return out.logits
+
+    def _batches_by_length(self, encoded: Sequence[Sequence[int]]) -> Iterator[list[int]]:
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        for start in range(0, len(order), self.batch_size):
+            yield order[start : start + self.batch_size]
+
+    def _pad(self, seqs: Sequence[Sequence[int]], left: bool) -> tuple[Any, Any]:
+        import torch
+
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, seq in enumerate(seqs):
+            span = slice(width - len(seq), width) if left else slice(0, len(seq))
+            ids[row, span] = torch.tensor(list(seq), dtype=torch.long)
+            mask[row, span] = 1
+        return ids.to(self.device), mask.to(self.device)

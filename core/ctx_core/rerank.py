@@ -1,0 +1,125 @@
+"""The generic reranker: score, sort, cut.
+
+Examples:
+    >>> from ctx_core import Passage, Reranker
+    >>> from ctx_core.scoring import EmbeddingScorer
+    >>> reranker = Reranker(EmbeddingScorer(), top_n=1)
+    >>> passages = [Passage("Bananas are yellow.", id="b"), Passage("Paris is in France.", id="p")]
+    >>> [p.id for p in reranker.rerank("Where is Paris?", passages)]
+    ['p']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from ctx_core.scoring.base import Scorer
+from ctx_core.types import Passage, ensure_passages, validate_query
+
+__all__ = ["PassageReranker", "Reranker", "apply_scores"]
+
+
+@runtime_checkable
+class PassageReranker(Protocol):
+    """What the framework adapters need of a reranker: sync and async ``rerank``."""
+
+    def rerank(
+        self, query: str, passages: Sequence[Passage | str], top_n: int | None = None
+    ) -> list[Passage]:
+        """Return the passages worth reading, best first."""
+        ...
+
+    async def arerank(
+        self, query: str, passages: Sequence[Passage | str], top_n: int | None = None
+    ) -> list[Passage]:
+        """Async twin of :meth:`rerank`."""
+        ...
+
+
+def apply_scores(passages: Sequence[Passage], scores: Sequence[float]) -> list[Passage]:
+    """Copies of ``passages`` carrying their new score.
+
+    The score goes to ``Passage.score`` and ``metadata["relevance_score"]``; a
+    previous score (e.g. from retrieval) is kept as ``metadata["retrieval_score"]``.
+    """
+    result = []
+    for passage, score in zip(passages, scores, strict=True):
+        extra: dict[str, float] = {"relevance_score": float(score)}
+        if passage.score is not None:
+            extra["retrieval_score"] = passage.score
+        result.append(passage.with_metadata(**extra).with_score(score))
+    return result
+
+
+class Reranker:
+    """Sort passages by a scorer's relevance, then keep the best.
+
+    Args:
+        scorer: Any :class:`~ctx_core.scoring.Scorer` (default: the packaged MiniLM
+            :class:`~ctx_core.scoring.EmbeddingScorer`).
+        top_n: Keep at most this many passages (``None``: all).
+        score_threshold: Drop passages scoring below this value (``None``: keep all).
+
+    Ties keep the input order. Returned passages are copies; ids, text and the
+    caller's metadata are unchanged.
+    """
+
+    def __init__(
+        self,
+        scorer: Scorer | None = None,
+        top_n: int | None = None,
+        score_threshold: float | None = None,
+    ) -> None:
+        if top_n is not None and top_n < 1:
+            raise ValueError(f"top_n must be >= 1 or None, got {top_n}")
+        if scorer is None:
+            from ctx_core.scoring import EmbeddingScorer
+
+            scorer = EmbeddingScorer()
+        if not isinstance(scorer, Scorer):
+            raise TypeError(f"scorer must implement score()/ascore(), got {type(scorer).__name__}")
+        self.scorer = scorer
+        self.top_n = top_n
+        self.score_threshold = score_threshold
+
+    def rerank(
+        self, query: str, passages: Sequence[Passage | str], top_n: int | None = None
+    ) -> list[Passage]:
+        """Score ``passages`` for ``query`` and return the best, best first.
+
+        Args:
+            query: The question or search query.
+            passages: Candidates (``str`` items are wrapped in :class:`Passage`).
+            top_n: Overrides the reranker's ``top_n`` for this call.
+        """
+        query = validate_query(query)
+        items = ensure_passages(passages)
+        if not items:
+            return []
+        return self._select(items, self.scorer.score(query, items), top_n)
+
+    async def arerank(
+        self, query: str, passages: Sequence[Passage | str], top_n: int | None = None
+    ) -> list[Passage]:
+        """Async twin of :meth:`rerank`."""
+        query = validate_query(query)
+        items = ensure_passages(passages)
+        if not items:
+            return []
+        return self._select(items, await self.scorer.ascore(query, items), top_n)
+
+    def _select(
+        self, passages: list[Passage], scores: Sequence[float], top_n: int | None
+    ) -> list[Passage]:
+        if top_n is not None and top_n < 1:
+            raise ValueError(f"top_n must be >= 1 or None, got {top_n}")
+        limit = top_n if top_n is not None else self.top_n
+        scored = apply_scores(passages, scores)
+        order = sorted(range(len(scored)), key=lambda i: -scores[i])
+        kept = [
+            scored[i]
+            for i in order
+            if self.score_threshold is None or scores[i] >= self.score_threshold
+        ]
+        return kept[:limit] if limit is not None else kept

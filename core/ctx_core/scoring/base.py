@@ -1,0 +1,91 @@
+"""The scorer protocol: ``score(query, passages) -> list[float]``, higher is more relevant."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from ctx_core.progress import progress
+from ctx_core.types import Passage, ensure_passages, validate_query
+
+__all__ = ["BaseScorer", "Scorer"]
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Anything that scores passages for a query (one float per passage, in input order)."""
+
+    def score(self, query: str, passages: Sequence[Passage | str]) -> list[float]:
+        """Score each passage for ``query``."""
+        ...
+
+    async def ascore(self, query: str, passages: Sequence[Passage | str]) -> list[float]:
+        """Async twin of :meth:`score`."""
+        ...
+
+
+class BaseScorer(ABC):
+    """Base class for scorers: validation, empty input, async and multi-query batching.
+
+    Subclasses implement :meth:`_score` (and :meth:`_ascore` when they have native async).
+    Empty input returns ``[]`` without touching any model.
+    """
+
+    #: Short name used in logs, result files and the CLI.
+    name: str = "scorer"
+
+    def score(self, query: str, passages: Sequence[Passage | str]) -> list[float]:
+        """Score each passage for ``query``; returns one float per passage, in input order.
+
+        Raises:
+            TypeError / ValueError: ``query`` is not a non-empty string, or ``passages``
+                holds something other than passages or strings, or duplicate ids.
+        """
+        query = validate_query(query)
+        items = ensure_passages(passages)
+        if not items:
+            return []
+        return self._checked(self._score(query, items), items)
+
+    async def ascore(self, query: str, passages: Sequence[Passage | str]) -> list[float]:
+        """Async twin of :meth:`score`."""
+        query = validate_query(query)
+        items = ensure_passages(passages)
+        if not items:
+            return []
+        return self._checked(await self._ascore(query, items), items)
+
+    def score_many(
+        self,
+        queries: Sequence[str],
+        passage_lists: Sequence[Sequence[Passage | str]],
+        *,
+        show_progress: bool | None = None,
+    ) -> list[list[float]]:
+        """Score several (query, passages) pairs, with a progress bar for long jobs."""
+        if len(queries) != len(passage_lists):
+            raise ValueError(
+                f"queries and passage_lists differ in length ({len(queries)} vs {len(passage_lists)})"
+            )
+        pairs = list(zip(queries, passage_lists, strict=True))
+        return [
+            self.score(q, ps)
+            for q, ps in progress(
+                pairs, desc=f"scoring ({self.name})", show=show_progress, unit="query"
+            )
+        ]
+
+    @abstractmethod
+    def _score(self, query: str, passages: list[Passage]) -> list[float]:
+        """Score validated, non-empty input."""
+
+    async def _ascore(self, query: str, passages: list[Passage]) -> list[float]:
+        return await asyncio.to_thread(self._score, query, passages)
+
+    @staticmethod
+    def _checked(scores: Sequence[float], passages: Sequence[Passage]) -> list[float]:
+        if len(scores) != len(passages):
+            raise RuntimeError(f"scorer returned {len(scores)} scores for {len(passages)} passages")
+        return [float(s) for s in scores]

@@ -1,0 +1,95 @@
+"""Cross-encoder relevance: the query and each passage read together by one model."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ctx_core.errors import ModelLoadError, require
+from ctx_core.models import check_model_source, resolve_device
+from ctx_core.scoring.base import BaseScorer
+from ctx_core.types import Passage
+
+__all__ = ["CrossEncoderScorer"]
+
+logger = logging.getLogger(__name__)
+
+
+class CrossEncoderScorer(BaseScorer):
+    """Scores (query, passage) pairs with a sentence-transformers ``CrossEncoder``.
+
+    No cross-encoder ships offline; pass any Hugging Face id (for example
+    ``"cross-encoder/ms-marco-MiniLM-L6-v2"``) or a local folder.
+
+    Args:
+        model: Hugging Face id or local path of a cross-encoder.
+        device: Device for the model (default: CUDA when available).
+        batch_size: Pairs per forward pass.
+        max_length: Longest (query + passage) input in tokens; longer pairs are
+            truncated with a warning. Default: the model's own limit.
+        show_progress: Progress bar (``None``: only for long lists).
+
+    Examples:
+        >>> scorer = CrossEncoderScorer("cross-encoder/ms-marco-MiniLM-L6-v2")  # doctest: +SKIP
+        >>> scorer.score("capital of France", ["Paris is the capital.", "Bananas."])  # doctest: +SKIP
+        [0.98, 0.01]
+    """
+
+    name = "cross-encoder"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        batch_size: int = 32,
+        max_length: int | None = None,
+        show_progress: bool | None = None,
+    ) -> None:
+        require("sentence_transformers", "local", "CrossEncoderScorer")
+        from sentence_transformers import CrossEncoder
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_model_source(model, "model")
+        try:
+            self.model: Any = CrossEncoder(
+                model, device=resolve_device(device), max_length=max_length
+            )
+        except Exception as err:
+            raise ModelLoadError(f"could not load cross-encoder {model!r}: {err}") from err
+        self.model_name = model
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+
+    @property
+    def max_length(self) -> int:
+        """Longest (query + passage) input, in tokens."""
+        return int(self.model.max_seq_length)
+
+    def _score(self, query: str, passages: list[Passage]) -> list[float]:
+        pairs = [(query, p.text) for p in passages]
+        self._warn_if_truncated(query, passages)
+        show = self.show_progress if self.show_progress is not None else len(pairs) >= 512
+        scores = self.model.predict(
+            pairs, batch_size=self.batch_size, show_progress_bar=show, convert_to_numpy=True
+        )
+        return [float(s) for s in scores.reshape(len(pairs), -1)[:, -1]]
+
+    def _warn_if_truncated(self, query: str, passages: list[Passage]) -> None:
+        tokenizer = self.model.tokenizer
+        encoded = tokenizer(
+            [query] * len(passages), [p.text for p in passages], truncation=False, verbose=False
+        )
+        over = [
+            p.id
+            for p, ids in zip(passages, encoded["input_ids"], strict=True)
+            if len(ids) > self.max_length
+        ]
+        if over:
+            logger.warning(
+                "%d passage(s) exceed the cross-encoder's %d tokens with the query and are truncated: %s",
+                len(over),
+                self.max_length,
+                ", ".join(over[:5]) + (" ..." if len(over) > 5 else ""),
+            )

@@ -1,0 +1,30 @@
+"""LangChain adapters for ctx_core: convert, delegate to the core, convert back.
+
+Examples:
+    >>> from langchain_ctx import ContextReranker, RerankingRetriever
+"""
+
+from langchain_ctx.compressor import CtxDocumentCompressor
+from langchain_ctx.convert import (
+    documents_to_passages,
+    passages_to_documents,
+    to_document,
+    to_passage,
+)
+from langchain_ctx.embeddings import CtxEmbeddings
+from langchain_ctx.llm import CtxChatModel, LangChainLLM
+from langchain_ctx.reranker import ContextReranker
+from langchain_ctx.retriever import RerankingRetriever
+
+__all__ = [
+    "ContextReranker",
+    "CtxChatModel",
+    "CtxDocumentCompressor",
+    "CtxEmbeddings",
+    "LangChainLLM",
+    "RerankingRetriever",
+    "documents_to_passages",
+    "passages_to_documents",
+    "to_document",
+    "to_passage",
+]

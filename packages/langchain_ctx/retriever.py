@@ -1,0 +1,71 @@
+"""``RerankingRetriever``: any LangChain retriever followed by one of our rerankers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field
+
+from langchain_ctx.compressor import CtxDocumentCompressor
+
+__all__ = ["RerankingRetriever"]
+
+
+class RerankingRetriever(BaseRetriever):
+    """Retrieve with ``base_retriever``, rerank with ``reranker``, return the best ``k``.
+
+    Attributes:
+        base_retriever: Any LangChain retriever (it should return more than ``k``).
+        reranker: One of this package's rerankers (e.g. ``ContextReranker``).
+        k: How many documents to return; ``invoke(query, k=...)`` overrides it.
+
+    Examples:
+        >>> from langchain_core.vectorstores import InMemoryVectorStore
+        >>> from langchain_ctx import ContextReranker, CtxEmbeddings, RerankingRetriever
+        >>> store = InMemoryVectorStore.from_texts(
+        ...     ["Paris is in France.", "Rome is in Italy.", "Bananas are yellow."], CtxEmbeddings()
+        ... )
+        >>> retriever = RerankingRetriever(
+        ...     base_retriever=store.as_retriever(search_kwargs={"k": 3}), reranker=ContextReranker(), k=1
+        ... )
+        >>> retriever.invoke("Which country is Paris in?")[0].page_content
+        'Paris is in France.'
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    base_retriever: BaseRetriever
+    reranker: CtxDocumentCompressor
+    k: int = Field(default=4, ge=1)
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        candidates = self.base_retriever.invoke(
+            query, config={"callbacks": run_manager.get_child()}, **kwargs
+        )
+        return self.reranker.rerank_documents(candidates, query, top_n=k or self.k)
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        candidates = await self.base_retriever.ainvoke(
+            query, config={"callbacks": run_manager.get_child()}, **kwargs
+        )
+        return await self.reranker.arerank_documents(candidates, query, top_n=k or self.k)

@@ -1,0 +1,80 @@
+"""Conversions between LlamaIndex nodes and core ``Passage``.
+
+Ids and metadata survive both ways; results are always copies, the caller's
+nodes are never mutated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
+
+from ctx_core.types import Passage
+
+__all__ = ["nodes_to_passages", "passages_to_nodes", "to_node", "to_passage"]
+
+
+def to_passage(node: NodeWithScore, passage_id: str | None = None) -> Passage:
+    """A passage with the node's text (without metadata), id, metadata and score."""
+    return Passage(
+        text=node.node.get_content(metadata_mode=MetadataMode.NONE),
+        id=passage_id or node.node.node_id,
+        metadata=dict(node.node.metadata),
+        score=node.score,
+    )
+
+
+def to_node(passage: Passage) -> NodeWithScore:
+    """A new ``TextNode`` (``id_`` = passage id) wrapped with the passage's score."""
+    return NodeWithScore(
+        node=TextNode(text=passage.text, id_=passage.id, metadata=dict(passage.metadata)),
+        score=passage.score,
+    )
+
+
+def nodes_to_passages(nodes: Sequence[NodeWithScore]) -> list[Passage]:
+    """Passages for a batch of nodes, with ids unique within the batch.
+
+    A node's ``node_id`` is used unless it repeats in the batch; then the passage
+    id comes from its position (``"#3"``) so :func:`passages_to_nodes` still finds it.
+    """
+    passages = []
+    seen: set[str] = set()
+    for position, node in enumerate(nodes):
+        if not isinstance(node, NodeWithScore):
+            raise TypeError(f"nodes[{position}] must be a NodeWithScore, got {type(node).__name__}")
+        pid = node.node.node_id if node.node.node_id not in seen else f"#{position}"
+        seen.add(pid)
+        passages.append(to_passage(node, pid))
+    return passages
+
+
+def passages_to_nodes(
+    passages: Sequence[Passage],
+    originals: Sequence[NodeWithScore],
+    score_keys: Iterable[str] = ("relevance_score",),
+) -> list[NodeWithScore]:
+    """Copies of the original nodes, in the passages' order, scored by the core.
+
+    ``NodeWithScore.score`` becomes the passage's score; metadata keys the core added
+    (e.g. ``retrieval_score``) go into a copy of the node's metadata and are hidden
+    from the LLM and embedding views so they never change what the model reads.
+    Keys in ``score_keys`` are not copied: ``NodeWithScore.score`` already holds them.
+    """
+    skip = set(score_keys)
+    by_id = dict(zip((p.id for p in nodes_to_passages(originals)), originals, strict=True))
+    result = []
+    for passage in passages:
+        original = by_id[passage.id]
+        added = {
+            k: v
+            for k, v in passage.metadata.items()
+            if k not in original.node.metadata and k not in skip
+        }
+        node = original.node.model_copy(deep=False)
+        node.metadata = {**original.node.metadata, **added}
+        node.excluded_llm_metadata_keys = [*original.node.excluded_llm_metadata_keys, *added]
+        node.excluded_embed_metadata_keys = [*original.node.excluded_embed_metadata_keys, *added]
+        result.append(NodeWithScore(node=node, score=passage.score))
+    return result
