@@ -303,6 +303,9 @@ def recover_spans(
         if gap_after:
             assert tail_end is not None
             chunk_end = tail_end
+            # Whitespace after the end anchor stays with the chunk.
+            while chunk_end < following and source[chunk_end].isspace():
+                chunk_end += 1
         confirmed = k + 1 < len(placed) or (tail_end is not None and tail_end <= following)
         spans.append(
             RecoveredSpan(

@@ -147,7 +147,7 @@ class MemoryExtractor(MemoryExtractorLike):
                 f"selection must be 'auto', 'logprobs' or 'embeddings', got {selection!r}"
             )
         self.prompts = dict(EXTRACTION_PROMPTS if prompts is None else prompts)
-        self.paths = [(str(name), float(t)) for name, t in (paths or DEFAULT_PATHS)]
+        self.paths = [(str(name), float(t)) for name, t in (DEFAULT_PATHS if paths is None else paths)]
         if not self.paths:
             raise ValueError("paths must name at least one (prompt, temperature) pair")
         for name, temperature in self.paths:

@@ -202,18 +202,21 @@ class HeuristicMemoryExtractor(MemoryExtractorLike):
         text = check_document(document)
         analysis = self.analyze(text)
         headings = find_headings(text) if self.use_headings else []
-        if headings and len(headings) > max(2, len(analysis.units) // 2):
+        body_words = count_words(text) - sum(count_words(text[h.start : h.end]) for h in headings)
+        if headings and body_words < 3 * len(headings):
             logger.info(
-                "%d heading-like lines in %d units: ignoring headings",
+                "%d heading-like lines over %d words of text: ignoring headings",
                 len(headings),
-                len(analysis.units),
+                body_words,
             )
             headings = []
         outline: list[OutlineEntry] = []
         spans: list[tuple[Span, int, str]] = []  # (span, outline index, recovery)
         untitled: list[int] = []  # outline entries titled later from their chunk's words
-        for start, end, heading in _sections(text, headings):
+        for start, end, heading, absorbed in _sections(text, headings):
             pieces = self.segment(text, start, end, analysis=analysis)
+            # Headings with no text of their own stay in the outline, linked to no chunk.
+            outline.extend(OutlineEntry(h.title, h.level) for h in absorbed)
             if heading is not None:
                 outline.append(OutlineEntry(heading.title, heading.level))
                 spans.extend(
@@ -440,10 +443,16 @@ def _gap_similarities(vectors: np.ndarray, window: int) -> np.ndarray:
     return sims
 
 
-def _sections(text: str, headings: list[Heading]) -> list[tuple[int, int, Heading | None]]:
-    """``(start, end, heading or None)`` sections tiling the text."""
+def _sections(
+    text: str, headings: list[Heading]
+) -> list[tuple[int, int, Heading | None, list[Heading]]]:
+    """``(start, end, heading or None, headings absorbed)`` sections tiling the text.
+
+    A section that is only its heading joins the next one, whose (deeper) heading names
+    it; the absorbed heading is listed so it still enters the outline.
+    """
     if not headings:
-        return [(0, len(text), None)]
+        return [(0, len(text), None, [])]
     sections: list[tuple[int, int, Heading | None]] = []
     first = headings[0].start
     if text[:first].strip():
@@ -452,13 +461,15 @@ def _sections(text: str, headings: list[Heading]) -> list[tuple[int, int, Headin
         start = 0 if k == 0 and not sections else heading.start
         end = headings[k + 1].start if k + 1 < len(headings) else len(text)
         sections.append((start, end, heading))
-    # A section that is only its heading joins the next one (the deeper heading names it).
-    merged: list[tuple[int, int, Heading | None]] = []
+    merged: list[tuple[int, int, Heading | None, list[Heading]]] = []
+    pending: list[Heading] = []
+    pending_start: int | None = None
     for k, (start, end, heading) in enumerate(sections):
         body = text[heading.end if heading else start : end]
         if heading is not None and not body.strip() and k + 1 < len(sections):
-            nxt = sections[k + 1]
-            sections[k + 1] = (start, nxt[1], nxt[2])
+            pending.append(heading)
+            pending_start = start if pending_start is None else pending_start
             continue
-        merged.append((start, end, heading))
+        merged.append((start if pending_start is None else pending_start, end, heading, pending))
+        pending, pending_start = [], None
     return merged
