@@ -80,11 +80,16 @@ def test_long_section_is_cut_but_keeps_its_heading(embedder):
     ex = HeuristicMemoryExtractor(embedder, max_words=200, min_words=40)
     headings = find_headings(book)
     assert [h.title.split(":")[0] for h in headings] == ["CHAPTER I", "CHAPTER II", "CHAPTER III", "CHAPTER IV"]
-    memory = ex.extract(book[: headings[1].start], doc_id="ch1")
-    assert_tiles(memory, book[: headings[1].start])
-    assert len(memory.chunks) > 5
-    titles = {memory.heading(i) for i in range(len(memory.chunks))}
-    assert "CHAPTER I: DR. SHEPPARD AT THE BREAKFAST TABLE" in titles
+    part = book[: headings[0].end + 4000]
+    memory = ex.extract(part, doc_id="ch1")
+    assert_tiles(memory, part)
+    assert len(memory.chunks) > 3
+    chapter = "CHAPTER I: DR. SHEPPARD AT THE BREAKFAST TABLE"
+    # Each topic chunk has its own outline entry, one level under the chapter's heading.
+    assert [(e.title, e.level) for e in memory.outline if e.level == 1][-1] == (chapter, 1)
+    assert all(memory.heading_path(i)[0] == chapter for i in range(1, len(memory.chunks)))
+    assert len({memory.heading(i) for i in range(len(memory.chunks))}) == len(memory.chunks)
+    assert not any("CHAPTER" in memory.heading(i) for i in range(1, len(memory.chunks)))
     words = [len(t.split()) for t in memory.chunk_texts()]
     assert max(words) <= 200 + 120  # a chunk exceeds max_words only by less than one unit
 

@@ -287,7 +287,8 @@ def recover_spans(
 
     spans: list[RecoveredSpan] = []
     first = placed[0].start
-    if first > start and count_words(source[start:first]) >= min_gap_words:
+    least = max(min_gap_words, 1)  # an uncovered span always holds text
+    if first > start and count_words(source[start:first]) >= least:
         spans.append(RecoveredSpan(start, first, None, "uncovered"))
     else:
         placed[0].start = start
@@ -298,7 +299,7 @@ def recover_spans(
         gap_after = (
             tail_end is not None
             and item.start < tail_end < following
-            and count_words(source[tail_end:following]) >= min_gap_words
+            and count_words(source[tail_end:following]) >= least
         )
         if gap_after:
             assert tail_end is not None

@@ -130,7 +130,7 @@ class MemoryExtractor(MemoryExtractorLike):
         selection: str = "auto",
         max_tokens: int = 1024,
         window_words: int = 1000,
-        max_words: int = 200,
+        max_words: int = 150,
         min_gap_words: int = 15,
         fuzzy_threshold: float = 80.0,
         rrf_k: int = 60,

@@ -4,8 +4,9 @@
   chapter lines, numbered titles, ALL-CAPS lines); a section or heading-less text longer
   than ``max_words`` is cut at embedding topic boundaries - the gaps between units
   (paragraphs, lines or sentences) where the text on either side is least similar.
-* **Outline**: the headings; for text without headings, one entry per chunk titled
-  with its most distinctive words.
+* **Outline**: the headings; a chunk that is not a whole section gets an entry of its
+  own (one level below its section's heading, if any) titled with its most distinctive
+  words.
 * **Core content**: extractive - the chunk's most central sentences (closest to the
   mean embedding of its sentences), in document order.
 
@@ -44,7 +45,7 @@ from ctx_core.memory.segments import (
 from ctx_core.memory.source import check_document
 from ctx_core.progress import progress
 
-__all__ = ["HeuristicMemoryExtractor", "MemoryExtractorLike", "TextAnalysis"]
+__all__ = ["HeuristicMemoryExtractor", "MemoryExtractorLike", "TextAnalysis", "embed_by_length"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +132,8 @@ class HeuristicMemoryExtractor(MemoryExtractorLike):
         self,
         embedder: Embedder | str | None = None,
         *,
-        max_words: int = 200,
-        min_words: int = 40,
+        max_words: int = 150,
+        min_words: int = 30,
         boundary_strictness: float = 0.5,
         window: int = 2,
         core_sentences: int = 2,
@@ -219,24 +220,25 @@ class HeuristicMemoryExtractor(MemoryExtractorLike):
             outline.extend(OutlineEntry(h.title, h.level) for h in absorbed)
             if heading is not None:
                 outline.append(OutlineEntry(heading.title, heading.level))
-                spans.extend(
-                    (piece, len(outline) - 1, "heading" if k == 0 else "topic")
-                    for k, piece in enumerate(pieces)
-                )
-            else:
-                for piece in pieces:
-                    outline.append(OutlineEntry("untitled"))
-                    untitled.append(len(outline) - 1)
-                    spans.append((piece, len(outline) - 1, "topic"))
+                if len(pieces) == 1:
+                    spans.append((pieces[0], len(outline) - 1, "heading"))
+                    continue
+            # Topic chunks get entries of their own (under the section's heading, if any).
+            level = heading.level + 1 if heading is not None else 1
+            for k, piece in enumerate(pieces):
+                outline.append(OutlineEntry("untitled", level))
+                untitled.append(len(outline) - 1)
+                recovery = "heading" if heading is not None and k == 0 else "topic"
+                spans.append((piece, len(outline) - 1, recovery))
         only_spans = [span for span, _, _ in spans]
         cores = self.core_contents(
             text, only_spans, analysis=analysis, exclude=[(h.start, h.end) for h in headings]
         )
         if untitled:
-            titles = self.titles(text, only_spans)
+            titles = self.titles(text, only_spans, exclude=[(h.start, h.end) for h in headings])
             by_entry = {index: titles[k] for k, (_, index, _) in enumerate(spans)}
             for index in untitled:
-                outline[index] = OutlineEntry(by_entry[index])
+                outline[index] = OutlineEntry(by_entry[index], outline[index].level)
         chunks = [
             ScenarioChunk(span[0], span[1], core, index, recovery)
             for (span, index, recovery), core in zip(spans, cores, strict=True)
@@ -272,7 +274,7 @@ class HeuristicMemoryExtractor(MemoryExtractorLike):
         )
         dimension = 1
         if needed:
-            sentence_vectors = self.embedder.embed([text[a:b] for a, b in sentences])
+            sentence_vectors = embed_by_length(self.embedder, [text[a:b] for a, b in sentences])
             dimension = sentence_vectors.shape[1]
         else:
             sentence_vectors = np.zeros((len(sentences), dimension), dtype=np.float32)
@@ -398,8 +400,18 @@ class HeuristicMemoryExtractor(MemoryExtractorLike):
             return text
         return " ".join(words[: self.core_max_words]) + " …"
 
-    def titles(self, text: str, spans: Sequence[Span]) -> list[str]:
-        """A short title for each span: its most distinctive words (tf-idf over the spans)."""
+    def titles(
+        self, text: str, spans: Sequence[Span], *, exclude: Sequence[Span] = ()
+    ) -> list[str]:
+        """A short title for each span: its most distinctive words (tf-idf over the spans).
+
+        Text inside ``exclude`` (heading lines) is not counted.
+        """
+        if exclude:
+            chars = list(text)
+            for a, b in exclude:
+                chars[a:b] = " " * (b - a)
+            text = "".join(chars)
         sets = [word_set(text[a:b]) for a, b in spans]
         frequency: dict[str, int] = {}
         for words in sets:
@@ -429,6 +441,19 @@ class TextAnalysis:
     sentences: list[Span]
     sentence_vectors: np.ndarray
     unit_vectors: np.ndarray
+
+
+def embed_by_length(
+    embedder: Embedder, texts: Sequence[str], ids: Sequence[str] | None = None
+) -> np.ndarray:
+    """``embedder.embed(texts)``, computed in order of length (less padding), rows in input order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = embedder.embed(
+        [texts[i] for i in order], ids=[ids[i] for i in order] if ids is not None else None
+    )
+    result = np.empty_like(vectors)
+    result[np.asarray(order, dtype=np.int64)] = vectors
+    return result
 
 
 def _gap_similarities(vectors: np.ndarray, window: int) -> np.ndarray:

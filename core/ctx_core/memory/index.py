@@ -8,8 +8,9 @@ Layers of each document:
 
 A search embeds the query once, takes the best rows of each layer, *expands* an
 outline or core-content hit to the chunks it stands for, drops near-duplicate chunks,
-reranks what is left (by the chunks' own embedding similarity, or by any core
-:class:`~ctx_core.scoring.Scorer`) and returns chunks as passages that say which
+ranks what is left - by default by the similarity of each chunk's own row fused with
+that of the outline and core rows covering it, or by any core
+:class:`~ctx_core.scoring.Scorer` - and returns chunks as passages that say which
 layers found them (``metadata["memory_layers"]``).
 
 The index lives in memory; :meth:`MemoryIndex.save` / :meth:`MemoryIndex.load` keep it in
@@ -42,7 +43,11 @@ from typing import Any
 import numpy as np
 
 from ctx_core.embeddings import Embedder
-from ctx_core.memory.heuristic import HeuristicMemoryExtractor, MemoryExtractorLike
+from ctx_core.memory.heuristic import (
+    HeuristicMemoryExtractor,
+    MemoryExtractorLike,
+    embed_by_length,
+)
 from ctx_core.memory.model import DocumentMemory
 from ctx_core.memory.segments import count_words
 from ctx_core.scoring.base import Scorer
@@ -91,7 +96,7 @@ def layer_rows(memory: DocumentMemory, layer_words: int = 200) -> dict[str, list
         ('Outline:\\nCats\\nDogs', (0, 1))
     """
     chunk_rows = [
-        LayerRow(f"{memory.heading(i)}\n{memory.chunk_text(i).strip()}", (i,))
+        LayerRow(f"{' > '.join(memory.heading_path(i))}\n{memory.chunk_text(i).strip()}", (i,))
         for i in range(len(memory.chunks))
     ]
     by_entry: dict[int, list[int]] = {}
@@ -142,6 +147,9 @@ class MemoryIndex:
         chunk_k: Chunk-layer rows taken per search.
         outline_k: Outline-layer rows taken (each expands to its chunks).
         core_k: Core-content rows taken (each expands to its chunks).
+        outline_weight: Weight of the best covering outline row's similarity in a
+            candidate's score (its own chunk row weighs 1).
+        core_weight: Weight of the best covering core-content row's similarity.
         duplicate_threshold: Candidates whose chunk embeddings have at least this cosine
             similarity with a better one (or the same text) are dropped; the better one
             keeps their provenance.
@@ -157,6 +165,8 @@ class MemoryIndex:
         chunk_k: int = 8,
         outline_k: int = 2,
         core_k: int = 2,
+        outline_weight: float = 0.25,
+        core_weight: float = 0.25,
         duplicate_threshold: float = 0.95,
         layer_words: int = 200,
         show_progress: bool | None = None,
@@ -166,6 +176,9 @@ class MemoryIndex:
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if chunk_k + outline_k + core_k == 0:
             raise ValueError("at least one of chunk_k, outline_k, core_k must be > 0")
+        for name, weight in (("outline_weight", outline_weight), ("core_weight", core_weight)):
+            if weight < 0:
+                raise ValueError(f"{name} must be >= 0, got {weight}")
         if not 0 < duplicate_threshold <= 1:
             raise ValueError(f"duplicate_threshold must be in (0, 1], got {duplicate_threshold}")
         if layer_words < 1:
@@ -177,6 +190,8 @@ class MemoryIndex:
         self.chunk_k = chunk_k
         self.outline_k = outline_k
         self.core_k = core_k
+        self.outline_weight = outline_weight
+        self.core_weight = core_weight
         self.duplicate_threshold = duplicate_threshold
         self.layer_words = layer_words
         self.show_progress = show_progress
@@ -268,7 +283,7 @@ class MemoryIndex:
             for layer in LAYERS
             for k in range(len(per_doc[layer]))
         ]
-        vectors = self.embedder.embed(texts, ids=ids)
+        vectors = embed_by_length(self.embedder, texts, ids)
         offset = 0
         for memory, per_doc in zip(items, rows, strict=True):
             by_layer: dict[str, np.ndarray] = {}
@@ -349,52 +364,71 @@ class MemoryIndex:
     def candidates(
         self, query_vector: np.ndarray, layers: Sequence[str] = LAYERS
     ) -> list[Passage]:
-        """Expanded, de-duplicated candidates for an embedded query, best chunk match first.
+        """Expanded, de-duplicated candidates for an embedded query, best first.
 
-        Each passage's ``score`` is the cosine similarity of its chunk-layer row with the
-        query; ``metadata["memory_layers"]`` lists the layers that found it and
-        ``metadata["layer_scores"]`` the best similarity per layer.
+        The pool is the best ``chunk_k`` chunk rows plus the chunks of the best
+        ``outline_k`` outline rows and ``core_k`` core-content rows. Each candidate's
+        ``score`` fuses the similarity of its own chunk row with the best similarity of
+        the outline and core rows that cover it (weights ``outline_weight`` and
+        ``core_weight``; only searched layers count). ``metadata["memory_layers"]`` lists
+        the layers whose best rows brought it in, ``metadata["layer_scores"]`` the
+        similarity per layer.
         """
         unknown = [layer for layer in layers if layer not in LAYERS]
         if unknown or not layers:
             raise ValueError(f"layers must be a non-empty subset of {LAYERS}, got {list(layers)}")
         matrices = self._matrices()
-        chunk_matrix, chunk_owners = matrices["chunk"]
-        chunk_sims = chunk_matrix @ query_vector
-        chunk_row = {owner: k for k, owner in enumerate(chunk_owners)}
-        found: dict[tuple[str, int], dict[str, float]] = {}
+        sims = {layer: matrices[layer][0] @ query_vector for layer in LAYERS}
+        positions = {
+            layer: {owner: k for k, owner in enumerate(matrices[layer][1])} for layer in LAYERS
+        }
+        found: dict[tuple[str, int], set[str]] = {}
         limits = {"chunk": self.chunk_k, "outline": self.outline_k, "core": self.core_k}
         for layer in LAYERS:
-            if layer not in layers or limits[layer] == 0:
+            owners = matrices[layer][1]
+            if layer not in layers or limits[layer] == 0 or not owners:
                 continue
-            matrix, owners = matrices[layer]
-            if not len(owners):
-                continue
-            sims = chunk_sims if layer == "chunk" else matrix @ query_vector
-            top = np.argsort(-sims, kind="stable")[: limits[layer]]
-            for k in top.tolist():
+            for k in np.argsort(-sims[layer], kind="stable")[: limits[layer]].tolist():
                 doc_id, row = owners[k]
                 for chunk in self._entries[doc_id].rows[layer][row].chunks:
-                    scores = found.setdefault((doc_id, chunk), {})
-                    scores[layer] = max(scores.get(layer, -1.0), float(sims[k]))
-        ordered = sorted(found, key=lambda key: -float(chunk_sims[chunk_row[key]]))
+                    found.setdefault((doc_id, chunk), set()).add(layer)
+        weights = {"chunk": 1.0, "outline": self.outline_weight, "core": self.core_weight}
+        scored: dict[tuple[str, int], tuple[float, dict[str, float]]] = {}
+        for key in found:
+            doc_id, chunk = key
+            entry = self._entries[doc_id]
+            per_layer = {"chunk": float(sims["chunk"][positions["chunk"][key]])}
+            for layer in ("outline", "core"):
+                covering = [
+                    float(sims[layer][positions[layer][(doc_id, r)]])
+                    for r, row in enumerate(entry.rows[layer])
+                    if chunk in row.chunks
+                ]
+                if covering:
+                    per_layer[layer] = max(covering)
+            used = [layer for layer in LAYERS if layer in layers or layer == "chunk"]
+            total = sum(weights[layer] for layer in used)
+            fused = sum(
+                weights[layer] * per_layer.get(layer, per_layer["chunk"]) for layer in used
+            )
+            scored[key] = (fused / total, per_layer)
+        ordered = sorted(found, key=lambda key: -scored[key][0])
+        chunk_matrix = matrices["chunk"][0]
         kept: list[tuple[str, int]] = []
         kept_vectors: list[np.ndarray] = []
         kept_texts: dict[str, int] = {}
         for key in ordered:
             doc_id, chunk = key
-            vector = chunk_matrix[chunk_row[key]]
+            vector = chunk_matrix[positions["chunk"][key]]
             text = self._entries[doc_id].memory.chunk_text(chunk).strip()
             twin = kept_texts.get(text)
             if twin is None and kept_vectors:
-                sims = np.asarray(kept_vectors) @ vector
-                best = int(np.argmax(sims))
-                if float(sims[best]) >= self.duplicate_threshold:
+                similar = np.asarray(kept_vectors) @ vector
+                best = int(np.argmax(similar))
+                if float(similar[best]) >= self.duplicate_threshold:
                     twin = best
             if twin is not None:
-                into = found[kept[twin]]
-                for layer, score in found[key].items():
-                    into[layer] = max(into.get(layer, -1.0), score)
+                found[kept[twin]] |= found[key]
                 continue
             kept_texts[text] = len(kept)
             kept.append(key)
@@ -402,14 +436,13 @@ class MemoryIndex:
         passages = []
         for key in kept:
             doc_id, chunk = key
-            scores = found[key]
-            similarity = float(chunk_sims[chunk_row[key]])
+            fused, per_layer = scored[key]
             passage = self._entries[doc_id].memory.passage(chunk)
             passages.append(
                 passage.with_metadata(
-                    memory_layers=[layer for layer in LAYERS if layer in scores],
-                    layer_scores={layer: scores[layer] for layer in LAYERS if layer in scores},
-                ).with_score(similarity)
+                    memory_layers=[layer for layer in LAYERS if layer in found[key]],
+                    layer_scores={layer: per_layer[layer] for layer in LAYERS if layer in per_layer},
+                ).with_score(fused)
             )
         return passages
 
@@ -431,8 +464,9 @@ class MemoryIndex:
 
         Returns:
             Chunk passages, best first; ``score`` and ``metadata["relevance_score"]`` hold
-            the rerank score, ``metadata["retrieval_score"]`` the chunk's embedding
-            similarity, ``metadata["memory_layers"]`` the layers that found it.
+            the final score (the scorer's, else the fused layer similarity),
+            ``metadata["retrieval_score"]`` the fused layer similarity and
+            ``metadata["memory_layers"]`` the layers that found it.
         """
         query = validate_query(query)
         _check_k(k)

@@ -187,6 +187,28 @@ class DocumentMemory:
         """Title of the outline entry chunk ``index`` belongs to."""
         return self.outline[self.chunks[index].outline_index].title
 
+    def heading_path(self, index: int) -> list[str]:
+        """Titles from the outline's top level down to chunk ``index``'s own heading.
+
+        Examples:
+            >>> from ctx_core.memory import DocumentMemory, OutlineEntry, ScenarioChunk
+            >>> m = DocumentMemory("d", "ab", [OutlineEntry("Book"), OutlineEntry("Part", 2)],
+            ...                    [ScenarioChunk(0, 2, "x", 1)])
+            >>> m.heading_path(0)
+            ['Book', 'Part']
+        """
+        position = self.chunks[index].outline_index
+        entry = self.outline[position]
+        path = [entry.title]
+        level = entry.level
+        for previous in reversed(self.outline[:position]):
+            if previous.level < level:
+                path.append(previous.title)
+                level = previous.level
+                if level == 1:
+                    break
+        return path[::-1]
+
     def core_contents(self) -> list[str]:
         """The core content of every chunk, in order."""
         return [c.core_content for c in self.chunks]
@@ -204,7 +226,8 @@ class DocumentMemory:
 
         The text is the chunk without its surrounding whitespace; ``metadata`` holds the
         document's metadata plus ``doc_id``, ``chunk_index``, ``start``/``end`` (offsets of
-        that text in the source), ``heading`` and ``core_content``. The caller's metadata
+        that text in the source), ``heading`` (its outline entry), ``heading_path`` (the
+        titles from the top of the outline down to it) and ``core_content``. The caller's metadata
         keys win when they clash with these names.
         """
         chunk = self.chunks[index]
@@ -218,6 +241,7 @@ class DocumentMemory:
             "start": start,
             "end": start + len(text),
             "heading": self.heading(index),
+            "heading_path": self.heading_path(index),
             "core_content": chunk.core_content,
             **(extra or {}),
         }
