@@ -67,7 +67,11 @@ def memory_nodes(memory: DocumentMemory, source: BaseNode | None = None) -> list
     ``source`` (or to the memory's ``doc_id``); ``start_char_idx``/``end_char_idx`` give
     its place in the source text.
     """
-    info = source.as_related_node_info() if source is not None else RelatedNodeInfo(node_id=memory.doc_id)
+    info = (
+        source.as_related_node_info()
+        if source is not None
+        else RelatedNodeInfo(node_id=memory.doc_id)
+    )
     keys = list(memory.metadata)
     return [_node(memory.passage(i), info, keys) for i in range(len(memory.chunks))]
 
@@ -183,7 +187,9 @@ class MemoryExtractTransform(TransformComponent):
 
     def model_post_init(self, context: Any, /) -> None:
         if self.index is not None and not isinstance(self.index, MemoryIndex):
-            raise TypeError(f"index must be a ctx_core MemoryIndex, got {type(self.index).__name__}")
+            raise TypeError(
+                f"index must be a ctx_core MemoryIndex, got {type(self.index).__name__}"
+            )
         if self.extractor is not None:
             self._extractor = self.extractor
         elif self.index is not None:

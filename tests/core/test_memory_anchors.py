@@ -1,5 +1,6 @@
 """Parsing LLM memory replies and recovering chunks by their anchors."""
 
+import itertools
 import random
 
 import pytest
@@ -20,7 +21,7 @@ def tiles(spans, start, end):
     return (
         spans[0].start == start
         and spans[-1].end == end
-        and all(a.end == b.start and a.start < a.end for a, b in zip(spans, spans[1:]))
+        and all(a.end == b.start and a.start < a.end for a, b in itertools.pairwise(spans))
     )
 
 
@@ -43,7 +44,9 @@ Ackroyd gets a letter.
     parsed = parse_memory_reply(reply)
     assert parsed.outline == ["The village", "Death of Mrs. Ferrars", "Dinner at Fernly"]
     assert parsed.scenarios == [
-        ParsedScenario("The village of King's Abbot", "hears every rumour first.", "A gossiping village."),
+        ParsedScenario(
+            "The village of King's Abbot", "hears every rumour first.", "A gossiping village."
+        ),
         ParsedScenario("Mrs. Ferrars died", "dead for hours.", "Mrs. Ferrars died in the night."),
         ParsedScenario("At dinner in Fernly Park", "to read it.", "Ackroyd gets a letter."),
     ]
@@ -72,7 +75,10 @@ def test_find_anchor_exact_then_whitespace_then_fuzzy():
     exact = find_anchor(SOURCE, "Mrs. Ferrars died")
     assert exact.kind == "exact" and SOURCE[exact.start : exact.end] == "Mrs. Ferrars died"
     spaced = find_anchor(SOURCE, "rumour   first.\nMrs.  Ferrars")
-    assert spaced.kind == "exact" and SOURCE[spaced.start : spaced.end] == "rumour first.\n\nMrs. Ferrars"
+    assert (
+        spaced.kind == "exact"
+        and SOURCE[spaced.start : spaced.end] == "rumour first.\n\nMrs. Ferrars"
+    )
     fuzzy = find_anchor(SOURCE, "Mrs Ferars dyed on the nite of the")
     assert fuzzy.kind == "fuzzy" and SOURCE[fuzzy.start :].startswith("Mrs. Ferrars died")
     assert find_anchor(SOURCE, "completely unrelated words about submarines") is None
@@ -113,7 +119,11 @@ def test_recover_fuzzy_then_tail_fallback_then_merge():
 def test_uncovered_text_becomes_its_own_span():
     scenarios = [ParsedScenario("Mrs. Ferrars died", "dead for hours.", "death")]
     spans = recover_spans(SOURCE, scenarios)
-    assert [(s.scenario, s.recovery) for s in spans] == [(None, "uncovered"), (0, "exact"), (None, "uncovered")]
+    assert [(s.scenario, s.recovery) for s in spans] == [
+        (None, "uncovered"),
+        (0, "exact"),
+        (None, "uncovered"),
+    ]
     assert SOURCE[spans[1].start : spans[1].end].strip().endswith("dead for hours.")
     assert tiles(spans, 0, len(SOURCE))
 
@@ -127,19 +137,28 @@ def test_short_leftovers_join_their_neighbours():
 def test_no_anchors_at_all_leaves_one_uncovered_span():
     for scenarios in ([], [ParsedScenario("zzz qqq xxx yyy www", "", "junk")]):
         [span] = recover_spans(SOURCE, scenarios)
-        assert (span.start, span.end, span.scenario, span.recovery) == (0, len(SOURCE), None, "uncovered")
+        assert (span.start, span.end, span.scenario, span.recovery) == (
+            0,
+            len(SOURCE),
+            None,
+            "uncovered",
+        )
 
 
 def test_unconfirmed_last_end_is_reported():
     spans = recover_spans(SOURCE, [ParsedScenario("The village of King's Abbot", "", "x")])
     assert spans[-1].end_confirmed is False
-    spans = recover_spans(SOURCE, [ParsedScenario("The village of King's Abbot", "to read it.", "x")])
+    spans = recover_spans(
+        SOURCE, [ParsedScenario("The village of King's Abbot", "to read it.", "x")]
+    )
     assert spans[-1].end_confirmed is True
 
 
 def test_recover_inside_a_window():
     start, end = 120, 260
-    spans = recover_spans(SOURCE, [ParsedScenario("Mrs. Ferrars died", "", "x")], start=start, end=end)
+    spans = recover_spans(
+        SOURCE, [ParsedScenario("Mrs. Ferrars died", "", "x")], start=start, end=end
+    )
     assert tiles(spans, start, end)
     with pytest.raises(ValueError, match="start/end"):
         recover_spans(SOURCE, [], start=10, end=5)

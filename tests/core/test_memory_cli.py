@@ -10,7 +10,9 @@ from ctx_core.cli.main import build_parser, main
 @pytest.fixture
 def files(tmp_path):
     a = tmp_path / "pets.md"
-    a.write_text("# Cats\n\nCats purr and sleep all day.\n\n# Rockets\n\nRockets carry satellites into orbit.\n")
+    a.write_text(
+        "# Cats\n\nCats purr and sleep all day.\n\n# Rockets\n\nRockets carry satellites into orbit.\n"
+    )
     b = tmp_path / "paris.txt"
     b.write_text("Paris is the capital of France. Café crème is served there.", encoding="utf-8")
     return a, b

@@ -78,10 +78,16 @@ def tiles(memory, text):
 
 def test_exact_anchors_give_the_llms_chunks_outline_and_cores(embedder):
     llm = PreparedLLM({"default": GOOD})
-    memory = MemoryExtractor(llm, embedder=embedder, paths=[("direct", 0.0)]).extract(TEXT, doc_id="d")
+    memory = MemoryExtractor(llm, embedder=embedder, paths=[("direct", 0.0)]).extract(
+        TEXT, doc_id="d"
+    )
     assert tiles(memory, TEXT)
     assert [c.recovery for c in memory.chunks] == ["exact", "exact", "exact"]
-    assert [memory.heading(i) for i in range(3)] == ["Cats as pets", "Rocket launches", "Baking bread"]
+    assert [memory.heading(i) for i in range(3)] == [
+        "Cats as pets",
+        "Rocket launches",
+        "Baking bread",
+    ]
     assert memory.chunks[1].core_content == "Rockets launch satellites into orbit in good weather."
     assert memory.chunk_text(1).startswith("Rockets carry satellites")
     [window] = memory.info["windows"]
@@ -92,9 +98,9 @@ def test_exact_anchors_give_the_llms_chunks_outline_and_cores(embedder):
 def test_reply_with_no_anchors_falls_back_to_heuristic_chunks(embedder, caplog):
     llm = PreparedLLM({"default": "BREAKFAST TABLE\n\nBREAKFAST\n\nBREAKFAST"})
     with caplog.at_level(logging.WARNING):
-        memory = MemoryExtractor(llm, embedder=embedder, paths=[("direct", 0.0)], max_words=40).extract(
-            TEXT, doc_id="none"
-        )
+        memory = MemoryExtractor(
+            llm, embedder=embedder, paths=[("direct", 0.0)], max_words=40
+        ).extract(TEXT, doc_id="none")
     assert tiles(memory, TEXT)
     assert {c.recovery for c in memory.chunks} == {"uncovered"}
     assert len(memory.chunks) >= 2 and all(c.core_content for c in memory.chunks)
@@ -112,7 +118,10 @@ Bread
 <scenario><chunk>(no such words) ... the first stage falls away after a few minutes of flight.</chunk>Rockets.</scenario>
 <scenario><chunk>zzzz yyyy xxxx wwww ... vvvv uuuu tttt</chunk>Lost scenario.</scenario>"""
     memory = MemoryExtractor(
-        PreparedLLM({"default": reply}), embedder=embedder, paths=[("direct", 0.0)], min_gap_words=10
+        PreparedLLM({"default": reply}),
+        embedder=embedder,
+        paths=[("direct", 0.0)],
+        min_gap_words=10,
     ).extract(TEXT)
     assert tiles(memory, TEXT)
     kinds = [c.recovery for c in memory.chunks]
@@ -130,7 +139,9 @@ def test_empty_core_and_missing_outline_are_filled(embedder):
         "<scenario><chunk>Cats are small ... rough tongue.</chunk></scenario>"
         "<scenario><chunk>Rockets carry ... stays soft.</chunk>Rockets and bread.</scenario>"
     )
-    memory = MemoryExtractor(PreparedLLM({"default": reply}), embedder=embedder, paths=[("direct", 0.0)]).extract(TEXT)
+    memory = MemoryExtractor(
+        PreparedLLM({"default": reply}), embedder=embedder, paths=[("direct", 0.0)]
+    ).extract(TEXT)
     assert tiles(memory, TEXT)
     sentences = memory.chunks[0].core_content.split(". ")
     assert len(sentences) == 2 and all(s.rstrip(".") in CATS for s in sentences)  # extractive
@@ -149,7 +160,11 @@ def test_unconfirmed_oversized_last_chunk_is_cut(embedder):
 
 
 def test_outline_links_follow_document_order():
-    scenarios = [ParsedScenario("a", "", "cats purr"), ParsedScenario("b", "", "cats nap"), ParsedScenario("c", "", "dogs bark")]
+    scenarios = [
+        ParsedScenario("a", "", "cats purr"),
+        ParsedScenario("b", "", "cats nap"),
+        ParsedScenario("c", "", "dogs bark"),
+    ]
     assert link_outline(["Cats", "Dogs"], scenarios) == [0, 0, 1]
     assert link_outline(["Dogs", "Cats", "Birds"], scenarios[:2]) in ([1, 1], [0, 1], [1, 2])
     assert link_outline([], scenarios) == [None, None, None]
@@ -162,7 +177,9 @@ def test_windows_tile_long_documents_and_are_extracted_separately(embedder):
         last = " ".join(document.split()[-4:])
         return f"<outline>\nPart starting {first}\n</outline><scenario><chunk>{first} ... {last}</chunk>Window.</scenario>"
 
-    text = "\n\n".join([CATS, ROCKETS, BREAD, CATS.replace("Cats", "Dogs"), ROCKETS.replace("Rockets", "Planes")])
+    text = "\n\n".join(
+        [CATS, ROCKETS, BREAD, CATS.replace("Cats", "Dogs"), ROCKETS.replace("Rockets", "Planes")]
+    )
     llm = PreparedLLM({"default": reply})
     extractor = MemoryExtractor(llm, embedder=embedder, paths=[("direct", 0.0)], window_words=40)
     windows = extractor.windows(text)
@@ -179,25 +196,29 @@ def test_selection_by_embeddings_prefers_the_clear_complete_candidate(embedder):
     memory = extractor.extract(TEXT)
     window = memory.info["windows"][0]
     assert window["method"] == "embeddings"
-    assert window["chosen"] == 1 and [memory.heading(i) for i in range(3)][0] == "Cats as pets"
+    assert window["chosen"] == 1 and next(memory.heading(i) for i in range(3)) == "Cats as pets"
     assert sorted(c[:2] for c in llm.calls) == [("direct", 0.0), ("direct", 0.8), ("expert", 0.0)]
     good, bad = window["candidates"][1], window["candidates"][0]
     assert good["clarity"] > bad["clarity"] and good["completeness"] > bad["completeness"]
     assert window["candidates"][2]["duplicate_of"] == 0
-    expected = reciprocal_rank_fusion([[bad["clarity"], good["clarity"]], [bad["completeness"], good["completeness"]]])
+    expected = reciprocal_rank_fusion(
+        [[bad["clarity"], good["clarity"]], [bad["completeness"], good["completeness"]]]
+    )
     assert [bad["rrf"], good["rrf"]] == pytest.approx(expected)
 
 
 @pytest.mark.slow
 def test_selection_by_smollm2_logprobs_prefers_matching_core_contents(embedder, smollm2):
-    swapped = GOOD.replace("Cats are pets that sleep a lot, purr and groom themselves.", "@@1").replace(
-        "Bread is made of flour, water, salt and yeast and baked in an oven.", "@@3"
-    )
-    swapped = swapped.replace("@@1", "Bread is made of flour, water, salt and yeast and baked in an oven.").replace(
-        "@@3", "Cats are pets that sleep a lot, purr and groom themselves."
-    )
+    swapped = GOOD.replace(
+        "Cats are pets that sleep a lot, purr and groom themselves.", "@@1"
+    ).replace("Bread is made of flour, water, salt and yeast and baked in an oven.", "@@3")
+    swapped = swapped.replace(
+        "@@1", "Bread is made of flour, water, salt and yeast and baked in an oven."
+    ).replace("@@3", "Cats are pets that sleep a lot, purr and groom themselves.")
     llm = PreparedLLM({("direct", 0.0): swapped, ("expert", 0.0): GOOD})
-    extractor = MemoryExtractor(llm, evaluator=smollm2, embedder=embedder, paths=[("direct", 0.0), ("expert", 0.0)])
+    extractor = MemoryExtractor(
+        llm, evaluator=smollm2, embedder=embedder, paths=[("direct", 0.0), ("expert", 0.0)]
+    )
     memory = extractor.extract(TEXT)
     window = memory.info["windows"][0]
     assert window["method"] == "logprobs"
@@ -212,7 +233,9 @@ def test_selection_by_smollm2_logprobs_prefers_matching_core_contents(embedder, 
 @pytest.mark.slow
 def test_smollm2_writes_a_memory_that_tiles_the_source(embedder, smollm2):
     text = f"{CATS}\n\n{ROCKETS}"
-    extractor = MemoryExtractor(smollm2, embedder=embedder, paths=[("direct", 0.0), ("direct", 0.8)], max_tokens=160)
+    extractor = MemoryExtractor(
+        smollm2, embedder=embedder, paths=[("direct", 0.0), ("direct", 0.8)], max_tokens=160
+    )
     memory = extractor.extract(text, doc_id="smol")
     assert tiles(memory, text)
     window = memory.info["windows"][0]
@@ -229,7 +252,11 @@ def test_smollm2_writes_a_memory_that_tiles_the_source(embedder, smollm2):
         ({"paths": [("direct", -1.0)]}, ValueError, "temperatures must be >= 0"),
         ({"selection": "logprobs"}, ValueError, "needs an evaluator"),
         ({"selection": "vibes"}, ValueError, "selection must be"),
-        ({"prompts": {"direct": "no field"}, "paths": [("direct", 0.0)]}, ValueError, "no {document} field"),
+        (
+            {"prompts": {"direct": "no field"}, "paths": [("direct", 0.0)]},
+            ValueError,
+            "no {document} field",
+        ),
         ({"evaluator": object()}, TypeError, "evaluator must implement"),
         ({"window_words": 0}, ValueError, "window_words must be >= 1"),
     ],
@@ -253,8 +280,14 @@ def test_bad_documents_never_reach_the_llm(document):
 
 
 def test_short_document_is_one_chunk(embedder):
-    llm = PreparedLLM({"default": "<outline>\nGreeting\n</outline><scenario><chunk>Hello there</chunk>A greeting.</scenario>"})
-    memory = MemoryExtractor(llm, embedder=embedder, paths=[("direct", 0.0)]).extract("Hello there.")
+    llm = PreparedLLM(
+        {
+            "default": "<outline>\nGreeting\n</outline><scenario><chunk>Hello there</chunk>A greeting.</scenario>"
+        }
+    )
+    memory = MemoryExtractor(llm, embedder=embedder, paths=[("direct", 0.0)]).extract(
+        "Hello there."
+    )
     assert [(memory.chunk_text(0), memory.heading(0), memory.chunks[0].core_content)] == [
         ("Hello there.", "Greeting", "A greeting.")
     ]

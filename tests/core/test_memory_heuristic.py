@@ -32,7 +32,11 @@ def test_markdown_headings_give_outline_and_chunks(extractor):
     text = f"# Pets\n\n## Cats\n\n{CATS}\n\n## Rockets\n\n{ROCKETS}\n"
     memory = extractor.extract(text, doc_id="doc", metadata={"source": "x.md"})
     assert_tiles(memory, text)
-    assert [(e.title, e.level) for e in memory.outline] == [("Pets", 1), ("Cats", 2), ("Rockets", 2)]
+    assert [(e.title, e.level) for e in memory.outline] == [
+        ("Pets", 1),
+        ("Cats", 2),
+        ("Rockets", 2),
+    ]
     # "# Pets" holds no text of its own: it joins the "Cats" section.
     assert memory.heading(0) == "Cats" and memory.chunk_text(0).startswith("# Pets")
     assert memory.chunks[0].recovery == "heading"
@@ -57,14 +61,23 @@ def test_topic_boundary_without_headings(extractor):
 
 
 def test_conversation_lines_are_units(embedder):
-    lines = [f"Alice: I adopted a cat named Miso, she loves tuna and sleeping in boxes number {i}." for i in range(8)]
-    lines += [f"Bob: My rocket club launched a model rocket to three hundred metres, try {i}." for i in range(8)]
+    lines = [
+        f"Alice: I adopted a cat named Miso, she loves tuna and sleeping in boxes number {i}."
+        for i in range(8)
+    ]
+    lines += [
+        f"Bob: My rocket club launched a model rocket to three hundred metres, try {i}."
+        for i in range(8)
+    ]
     text = "\n".join(lines)
     memory = HeuristicMemoryExtractor(embedder, max_words=120, min_words=30).extract(text)
     assert_tiles(memory, text)
     first_bob = text.index("Bob:")
     assert first_bob in [c.start for c in memory.chunks]  # the topic changes there
-    assert all(memory.chunk_text(i).count("Alice") in (0, memory.chunk_text(i).count(":")) for i in range(len(memory.chunks)))
+    assert all(
+        memory.chunk_text(i).count("Alice") in (0, memory.chunk_text(i).count(":"))
+        for i in range(len(memory.chunks))
+    )
 
 
 def test_document_shorter_than_one_chunk(extractor):
@@ -79,7 +92,12 @@ def test_long_section_is_cut_but_keeps_its_heading(embedder):
     book = load_demo_book()
     ex = HeuristicMemoryExtractor(embedder, max_words=200, min_words=40)
     headings = find_headings(book)
-    assert [h.title.split(":")[0] for h in headings] == ["CHAPTER I", "CHAPTER II", "CHAPTER III", "CHAPTER IV"]
+    assert [h.title.split(":")[0] for h in headings] == [
+        "CHAPTER I",
+        "CHAPTER II",
+        "CHAPTER III",
+        "CHAPTER IV",
+    ]
     part = book[: headings[0].end + 4000]
     memory = ex.extract(part, doc_id="ch1")
     assert_tiles(memory, part)
@@ -117,7 +135,9 @@ def test_extract_many_names_the_bad_document_and_checks_lengths(extractor):
         extractor.extract_many(["x", "y"], ids=["a", "a"])
     with pytest.raises(TypeError, match="not a single one"):
         extractor.extract_many("just a string")
-    memories = extractor.extract_many(["one text", "two text"], ids=["a", "b"], metadatas=[{"k": 1}, {"k": 2}])
+    memories = extractor.extract_many(
+        ["one text", "two text"], ids=["a", "b"], metadatas=[{"k": 1}, {"k": 2}]
+    )
     assert [(m.doc_id, m.metadata) for m in memories] == [("a", {"k": 1}), ("b", {"k": 2})]
 
 

@@ -42,19 +42,30 @@ def test_outline_and_core_hits_expand_to_the_documents_chunks(embedder):
     only_core = idx.search("yellow fruit in bunches", k=10, layers=["core"])
     assert only_core == []  # core_k=0 takes no core rows
     idx.core_k = 1
-    assert {h.metadata["memory_layers"][0] for h in idx.search("yellow fruit", k=10, layers=["core"])} == {"core"}
+    assert {
+        h.metadata["memory_layers"][0] for h in idx.search("yellow fruit", k=10, layers=["core"])
+    } == {"core"}
 
 
 def test_layers_hold_what_was_embedded(index):
     rows = index.rows("france")
-    assert [r.text for r in rows["chunk"]][0].startswith("Paris\n# Paris")
-    assert rows["outline"][0].text == "Outline:\nParis\nLyon" and rows["outline"][0].chunks == (0, 1)
-    assert rows["core"][0].text.startswith("Key information:\n") and rows["core"][0].chunks == (0, 1)
+    assert next(r.text for r in rows["chunk"]).startswith("Paris\n# Paris")
+    assert rows["outline"][0].text == "Outline:\nParis\nLyon" and rows["outline"][0].chunks == (
+        0,
+        1,
+    )
+    assert rows["core"][0].text.startswith("Key information:\n") and rows["core"][0].chunks == (
+        0,
+        1,
+    )
 
 
 def test_long_outline_and_core_layers_are_split_into_rows():
     source = "".join(f"Sentence number {i} is here. " for i in range(30))
-    chunks = [ScenarioChunk(i * 28, (i + 1) * 28 if i < 29 else len(source), f"core {i} " * 5, i) for i in range(30)]
+    chunks = [
+        ScenarioChunk(i * 28, (i + 1) * 28 if i < 29 else len(source), f"core {i} " * 5, i)
+        for i in range(30)
+    ]
     outline = [OutlineEntry(f"Heading {i} of the document") for i in range(30)]
     memory = DocumentMemory("long", source, outline, chunks)
     rows = layer_rows(memory, layer_words=20)
@@ -68,7 +79,9 @@ def test_near_duplicates_are_dropped_and_keep_provenance(embedder):
     text = "Mount Everest is the highest mountain on Earth, in the Himalayas."
     idx.add_texts([text, text + " ", "Rivers flow into the sea."], ids=["a", "b", "c"])
     hits = idx.search("highest mountain", k=5)
-    assert [h.metadata["doc_id"] for h in hits].count("a") + [h.metadata["doc_id"] for h in hits].count("b") == 1
+    assert [h.metadata["doc_id"] for h in hits].count("a") + [
+        h.metadata["doc_id"] for h in hits
+    ].count("b") == 1
     assert hits[0].metadata["doc_id"] == "a"  # the first added wins ties
 
 

@@ -34,9 +34,18 @@ def test_chunks_concatenate_to_the_source():
 @pytest.mark.parametrize(
     ("chunks", "message"),
     [
-        ([ScenarioChunk(1, 22, "x", 0), ScenarioChunk(22, len(SOURCE), "y", 1)], "gap before chunk 0"),
-        ([ScenarioChunk(0, 20, "x", 0), ScenarioChunk(22, len(SOURCE), "y", 1)], "gap before chunk 1"),
-        ([ScenarioChunk(0, 24, "x", 0), ScenarioChunk(22, len(SOURCE), "y", 1)], "overlap before chunk 1"),
+        (
+            [ScenarioChunk(1, 22, "x", 0), ScenarioChunk(22, len(SOURCE), "y", 1)],
+            "gap before chunk 0",
+        ),
+        (
+            [ScenarioChunk(0, 20, "x", 0), ScenarioChunk(22, len(SOURCE), "y", 1)],
+            "gap before chunk 1",
+        ),
+        (
+            [ScenarioChunk(0, 24, "x", 0), ScenarioChunk(22, len(SOURCE), "y", 1)],
+            "overlap before chunk 1",
+        ),
         ([ScenarioChunk(0, 22, "x", 0)], "chunks end at 22"),
         ([ScenarioChunk(0, 0, "x", 0), ScenarioChunk(0, len(SOURCE), "y", 1)], "chunk 0 is empty"),
         ([ScenarioChunk(0, len(SOURCE), "x", 5)], "links to outline entry 5"),
@@ -71,7 +80,10 @@ def test_json_round_trip_is_exact():
 def test_json_keeps_unicode_and_checks_the_invariant_again():
     source = "Café crème.\n\nÜber 🙂 emoji."
     m = DocumentMemory(
-        "u", source, [OutlineEntry("All")], [ScenarioChunk(0, 13, "a", 0), ScenarioChunk(13, len(source), "b", 0)]
+        "u",
+        source,
+        [OutlineEntry("All")],
+        [ScenarioChunk(0, 13, "a", 0), ScenarioChunk(13, len(source), "b", 0)],
     )
     assert "🙂" in m.to_json()
     assert DocumentMemory.from_json(m.to_json()).chunk_text(1) == "Über 🙂 emoji."
@@ -87,7 +99,10 @@ def test_json_keeps_unicode_and_checks_the_invariant_again():
         ("{not json", "not a JSON document memory"),
         ('{"version": 99}', "unsupported document-memory version 99"),
         ('{"version": 1, "doc_id": "x"}', "missing source, outline, chunks"),
-        ('{"version": 1, "doc_id": "x", "source": "a", "outline": [{}], "chunks": []}', "malformed"),
+        (
+            '{"version": 1, "doc_id": "x", "source": "a", "outline": [{}], "chunks": []}',
+            "malformed",
+        ),
     ],
 )
 def test_bad_json_is_a_clear_error(text, message):

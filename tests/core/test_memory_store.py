@@ -24,13 +24,18 @@ def test_save_and_load_round_trip(index, embedder, tmp_path):
     path = index.save(tmp_path / "memories.sqlite")
     with sqlite3.connect(path) as connection:
         meta = dict(connection.execute("SELECT key, value FROM ctx_memory_meta"))
-        assert meta["schema_version"] == str(SCHEMA_VERSION) and meta["embedder"] == embedder.model_name
+        assert (
+            meta["schema_version"] == str(SCHEMA_VERSION)
+            and meta["embedder"] == embedder.model_name
+        )
         assert connection.execute("SELECT count(*) FROM memories").fetchone()[0] == 3
     loaded = MemoryIndex.load(path, embedder=embedder)
     assert loaded.doc_ids == index.doc_ids and loaded.path == path
     assert loaded.get("paris") == index.get("paris")
     query = "capital of France"
-    assert [(p.id, p.metadata) for p in loaded.search(query)] == [(p.id, p.metadata) for p in index.search(query)]
+    assert [(p.id, p.metadata) for p in loaded.search(query)] == [
+        (p.id, p.metadata) for p in index.search(query)
+    ]
 
 
 def test_load_without_embedder_uses_the_one_the_file_names(index, tmp_path):
@@ -74,7 +79,7 @@ def test_add_to_a_loaded_index_and_save(index, embedder, tmp_path):
 def test_corrupted_file_is_a_clear_error_and_is_not_overwritten(index, embedder, tmp_path, content):
     path = tmp_path / "broken.sqlite"
     path.write_bytes(content)
-    with pytest.raises(MemoryIndexError, match="not a readable memory index .* left unchanged"):
+    with pytest.raises(MemoryIndexError, match=r"not a readable memory index .* left unchanged"):
         MemoryIndex.load(path, embedder=embedder)
     with pytest.raises(MemoryIndexError, match="left unchanged"):
         index.save(path)

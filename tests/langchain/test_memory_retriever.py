@@ -37,7 +37,11 @@ class TestMemoryRetrieverStandard(RetrieversIntegrationTests):
 
 
 DOCS = [
-    Document("# Paris\n\nParis is the capital of France.", id="fr", metadata={"lang": "en", "tags": ["a"]}),
+    Document(
+        "# Paris\n\nParis is the capital of France.",
+        id="fr",
+        metadata={"lang": "en", "tags": ["a"]},
+    ),
     Document("# Bananas\n\nBananas are yellow fruit.", id="ba", metadata={"lang": "en"}),
     Document("Mars is the red planet.", metadata={"src": "no-id"}),
 ]
@@ -52,7 +56,7 @@ def test_from_documents_keeps_ids_metadata_and_adds_provenance(embedder):
     assert top.metadata["heading"] == "Paris" and top.metadata["doc_id"] == "fr"
     assert "chunk" in top.metadata["memory_layers"]
     assert top.metadata["relevance_score"] > 0
-    assert DOCS == originals  # the caller's documents are not changed
+    assert originals == DOCS  # the caller's documents are not changed
     red = retriever.invoke("red planet", k=1)[0]
     assert red.metadata["src"] == "no-id" and red.id.endswith("#0")
 

@@ -17,7 +17,9 @@ BOOK = (
 
 def documents():
     return [
-        Document(text=BOOK, id_="book", metadata={"author": "me"}, excluded_llm_metadata_keys=["author"]),
+        Document(
+            text=BOOK, id_="book", metadata={"author": "me"}, excluded_llm_metadata_keys=["author"]
+        ),
         Document(text="Paris is the capital of France.", id_="paris"),
     ]
 
@@ -28,14 +30,18 @@ def test_transform_in_an_ingestion_pipeline(embedder):
     docs = documents()
     nodes = IngestionPipeline(transformations=[transform]).run(documents=docs)
     assert [n.node_id for n in nodes] == ["book#0", "book#1", "paris#0"]
-    cats, rockets, paris = nodes
+    cats, rockets, _paris = nodes
     assert cats.metadata["heading"] == "Cats" and rockets.metadata["heading"] == "Rockets"
     assert cats.metadata["author"] == "me"
-    assert BOOK[cats.start_char_idx : cats.end_char_idx] == cats.get_content(metadata_mode=MetadataMode.NONE)
+    assert BOOK[cats.start_char_idx : cats.end_char_idx] == cats.get_content(
+        metadata_mode=MetadataMode.NONE
+    )
     assert cats.relationships[NodeRelationship.SOURCE].node_id == "book"
     # Added keys stay out of what the LLM reads; the document's own exclusions are kept.
     llm_view = cats.get_content(metadata_mode=MetadataMode.LLM)
-    assert "core_content" not in llm_view and "author" not in llm_view and "heading: Cats" in llm_view
+    assert (
+        "core_content" not in llm_view and "author" not in llm_view and "heading: Cats" in llm_view
+    )
     assert index.doc_ids == ["book", "paris"]
     assert docs[0].text == BOOK and docs[0].metadata == {"author": "me"}  # inputs untouched
 

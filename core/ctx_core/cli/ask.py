@@ -24,10 +24,15 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("question", help="the question")
-    parser.add_argument("--memory", "-m", required=True, help="memory index file from `ctx memorize`")
+    parser.add_argument(
+        "--memory", "-m", required=True, help="memory index file from `ctx memorize`"
+    )
     parser.add_argument("-k", "--top-k", type=int, default=4, help="how many chunks (default 4)")
     parser.add_argument(
-        "--scorer", default=None, choices=scorer_names(), help="rerank the candidates with this scorer"
+        "--scorer",
+        default=None,
+        choices=scorer_names(),
+        help="rerank the candidates with this scorer",
     )
     parser.add_argument(
         "--layers", default="chunk,outline,core", help="comma-separated layers to search"

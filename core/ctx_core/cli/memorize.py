@@ -28,7 +28,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="UTF-8 text files")
     parser.add_argument(
-        "--memory", "-m", default=DEFAULT_MEMORY, help=f"memory index file (default: {DEFAULT_MEMORY})"
+        "--memory",
+        "-m",
+        default=DEFAULT_MEMORY,
+        help=f"memory index file (default: {DEFAULT_MEMORY})",
     )
     parser.add_argument(
         "--extractor",
@@ -36,14 +39,18 @@ def register(subparsers: Any) -> None:
         default="heuristic",
         help="heuristic (no LLM, default) or llm (MoM extraction with candidate selection)",
     )
-    parser.add_argument("--llm", default=None, help="LLM id or path for --extractor llm (default: smollm2)")
+    parser.add_argument(
+        "--llm", default=None, help="LLM id or path for --extractor llm (default: smollm2)"
+    )
     parser.add_argument(
         "--candidates",
         type=int,
         default=len(DEFAULT_PATHS),
         help=f"candidate memories per window for --extractor llm (1-{len(DEFAULT_PATHS)})",
     )
-    parser.add_argument("--embedder", default=None, help="embedding model id or path (default: MiniLM)")
+    parser.add_argument(
+        "--embedder", default=None, help="embedding model id or path (default: MiniLM)"
+    )
     parser.add_argument("--max-words", type=int, default=150, help="longest chunk in words")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=run)
@@ -73,7 +80,9 @@ def build_extractor(args: argparse.Namespace, embedder: Any) -> MemoryExtractorL
     if args.extractor == "heuristic":
         from ctx_core.memory.heuristic import HeuristicMemoryExtractor
 
-        return HeuristicMemoryExtractor(embedder, max_words=args.max_words, min_words=min(30, args.max_words))
+        return HeuristicMemoryExtractor(
+            embedder, max_words=args.max_words, min_words=min(30, args.max_words)
+        )
     if not 1 <= args.candidates <= len(DEFAULT_PATHS):
         raise ValueError(f"--candidates must be between 1 and {len(DEFAULT_PATHS)}")
     from ctx_core.llm import TransformersLLM
@@ -101,9 +110,7 @@ def run(args: argparse.Namespace) -> int:
         index = MemoryIndex(args.embedder)
     extractor = build_extractor(args, index.embedder)
     memories = []
-    for doc_id, text in progress(
-        documents, desc="memorizing", show=False if args.quiet else True, unit="doc"
-    ):
+    for doc_id, text in progress(documents, desc="memorizing", show=not args.quiet, unit="doc"):
         memories.append(extractor.extract(text, doc_id=doc_id, metadata={"source": doc_id}))
     replaced = [m.doc_id for m in memories if m.doc_id in index]
     index.add_many(memories, replace=True)

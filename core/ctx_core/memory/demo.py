@@ -42,7 +42,9 @@ def memory_section(ctx: DemoContext) -> None:
         metadatas=[{"chapter": c} for c in DEMO_CHAPTERS],
         extractor=extractor,
     )
-    ctx.line(f"Chapters {', '.join(DEMO_CHAPTERS)} memorized in {time.perf_counter() - started:.1f}s:")
+    ctx.line(
+        f"Chapters {', '.join(DEMO_CHAPTERS)} memorized in {time.perf_counter() - started:.1f}s:"
+    )
     for doc_id in ids:
         memory = index.get(doc_id)
         exact = "".join(memory.chunk_texts()) == memory.source
@@ -56,5 +58,7 @@ def memory_section(ctx: DemoContext) -> None:
         for rank, hit in enumerate(index.search(question, k=3), start=1):
             layers = "+".join(hit.metadata["memory_layers"])
             ctx.line(f"  {rank}. [{hit.id}] score={hit.score:.3f} found via {layers}")
-            core = textwrap.shorten(hit.metadata["core_content"], ctx.width - 22, placeholder=" ...")
+            core = textwrap.shorten(
+                hit.metadata["core_content"], ctx.width - 22, placeholder=" ..."
+            )
             ctx.line(f"      core content: {core}")

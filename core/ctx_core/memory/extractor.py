@@ -30,6 +30,7 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,7 +148,9 @@ class MemoryExtractor(MemoryExtractorLike):
                 f"selection must be 'auto', 'logprobs' or 'embeddings', got {selection!r}"
             )
         self.prompts = dict(EXTRACTION_PROMPTS if prompts is None else prompts)
-        self.paths = [(str(name), float(t)) for name, t in (DEFAULT_PATHS if paths is None else paths)]
+        self.paths = [
+            (str(name), float(t)) for name, t in (DEFAULT_PATHS if paths is None else paths)
+        ]
         if not self.paths:
             raise ValueError("paths must name at least one (prompt, temperature) pair")
         for name, temperature in self.paths:
@@ -343,7 +346,9 @@ class MemoryExtractor(MemoryExtractorLike):
         if heuristic_spans:
             cores = self.heuristic.core_contents(text, heuristic_spans, analysis=analyzed())
             titles = self.heuristic.titles(text, heuristic_spans)
-            filled = {span: (c, t) for span, c, t in zip(heuristic_spans, cores, titles, strict=True)}
+            filled = {
+                span: (c, t) for span, c, t in zip(heuristic_spans, cores, titles, strict=True)
+            }
             for item in items:
                 if (item.start, item.end) in filled:
                     core, title = filled[(item.start, item.end)]
@@ -389,7 +394,7 @@ class MemoryExtractor(MemoryExtractorLike):
         items: list[tuple[str, str]] = []
         for i in keep:
             chunks = drafts[i].items
-            for a, b in zip(chunks, chunks[1:], strict=False):
+            for a, b in itertools.pairwise(chunks):
                 key = (a.start, a.end, b.start, b.end)
                 if key not in pair_keys:
                     pair_keys[key] = len(pairs)
@@ -407,14 +412,12 @@ class MemoryExtractor(MemoryExtractorLike):
             chunks = drafts[i].items
             seps = [
                 separations[pair_keys[(a.start, a.end, b.start, b.end)]]
-                for a, b in zip(chunks, chunks[1:], strict=False)
+                for a, b in itertools.pairwise(chunks)
             ]
             clarity_values.append(sum(seps) / len(seps) if seps else None)
             scored = [completeness[item_keys[(c.start, c.end, c.core)]] for c in chunks]
             weight = sum(w for _, w in scored)
-            completeness_values.append(
-                sum(v * w for v, w in scored) / weight if weight else None
-            )
+            completeness_values.append(sum(v * w for v, w in scored) / weight if weight else None)
         fused = reciprocal_rank_fusion([clarity_values, completeness_values], k=self.rrf_k)
         best_position = max(range(len(keep)), key=lambda j: (fused[j], -j))
         for j, i in enumerate(keep):
@@ -447,9 +450,7 @@ def link_outline(outline: Sequence[str], scenarios: Sequence[ParsedScenario]) ->
 
     sim = [
         [
-            fuzz.token_set_ratio(
-                outline[j].lower(), f"{s.core_content} {s.head} {s.tail}".lower()
-            )
+            fuzz.token_set_ratio(outline[j].lower(), f"{s.core_content} {s.head} {s.tail}".lower())
             / 100.0
             for j in range(m)
         ]

@@ -86,9 +86,7 @@ class MemoryExtractorLike:
         documents = list(documents)
         for name, values in (("ids", ids), ("metadatas", metadatas)):
             if values is not None and len(values) != len(documents):
-                raise ValueError(
-                    f"{name} has {len(values)} entries for {len(documents)} documents"
-                )
+                raise ValueError(f"{name} has {len(values)} entries for {len(documents)} documents")
         if ids is not None and len(set(ids)) != len(ids):
             raise ValueError("ids contains duplicates")
         memories = []
@@ -281,7 +279,7 @@ class HeuristicMemoryExtractor(MemoryExtractorLike):
         unit_vectors = np.zeros((len(units), dimension), dtype=np.float32)
         np.add.at(unit_vectors, np.asarray(owner, dtype=np.int64), sentence_vectors)
         norms = np.linalg.norm(unit_vectors, axis=1, keepdims=True)
-        unit_vectors = unit_vectors / np.where(norms == 0, 1.0, norms)
+        unit_vectors = (unit_vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
         return TextAnalysis(units, words, sentences, sentence_vectors, unit_vectors)
 
     def segment(
@@ -482,10 +480,10 @@ def _sections(
     first = headings[0].start
     if text[:first].strip():
         sections.append((0, first, None))
-    for k, heading in enumerate(headings):
-        start = 0 if k == 0 and not sections else heading.start
+    for k, found in enumerate(headings):
+        start = 0 if k == 0 and not sections else found.start
         end = headings[k + 1].start if k + 1 < len(headings) else len(text)
-        sections.append((start, end, heading))
+        sections.append((start, end, found))
     merged: list[tuple[int, int, Heading | None, list[Heading]]] = []
     pending: list[Heading] = []
     pending_start: int | None = None

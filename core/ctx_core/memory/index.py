@@ -361,9 +361,7 @@ class MemoryIndex:
             self._matrix = built
         return self._matrix
 
-    def candidates(
-        self, query_vector: np.ndarray, layers: Sequence[str] = LAYERS
-    ) -> list[Passage]:
+    def candidates(self, query_vector: np.ndarray, layers: Sequence[str] = LAYERS) -> list[Passage]:
         """Expanded, de-duplicated candidates for an embedded query, best first.
 
         The pool is the best ``chunk_k`` chunk rows plus the chunks of the best
@@ -408,9 +406,7 @@ class MemoryIndex:
                     per_layer[layer] = max(covering)
             used = [layer for layer in LAYERS if layer in layers or layer == "chunk"]
             total = sum(weights[layer] for layer in used)
-            fused = sum(
-                weights[layer] * per_layer.get(layer, per_layer["chunk"]) for layer in used
-            )
+            fused = sum(weights[layer] * per_layer.get(layer, per_layer["chunk"]) for layer in used)
             scored[key] = (fused / total, per_layer)
         ordered = sorted(found, key=lambda key: -scored[key][0])
         chunk_matrix = matrices["chunk"][0]
@@ -441,7 +437,9 @@ class MemoryIndex:
             passages.append(
                 passage.with_metadata(
                     memory_layers=[layer for layer in LAYERS if layer in found[key]],
-                    layer_scores={layer: per_layer[layer] for layer in LAYERS if layer in per_layer},
+                    layer_scores={
+                        layer: per_layer[layer] for layer in LAYERS if layer in per_layer
+                    },
                 ).with_score(fused)
             )
         return passages

@@ -38,7 +38,30 @@ _SENTENCE_END = re.compile(
     r"|\n+(?=[ \t]*(?:[-*•][ \t]|\d+[.)][ \t]|[A-Z][\w.'’ -]{0,30}:[ \t]))"
 )
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st prof sr jr vs etc e.g i.e fig no mt capt col gen lt sgt rev hon".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "prof",
+        "sr",
+        "jr",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "fig",
+        "no",
+        "mt",
+        "capt",
+        "col",
+        "gen",
+        "lt",
+        "sgt",
+        "rev",
+        "hon",
+    ]
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -89,7 +112,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
     return merged
 
 
-def unit_spans(text: str, start: int = 0, end: int | None = None, max_words: int = 120) -> list[Span]:
+def unit_spans(
+    text: str, start: int = 0, end: int | None = None, max_words: int = 120
+) -> list[Span]:
     """The units topic segmentation works on.
 
     Paragraphs (separated by blank lines); a text with few blank lines but many lines
@@ -166,7 +191,7 @@ def find_headings(text: str) -> list[Heading]:
 
     headings: list[Heading] = []
     skip: set[int] = set()
-    for i, (a, b, raw) in enumerate(lines):
+    for i, (a, _b, raw) in enumerate(lines):
         if i in skip:
             continue
         line = raw.strip()
@@ -211,16 +236,179 @@ def find_headings(text: str) -> list[Heading]:
 
 
 _STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just let me more most my myself no nor not now of off on once only or other our
-    ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves
-    yes oh ok okay really thanks thank hey hi well like got get go going know think one two
-    said say says much many way things thing something lot lots sure yeah great good wow
-    gonna wanna gotta cool awesome amazing totally definitely""".split()
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "let",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "yes",
+        "oh",
+        "ok",
+        "okay",
+        "really",
+        "thanks",
+        "thank",
+        "hey",
+        "hi",
+        "well",
+        "like",
+        "got",
+        "get",
+        "go",
+        "going",
+        "know",
+        "think",
+        "one",
+        "two",
+        "said",
+        "say",
+        "says",
+        "much",
+        "many",
+        "way",
+        "things",
+        "thing",
+        "something",
+        "lot",
+        "lots",
+        "sure",
+        "yeah",
+        "great",
+        "good",
+        "wow",
+        "gonna",
+        "wanna",
+        "gotta",
+        "cool",
+        "awesome",
+        "amazing",
+        "totally",
+        "definitely",
+    ]
 )
 
 
