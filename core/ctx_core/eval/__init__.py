@@ -1,0 +1,1 @@
+"""The evaluation harness: data loaders, metrics, rerank methods and the runner."""
