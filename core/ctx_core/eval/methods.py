@@ -31,6 +31,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import random
@@ -115,6 +116,7 @@ class ScorerMethod:
         self.name = name or str(getattr(scorer, "name", type(scorer).__name__))
         self.with_title = with_title
         self.options = dict(options or {})
+        self.scorer_class = type(scorer).__name__
 
     def rerank(self, query: str, candidates: list[Passage]) -> list[Passage]:
         """Score the candidates and return them all, best first, with their new scores."""
@@ -134,7 +136,7 @@ class ScorerMethod:
         """Name, scorer class and model, and the options given."""
         return {
             "name": self.name,
-            "scorer": type(self.scorer).__name__,
+            "scorer": self.scorer_class,
             "model": getattr(self.scorer, "model_name", None),
             "with_title": self.with_title,
             **self.options,
@@ -230,17 +232,52 @@ class RandomOrder:
         return {"name": "random", "seed": self.seed}
 
 
+class _MemoScorer:
+    """Remembers a scorer's scores per (query, passage texts) within one process.
+
+    Methods built on the same model (``embedding``, ``embedding`` with ``top_k``, ...) then
+    score each query once per run of ``ctx eval rerank``; their timings exclude the reuse.
+    """
+
+    def __init__(self, scorer: Any, max_entries: int = 20_000) -> None:
+        self.scorer = scorer
+        self.name = scorer.name
+        self.model_name = getattr(scorer, "model_name", None)
+        self.max_entries = max_entries
+        self._cache: dict[tuple[str, tuple[str, ...]], list[float]] = {}
+
+    def score(self, query: str, passages: Sequence[Passage | str]) -> list[float]:
+        texts = tuple(p.text if isinstance(p, Passage) else p for p in passages)
+        key = (query, texts)
+        if key not in self._cache:
+            if len(self._cache) >= self.max_entries:
+                self._cache.clear()
+            self._cache[key] = list(self.scorer.score(query, passages))
+        return list(self._cache[key])
+
+    async def ascore(self, query: str, passages: Sequence[Passage | str]) -> list[float]:
+        return self.score(query, passages)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_embedding_scorer(model: str | None, device: str | None, batch_size: int) -> Any:
+    from ctx_core.scoring.embedding import EmbeddingScorer
+
+    scorer = EmbeddingScorer(model, device=device, batch_size=batch_size, show_progress=False)
+    return _MemoScorer(scorer)
+
+
 def _embedding(
     model: str | None = None,
     batch_size: int = 32,
     device: str | None = None,
     with_title: bool = False,
 ) -> RerankMethod:
-    from ctx_core.scoring.embedding import EmbeddingScorer
-
-    scorer = EmbeddingScorer(model, device=device, batch_size=batch_size, show_progress=False)
+    scorer = _shared_embedding_scorer(model, device, batch_size)
     options = {"batch_size": batch_size, **({"device": device} if device else {})}
-    return ScorerMethod(scorer, name="embedding", with_title=with_title, options=options)
+    method = ScorerMethod(scorer, name="embedding", with_title=with_title, options=options)
+    method.scorer_class = "EmbeddingScorer"
+    return method
 
 
 def _scorer(scorer: str = "embedding", with_title: bool = False, **options: Any) -> RerankMethod:
