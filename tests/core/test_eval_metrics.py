@@ -38,7 +38,9 @@ def test_ndcg_uses_linear_gain_not_exponential():
 
 def test_ndcg_ideal_counts_judged_passages_the_ranking_missed():
     # only one of two relevant passages retrieved, at rank 1
-    assert ndcg_at_k(["a", "x"], {"a": 1, "z": 1}, k=10) == pytest.approx(1 / (1 + 1 / math.log2(3)))
+    assert ndcg_at_k(["a", "x"], {"a": 1, "z": 1}, k=10) == pytest.approx(
+        1 / (1 + 1 / math.log2(3))
+    )
 
 
 def test_ndcg_cutoff_applies_to_ranking_and_ideal():
@@ -84,7 +86,9 @@ def test_exact_match_and_f1_squad_normalization():
     assert exact_match("the Chief of Protocol.", ["Chief of Protocol"]) == 1.0
     assert exact_match("Chief", ["Chief of Protocol"]) == 0.0
     # prediction "chief protocol" vs gold "chief of protocol" -> tokens chief, protocol vs chief, of, protocol
-    assert token_f1("Chief Protocol", ["Chief of Protocol"]) == pytest.approx(2 * 1.0 * (2 / 3) / (1 + 2 / 3))
+    assert token_f1("Chief Protocol", ["Chief of Protocol"]) == pytest.approx(
+        2 * 1.0 * (2 / 3) / (1 + 2 / 3)
+    )
     assert token_f1("Paris", ["London", "paris"]) == 1.0
     assert token_f1("nothing shared", "Paris") == 0.0
     assert token_f1("the", ["a"]) == 1.0  # both normalize to empty

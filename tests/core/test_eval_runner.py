@@ -47,9 +47,7 @@ def test_cranfield_bm25_first_stage():
     assert [q["num_candidates"] for q in results["per_query"]] == [100, 100, 100]
     assert results["dataset_info"]["first_stage"]["name"] == "bm25"
     assert results["metrics"]["ndcg@10"] > 0.2
-    shallow = run_rerank_eval(
-        "cacm", build_method("none"), limit=2, depth=10, show_progress=False
-    )
+    shallow = run_rerank_eval("cacm", build_method("none"), limit=2, depth=10, show_progress=False)
     assert shallow["per_query"][0]["num_candidates"] == 10
     assert shallow["dataset_options"] == {"depth": 10}
     with pytest.raises(ValueError, match="does not take option"):
@@ -89,7 +87,9 @@ def test_embedding_rerank_matches_direct_scoring(embedding_scorer):
 
     [query] = load_dl19(limit=1)
     scores = embedding_scorer.score(query.query, query.candidates)
-    expected = [p.id for _, p in sorted(zip(scores, query.candidates), key=lambda x: -x[0])]
+    expected = [
+        p.id for _, p in sorted(zip(scores, query.candidates, strict=True), key=lambda x: -x[0])
+    ]
     assert results["per_query"][0]["ranking"] == expected
 
 

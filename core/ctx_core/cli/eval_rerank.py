@@ -6,7 +6,6 @@ import argparse
 import json
 import shlex
 import sys
-from pathlib import Path
 from typing import Any
 
 from ctx_core.eval.methods import build_method, method_names
@@ -119,7 +118,9 @@ def method_label(name: str, options: dict[str, Any], built_name: str) -> str:
     extra = {k: v for k, v in options.items() if k not in _NAMED_OPTIONS}
     if not extra:
         return built_name
-    shown = ",".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in extra.items())
+    shown = ",".join(
+        f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in extra.items()
+    )
     return f"{built_name}[{shown}]"
 
 
@@ -184,4 +185,3 @@ def _rebuild_command(args: argparse.Namespace, name: str, options: dict[str, Any
     if args.depth:
         parts += ["--depth", str(args.depth)]
     return shlex.join(parts)
-

@@ -94,8 +94,7 @@ def ndcg_at_k(ranked_ids: Sequence[str], qrels: Mapping[str, int], k: int = 10) 
     _check_k(k)
     _check_qrels(qrels)
     dcg = sum(
-        max(qrels.get(doc, 0), 0) / math.log2(rank + 1)
-        for rank, doc in enumerate(ids[:k], start=1)
+        max(qrels.get(doc, 0), 0) / math.log2(rank + 1) for rank, doc in enumerate(ids[:k], start=1)
     )
     ideal_gains = sorted((g for g in qrels.values() if g > 0), reverse=True)[:k]
     ideal = sum(g / math.log2(rank + 1) for rank, g in enumerate(ideal_gains, start=1))

@@ -70,9 +70,7 @@ def _format(name: str, value: object) -> str:
     return f"{value:.1f}" if name in _COUNTS else f"{value:.4f}"
 
 
-def format_table(
-    results: Sequence[dict[str, Any]], metrics: Sequence[str] | None = None
-) -> str:
+def format_table(results: Sequence[dict[str, Any]], metrics: Sequence[str] | None = None) -> str:
     """A Markdown table: one row per result, one column per metric (mean over queries).
 
     Args:

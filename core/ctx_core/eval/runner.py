@@ -102,9 +102,13 @@ def run_rerank_eval(
     unknown = sorted(set(dataset_options) - set(spec.options))
     if unknown:
         takes = ", ".join(spec.options) or "none"
-        raise ValueError(f"dataset {spec.name!r} does not take option(s) {unknown}; it takes: {takes}")
+        raise ValueError(
+            f"dataset {spec.name!r} does not take option(s) {unknown}; it takes: {takes}"
+        )
     if not isinstance(method, RerankMethod):
-        raise TypeError(f"method must have name, rerank() and config(), got {type(method).__name__}")
+        raise TypeError(
+            f"method must have name, rerank() and config(), got {type(method).__name__}"
+        )
     label = label or method.name
     started = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")

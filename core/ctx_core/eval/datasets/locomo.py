@@ -91,7 +91,10 @@ def _conversation(record: dict[str, Any]) -> Conversation:
         unknown = [e for e in evidence if e not in known]
         if unknown:
             logger.info(
-                "%s: evidence %s of %r matches no turn", record["sample_id"], unknown, item["question"]
+                "%s: evidence %s of %r matches no turn",
+                record["sample_id"],
+                unknown,
+                item["question"],
             )
         answer = item.get("answer")
         adversarial = item.get("adversarial_answer")

@@ -77,9 +77,7 @@ def read_smart(path: str | Path) -> list[tuple[str, dict[str, str]]]:
                     raise ValueError(f"{path} line {number}: text outside a field")
                 continue
             current[field].append(line)
-    return [
-        (rid, {k: "\n".join(v).strip() for k, v in fields.items()}) for rid, fields in records
-    ]
+    return [(rid, {k: "\n".join(v).strip() for k, v in fields.items()}) for rid, fields in records]
 
 
 def _metadata(fields: dict[str, str]) -> dict[str, object]:
