@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 from ctx_core.errors import require
 
 __all__ = ["format_table", "load_results", "order_results", "plot_results"]
+
+_DIGITS = re.compile(r"(\d+)")
 
 # Metrics that count things rather than being rates: printed with one decimal.
 _COUNTS = ("kept", "kept_tokens")
@@ -54,7 +57,14 @@ def load_results(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
 def order_results(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Baselines first (``none``, then the other plain orders), then by method name."""
     first = {"none": 0, "random": 1}
-    return sorted(results, key=lambda r: (first.get(str(r["method"]), 2), str(r["method"])))
+
+    def natural(name: str) -> list[tuple[int, str]]:
+        # "top-5" before "top-10": compare digit runs as numbers
+        return [(int(part), "") if part.isdigit() else (-1, part) for part in _DIGITS.split(name)]
+
+    return sorted(
+        results, key=lambda r: (first.get(str(r["method"]), 2), natural(str(r["method"])))
+    )
 
 
 def _metric_names(results: Sequence[dict[str, Any]], metrics: Sequence[str] | None) -> list[str]:
@@ -127,7 +137,7 @@ def plot_results(
         raise ValueError(f"results mix data sets ({', '.join(datasets)}); plot one at a time")
     names = _metric_names(results, metrics)
     labels = [str(r["method"]) for r in results]
-    columns = min(3, len(names))
+    columns = 2 if len(names) == 4 else min(3, len(names))
     rows = -(-len(names) // columns)
     fig, axes = plt.subplots(
         rows,
