@@ -126,3 +126,43 @@ def test_evaluate_ir_uses_the_harness_metrics(embedder):
     results = evaluate_ir(collection, [WholeDocumentMethod(embedder)], depth=2, chunk_depth=5)
     assert results["queries"] == 1 and results["documents_without_text"] == 1
     assert results["metrics"]["whole-document"]["ndcg@10"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--fixed-words", "a,b"], "--fixed-words must be comma-separated integers"),
+        (["--memory-words", "0"], "--memory-words needs sizes >= 1"),
+        (["--limit", "0"], "--limit must be >= 1"),
+    ],
+)
+def test_eval_memory_cli_rejects_bad_options(capsys, argv, message):
+    pytest.importorskip("ctx_core.eval.runner")
+    from ctx_core.cli.main import main
+
+    assert main(["eval", "memory", "--dataset", "locomo", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_memory_cli_on_one_conversation(tmp_path):
+    pytest.importorskip("ctx_core.eval.runner")
+    import json
+
+    from ctx_core.cli.main import main
+    from ctx_core.eval.datasets import resolve_data_dir
+
+    try:
+        resolve_data_dir()
+    except (FileNotFoundError, ValueError):
+        pytest.skip("no evaluation data here")
+    out = tmp_path / "locomo.json"
+    argv = ["eval", "memory", "--dataset", "locomo", "--limit", "1", "--fixed-words", "120"]
+    assert main([*argv, "--no-progress", "--output", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["questions"] > 100 and results["kind"] == "memory"
+    assert set(results["metrics"]) == {
+        "fixed-120w",
+        "memory-heuristic-150w",
+        "memory-heuristic-150w-chunk-layer",
+    }

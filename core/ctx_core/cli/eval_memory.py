@@ -78,14 +78,17 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     show = not args.no_progress
-    embedder = Embedder()
     sizes = _fixed_sizes(args.memory_words, "--memory-words")
+    fixed_sizes = _fixed_sizes(args.fixed_words, "--fixed-words")
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be >= 1")
+    embedder = Embedder()
     heuristics = [
         (w, HeuristicMemoryExtractor(embedder, max_words=w, min_words=max(1, w // 5)))
         for w in sizes
     ]
     heuristic = heuristics[0][1]
-    fixed = [FixedChunkMethod(embedder, w) for w in _fixed_sizes(args.fixed_words, "--fixed-words")]
+    fixed = [FixedChunkMethod(embedder, w) for w in fixed_sizes]
 
     def memory_methods(**options: Any) -> list[Any]:
         return [
