@@ -185,3 +185,19 @@ def test_any_reply_still_tiles_the_source(seed):
     assert tiles(spans, start, len(SOURCE))
     placed = [s.scenario for s in spans if s.scenario is not None]
     assert placed == sorted(placed)  # scenarios keep their order
+
+
+def test_lines_copied_from_the_format_example_are_dropped():
+    reply = """<outline>
+heading of part 1
+heading of part 2
+Real heading
+</outline>
+<scenario>
+<chunk>first words of part 1 ... last words of part 1</chunk>
+key information of part 1
+</scenario>
+<scenario><chunk>Mrs. Ferrars died ... last words of part 2</chunk>Real core.</scenario>"""
+    parsed = parse_memory_reply(reply)
+    assert parsed.outline == ["Real heading"]
+    assert parsed.scenarios == [ParsedScenario("Mrs. Ferrars died", "", "Real core.")]

@@ -50,7 +50,9 @@ def conversation():
     pets = [
         Turn("D1:1", "Ann", "I adopted a grey kitten called Miso last week."),
         Turn("D1:2", "Bob", "Lovely! What does Miso like to eat?"),
-        Turn("D1:3", "Ann", "Tuna, and she sleeps in cardboard boxes all day.", "a kitten in a box"),
+        Turn(
+            "D1:3", "Ann", "Tuna, and she sleeps in cardboard boxes all day.", "a kitten in a box"
+        ),
     ]
     space = [
         Turn("D2:1", "Bob", "My rocket club launched a model rocket to three hundred metres."),
@@ -59,7 +61,11 @@ def conversation():
     ]
     return Conversation(
         "conv-x",
-        [Session("session_1", "1 May 2023", pets), Session("session_2", "8 May 2023", space), Session("session_3", "", [])],
+        [
+            Session("session_1", "1 May 2023", pets),
+            Session("session_2", "8 May 2023", space),
+            Session("session_3", "", []),
+        ],
         [
             QA("What is the kitten called?", "Miso", 1, ["D1:1"]),
             QA("How high did the model rocket fly?", "300 m", 4, ["D2:1", "D2:3"]),
@@ -91,7 +97,9 @@ def test_coverage_and_budget():
 def test_evaluate_locomo_compares_methods(embedder):
     methods = [
         FixedChunkMethod(embedder, 20),
-        MemoryMethod(HeuristicMemoryExtractor(embedder, max_words=20, min_words=5), embedder, "memory"),
+        MemoryMethod(
+            HeuristicMemoryExtractor(embedder, max_words=20, min_words=5), embedder, "memory"
+        ),
     ]
     results = evaluate_locomo([conversation()], methods, ks=(1, 2), budgets=(30,))
     assert results["questions"] == 2
@@ -119,7 +127,11 @@ def test_evaluate_ir_uses_the_harness_metrics(embedder):
 
     collection = Collection(
         "toy",
-        [Passage("Kittens drink milk.", id="1"), Passage("Rockets burn fuel.", id="2"), Passage("", id="3")],
+        [
+            Passage("Kittens drink milk.", id="1"),
+            Passage("Rockets burn fuel.", id="2"),
+            Passage("", id="3"),
+        ],
         {"q1": "what do rockets burn", "q2": "no judgments"},
         {"q1": {"2": 1}},
     )

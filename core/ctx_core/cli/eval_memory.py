@@ -198,6 +198,14 @@ def _locomo_llm(
         "source_tokens_cl100k": tokens,
         "extraction_seconds": llm_method.extraction_seconds,
         "seconds_per_1000_tokens": 1000 * llm_method.extraction_seconds / max(tokens, 1),
+        "extraction_cpu_seconds": llm_method.extraction_cpu_seconds,
+        "cpu_seconds_per_1000_tokens": 1000 * llm_method.extraction_cpu_seconds / max(tokens, 1),
+        "generated_tokens_budget": args.max_tokens * args.paths * len(chosen),
+        "note": (
+            "wall and CPU time of the whole LLM extraction (generation of every path, "
+            "anchor recovery, fallback segmentation, candidate scoring) on a shared CPU; "
+            "see load_average"
+        ),
         "candidates": len(candidates),
         "candidates_with_placed_anchors": sum(1 for c in candidates if c["placed"]),
         "chunk_recovery_counts": recoveries,

@@ -77,6 +77,12 @@ _TAG_OUTLINE = re.compile(
 _TAG_CHUNK = re.compile(r"<chunk>(.*?)(?:</chunk>|\n|\Z)", re.DOTALL | re.IGNORECASE)
 _TAGS = re.compile(r"</?(?:scenario|outline|chunk|document)>", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\d+(?:\.\d+)*[.):]?|#+)\s*")
+# Lines a small model copies from the format example instead of filling in.
+_TEMPLATE_ECHO = re.compile(
+    r"^(?:heading of part \d+|(?:first|last) words of (?:the )?(?:part|chunk) \d*.*"
+    r"|key information of part \d+)$",
+    re.IGNORECASE,
+)
 _SEPARATOR = re.compile(r"\s*(?:\[MASK\]|\[\.\.\.\]|\.\.\.+|…|\[…\])\s*", re.IGNORECASE)
 
 #: Longest anchor kept when an LLM copies a whole chunk instead of its first/last words.
@@ -88,7 +94,9 @@ def parse_memory_reply(reply: str) -> ParsedMemory:
 
     Lenient: missing closing tags are tolerated; a chunk written without a separator is
     taken as its first words only (or, when long, as a copied chunk whose first and last
-    words become the anchors). A reply with no ``<chunk>`` at all parses to no scenarios.
+    words become the anchors). Lines copied from the format example ("heading of part 1",
+    "first words of part 1") are dropped. A reply with no ``<chunk>`` at all parses to no
+    scenarios.
     """
     if not isinstance(reply, str):
         raise TypeError(f"reply must be a str, got {type(reply).__name__}")
@@ -97,7 +105,7 @@ def parse_memory_reply(reply: str) -> ParsedMemory:
     if match:
         for line in match.group(1).splitlines():
             title = _BULLET.sub("", _TAGS.sub("", line)).strip()
-            if title:
+            if title and not _TEMPLATE_ECHO.match(title):
                 outline.append(title)
     scenarios: list[ParsedScenario] = []
     chunks = list(_TAG_CHUNK.finditer(reply))
@@ -107,6 +115,10 @@ def parse_memory_reply(reply: str) -> ParsedMemory:
         core = core.split("<scenario>")[0].split("<SCENARIO>")[0]
         core = " ".join(_TAGS.sub(" ", core).split())
         head, tail = _split_anchor(chunk.group(1))
+        head = "" if _TEMPLATE_ECHO.match(head) else head
+        tail = "" if _TEMPLATE_ECHO.match(tail) else tail
+        if _TEMPLATE_ECHO.match(core):
+            core = ""
         if head or tail:
             scenarios.append(ParsedScenario(head, tail, core))
     return ParsedMemory(outline, scenarios)

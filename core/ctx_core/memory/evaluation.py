@@ -188,6 +188,7 @@ class MemoryMethod:
         self.index_options = index_options
         self.index = MemoryIndex(embedder, outline_k=outline_k, core_k=core_k, **index_options)
         self.extraction_seconds = 0.0
+        self.extraction_cpu_seconds = 0.0
         self.memories: list[DocumentMemory] = []
 
     def config(self) -> dict[str, Any]:
@@ -203,13 +204,14 @@ class MemoryMethod:
         }
 
     def build(self, documents: Sequence[tuple[str, str]]) -> None:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         self.memories = self.extractor.extract_many(
             [t for _, t in documents],
             ids=[d for d, _ in documents],
             show_progress=self.show_progress,
         )
         self.extraction_seconds += time.perf_counter() - started
+        self.extraction_cpu_seconds += time.process_time() - cpu
         self.index = MemoryIndex(
             self.embedder, outline_k=self.outline_k, core_k=self.core_k, **self.index_options
         )

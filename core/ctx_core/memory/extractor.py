@@ -116,6 +116,8 @@ class MemoryExtractor(MemoryExtractorLike):
             chunks of its own; shorter leftovers join a neighbouring chunk.
         fuzzy_threshold: Least rapidfuzz score (0-100) for a fuzzy anchor match.
         rrf_k: The reciprocal-rank-fusion constant.
+        core_max_words: An LLM core content longer than this is shortened (small models
+            sometimes copy the document into it).
     """
 
     name = "llm"
@@ -135,6 +137,7 @@ class MemoryExtractor(MemoryExtractorLike):
         min_gap_words: int = 15,
         fuzzy_threshold: float = 80.0,
         rrf_k: int = 60,
+        core_max_words: int = 120,
     ) -> None:
         if not isinstance(llm, LLM):
             raise TypeError(f"llm must implement complete()/acomplete(), got {type(llm).__name__}")
@@ -182,6 +185,7 @@ class MemoryExtractor(MemoryExtractorLike):
         self.min_gap_words = min_gap_words
         self.fuzzy_threshold = fuzzy_threshold
         self.rrf_k = rrf_k
+        self.core_max_words = core_max_words
 
     @property
     def embedder(self) -> Embedder:
@@ -208,6 +212,7 @@ class MemoryExtractor(MemoryExtractorLike):
             "min_gap_words": self.min_gap_words,
             "fuzzy_threshold": self.fuzzy_threshold,
             "rrf_k": self.rrf_k,
+            "core_max_words": self.core_max_words,
         }
 
     # -- extraction -------------------------------------------------------
@@ -334,7 +339,7 @@ class MemoryExtractor(MemoryExtractorLike):
                     cores = [scenario.core_content] + [
                         parsed.scenarios[m].core_content for m in span.merged
                     ]
-                    core = " ".join(c for c in cores if c)
+                    core = _capped(" ".join(c for c in cores if c), self.core_max_words)
                     items.append(
                         _Item(a, b, core, links[span.scenario], _title(core), span.recovery)
                     )
@@ -496,6 +501,11 @@ def _assemble(drafts: Sequence[_Draft]) -> tuple[list[OutlineEntry], list[Scenar
             chunks.append(ScenarioChunk(item.start, item.end, item.core, index, item.recovery))
         outline.extend(OutlineEntry(title) for title in draft.outline[next_entry:])
     return outline, chunks
+
+
+def _capped(text: str, words: int) -> str:
+    parts = text.split()
+    return text if len(parts) <= words else " ".join(parts[:words]) + " …"
 
 
 def _title(core: str, words: int = 10) -> str:
