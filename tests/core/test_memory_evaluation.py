@@ -9,6 +9,7 @@ from ctx_core.memory.evaluation import (
     ChunkHit,
     FixedChunkMethod,
     MemoryMethod,
+    QueryCachingEmbedder,
     _evidence_covered,
     _within_budget,
     evaluate_locomo,
@@ -89,9 +90,22 @@ def test_coverage_and_budget():
     spans = {"a": ("d", 0, 10), "b": ("d", 12, 20), "c": ("e", 0, 5)}
     assert _evidence_covered([ChunkHit("d", 5, 15, 3)], spans) == {"a", "b"}
     assert _evidence_covered([ChunkHit("d", 10, 12, 1)], spans) == set()
+    assert _evidence_covered([ChunkHit("d", 5, 15, 3)], spans, ["b", "c"]) == {"b"}
     hits = [ChunkHit("d", 0, 1, 60), ChunkHit("d", 1, 2, 50), ChunkHit("d", 2, 3, 10)]
     assert _within_budget(hits, 100) == hits[:1]
     assert _within_budget(hits, 120) == hits
+
+
+def test_query_caching_embedder_embeds_each_query_once(embedder):
+    cached = QueryCachingEmbedder(cache_size=2)
+    first = cached.embed_query("where is the cat?")
+    assert cached.embed_query("where is the cat?") is first
+    assert not first.flags.writeable
+    assert first == pytest.approx(embedder.embed_query("where is the cat?"), abs=1e-5)
+    cached.embed_query("a")
+    cached.embed_query("b")
+    assert "where is the cat?" not in cached._queries
+    assert cached.embed_query("where is the cat?") is not first
 
 
 def test_evaluate_locomo_compares_methods(embedder):

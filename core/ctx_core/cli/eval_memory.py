@@ -64,12 +64,12 @@ def _fixed_sizes(text: str, option: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx eval memory``."""
-    from ctx_core.embeddings import Embedder
     from ctx_core.eval.environment import environment
     from ctx_core.eval.runner import write_results
     from ctx_core.memory.evaluation import (
         FixedChunkMethod,
         MemoryMethod,
+        QueryCachingEmbedder,
         WholeDocumentMethod,
         evaluate_ir,
         evaluate_locomo,
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     fixed_sizes = _fixed_sizes(args.fixed_words, "--fixed-words")
     if args.limit is not None and args.limit < 1:
         raise ValueError("--limit must be >= 1")
-    embedder = Embedder()
+    embedder = QueryCachingEmbedder()
     heuristics = [
         (w, HeuristicMemoryExtractor(embedder, max_words=w, min_words=max(1, w // 5)))
         for w in sizes

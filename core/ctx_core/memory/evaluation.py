@@ -41,6 +41,7 @@ __all__ = [
     "ChunkHit",
     "FixedChunkMethod",
     "MemoryMethod",
+    "QueryCachingEmbedder",
     "WholeDocumentMethod",
     "evaluate_ir",
     "evaluate_locomo",
@@ -49,6 +50,30 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class QueryCachingEmbedder(Embedder):
+    """An :class:`~ctx_core.embeddings.Embedder` that embeds each query text once.
+
+    Every method of an evaluation embeds the same question; the vectors are identical, so
+    the evaluation shares them (the last ``cache_size`` queries are kept).
+    """
+
+    def __init__(self, *args: Any, cache_size: int = 64, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cache_size = cache_size
+        self._queries: dict[str, np.ndarray] = {}
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """Embed one query (cached); returns a read-only vector."""
+        vector = self._queries.get(query)
+        if vector is None:
+            vector = super().embed_query(query)
+            vector.setflags(write=False)
+            if len(self._queries) >= self.cache_size:
+                self._queries.pop(next(iter(self._queries)))
+            self._queries[query] = vector
+        return vector
 
 
 @dataclass(frozen=True)
@@ -240,10 +265,16 @@ class MemoryMethod:
 Method = FixedChunkMethod | WholeDocumentMethod | MemoryMethod
 
 
-def _evidence_covered(hits: Iterable[ChunkHit], spans: dict[str, tuple[str, int, int]]) -> set[str]:
+def _evidence_covered(
+    hits: Iterable[ChunkHit],
+    spans: dict[str, tuple[str, int, int]],
+    wanted: Iterable[str] | None = None,
+) -> set[str]:
+    """The turns (of ``wanted``, default all) whose span overlaps one of ``hits``."""
+    targets = [(d, spans[d]) for d in wanted] if wanted is not None else list(spans.items())
     covered = set()
     for hit in hits:
-        for dia_id, (doc_id, start, end) in spans.items():
+        for dia_id, (doc_id, start, end) in targets:
             if doc_id == hit.doc_id and start < hit.end and hit.start < end:
                 covered.add(dia_id)
     return covered
@@ -321,12 +352,12 @@ def evaluate_locomo(
                 for name, hits in method.rankings(qa.question, depth).items():
                     values: dict[str, float] = {}
                     for k in ks:
-                        covered = _evidence_covered(hits[:k], spans)
+                        covered = _evidence_covered(hits[:k], spans, evidence)
                         values[f"recall@{k}"] = len(covered & set(evidence)) / len(evidence)
                         values[f"hit@{k}"] = float(bool(covered & set(evidence)))
                         values[f"words@{k}"] = float(sum(h.words for h in hits[:k]))
                     for budget in budgets:
-                        covered = _evidence_covered(_within_budget(hits, budget), spans)
+                        covered = _evidence_covered(_within_budget(hits, budget), spans, evidence)
                         values[f"recall@{budget}w"] = len(covered & set(evidence)) / len(evidence)
                     row["values"][name] = values
             rows.append(row)
