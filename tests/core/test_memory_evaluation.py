@@ -115,8 +115,12 @@ def test_evaluate_locomo_compares_methods(embedder):
             HeuristicMemoryExtractor(embedder, max_words=20, min_words=5), embedder, "memory"
         ),
     ]
-    results = evaluate_locomo([conversation()], methods, ks=(1, 2), budgets=(30,))
-    assert results["questions"] == 2
+    saved = []
+    results = evaluate_locomo(
+        [conversation()], methods, ks=(1, 2), budgets=(30,), on_conversation=saved.append
+    )
+    assert results["questions"] == 2 and results["conversations_evaluated"] == 1
+    assert len(saved) == 1 and saved[0]["metrics"] == results["metrics"]
     assert results["skipped"] == {"no_evidence": 1, "evidence_outside_sessions": 1}
     assert set(results["metrics"]) == {"fixed-20w", "memory", "memory-chunk-layer"}
     for name, metrics in results["metrics"].items():

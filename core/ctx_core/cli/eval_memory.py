@@ -97,13 +97,36 @@ def run(args: argparse.Namespace) -> int:
         ]
 
     options: dict[str, Any] = {}
+
+    def finish(results: dict[str, Any], partial: bool) -> Path:
+        results.update(
+            kind="memory",
+            method="memory-vs-fixed",
+            limit=args.limit,
+            partial=partial,
+            dataset_options=options,
+            command="ctx " + " ".join(sys.argv[1:]) if sys.argv[1:] else "ctx eval memory",
+            wall_seconds=time.perf_counter() - started,
+            environment=environment(),
+        )
+        return write_results(results, _output(args))
+
+    def save_partial(so_far: dict[str, Any]) -> None:
+        finish(so_far, True)
+
     if args.dataset == "locomo":
         from ctx_core.eval.datasets import load_locomo
 
         conversations = load_locomo(args.data_dir)[: args.limit]
-        methods = [*fixed, *memory_methods()]
-        results = evaluate_locomo(conversations, methods, show_progress=show)
         options = {"conversations": len(conversations)}
+        methods = [*fixed, *memory_methods()]
+        # A long run saves what it has after each conversation ("partial": true).
+        results = evaluate_locomo(
+            conversations,
+            methods,
+            show_progress=show,
+            on_conversation=save_partial,
+        )
     elif args.dataset == "locomo-llm":
         results, options = _locomo_llm(args, embedder, heuristic, fixed, show)
         options["memory_words"] = sizes[0]
@@ -117,16 +140,7 @@ def run(args: argparse.Namespace) -> int:
             *memory_methods(outline_k=50, core_k=50),
         ]
         results = evaluate_ir(collection, methods, limit=args.limit, show_progress=show)
-    results.update(
-        kind="memory",
-        method="memory-vs-fixed",
-        limit=args.limit,
-        dataset_options=options,
-        command="ctx " + " ".join(sys.argv[1:]) if sys.argv[1:] else "ctx eval memory",
-        wall_seconds=time.perf_counter() - started,
-        environment=environment(),
-    )
-    path = write_results(results, _output(args))
+    path = finish(results, False)
     summary = {
         name: {k: round(v, 4) for k, v in m.items() if "@" in k}
         for name, m in results["metrics"].items()

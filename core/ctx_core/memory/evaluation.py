@@ -298,6 +298,7 @@ def evaluate_locomo(
     budgets: Sequence[int] = (100, 200, 400),
     sessions: Callable[[Any], Sequence[Any]] | None = None,
     show_progress: bool | None = None,
+    on_conversation: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Evidence recall of each method on LoCoMo (see the module docstring).
 
@@ -309,6 +310,8 @@ def evaluate_locomo(
         sessions: Picks the sessions to index per conversation (default: all); questions
             whose evidence is not all inside them are skipped.
         show_progress: Progress bar over conversations.
+        on_conversation: Called after each conversation with the results so far (the
+            same shape as the return value), e.g. to save partial results of a long run.
 
     Returns:
         ``{"metrics": {method: {...}}, "per_category": ..., "per_query": [...], ...}``.
@@ -317,8 +320,9 @@ def evaluate_locomo(
     rows: list[dict[str, Any]] = []
     build_seconds: dict[str, float] = {}
     skipped = {"no_evidence": 0, "evidence_outside_sessions": 0}
-    for conversation in progress(
-        list(conversations), desc="LoCoMo conversations", show=show_progress, unit="conv"
+    conversations = list(conversations)
+    for done, conversation in enumerate(
+        progress(conversations, desc="LoCoMo conversations", show=show_progress, unit="conv")
     ):
         chosen = list(sessions(conversation)) if sessions else list(conversation.sessions)
         chosen_ids = {s.session_id for s in chosen}
@@ -361,6 +365,18 @@ def evaluate_locomo(
                         values[f"recall@{budget}w"] = len(covered & set(evidence)) / len(evidence)
                     row["values"][name] = values
             rows.append(row)
+        if on_conversation is not None:
+            on_conversation(_locomo_summary(rows, skipped, build_seconds, methods, done + 1))
+    return _locomo_summary(rows, skipped, build_seconds, methods, len(conversations))
+
+
+def _locomo_summary(
+    rows: list[dict[str, Any]],
+    skipped: dict[str, int],
+    build_seconds: dict[str, float],
+    methods: Sequence[Method],
+    conversations: int,
+) -> dict[str, Any]:
     names = list(rows[0]["values"]) if rows else []
     metrics = {name: _means([r["values"][name] for r in rows]) for name in names}
     per_category = {
@@ -372,13 +388,14 @@ def evaluate_locomo(
     }
     return {
         "dataset": "locomo",
+        "conversations_evaluated": conversations,
         "questions": len(rows),
-        "skipped": skipped,
+        "skipped": dict(skipped),
         "metrics": metrics,
         "per_category": per_category,
-        "build_seconds": build_seconds,
+        "build_seconds": dict(build_seconds),
         "methods": {m.name: m.config() for m in methods},
-        "per_query": rows,
+        "per_query": list(rows),
         "load_average": list(os.getloadavg()),
     }
 
