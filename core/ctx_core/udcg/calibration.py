@@ -1,10 +1,13 @@
-"""Turning raw relevance scores into probabilities of relevance.
+"""Turning raw relevance signals into probabilities of relevance.
 
-:class:`LogisticCalibrator` is Platt scaling (``p = sigmoid(a * score + b)``) when
-fitted on the raw score alone - the default. It can also read *listwise* features
-that compare a passage with the rest of its candidate list (our extension): a
-bi-encoder's absolute cosine says little across queries, while its gap to the best
-candidate of the same query says a lot.
+:class:`LogisticCalibrator` with the single feature ``"score"`` is Platt scaling
+(``p = sigmoid(a * score + b)``). It can also read several signal columns (see
+:mod:`ctx_core.udcg.signals`) and *listwise* transforms of them that compare a
+passage with the other candidates of the same query - our extension: a bi-encoder's
+absolute cosine drifts from query to query, its gap to the best candidate much less.
+
+A feature is a column name (``"dense"``) or ``"transform:column"``
+(``"gap_to_best:dense"``); transforms are listed in :data:`TRANSFORMS`.
 
 Examples:
     >>> calibrator = LogisticCalibrator.fit([[0.9, 0.2, 0.1], [0.8, 0.7, 0.1]], [[1, 0, 0], [1, 1, 0]])
@@ -16,57 +19,75 @@ Examples:
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["FEATURES", "Calibrator", "LogisticCalibrator", "load_calibrator"]
+__all__ = ["TRANSFORMS", "Calibrator", "LogisticCalibrator", "Signals", "load_calibrator"]
+
+#: One query's signal columns, or a plain list of scores (the column ``"score"``).
+Signals = Mapping[str, Sequence[float]] | Sequence[float]
 
 
-def _gap_to_best(scores: np.ndarray) -> np.ndarray:
-    return scores - scores.max()
-
-
-def _zscore(scores: np.ndarray) -> np.ndarray:
-    spread = scores.std()
-    return (scores - scores.mean()) / spread if spread > 1e-12 else np.zeros_like(scores)
-
-
-def _reciprocal_rank(scores: np.ndarray) -> np.ndarray:
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
+def _reciprocal_rank(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
     return 1.0 / ranks
 
 
-#: Features a calibrator can use, each computed from one query's list of scores.
-FEATURES = {
-    "score": lambda s: s,
-    "gap_to_best": _gap_to_best,
+def _zscore(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 1e-12 else np.zeros_like(values)
+
+
+def _max_norm(values: np.ndarray) -> np.ndarray:
+    top = np.abs(values).max()
+    return values / top if top > 1e-12 else np.zeros_like(values)
+
+
+#: Listwise transforms of one column over one query's candidates.
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "gap_to_best": lambda v: v - v.max(),
     "zscore": _zscore,
     "reciprocal_rank": _reciprocal_rank,
+    "max_norm": _max_norm,
 }
+
+
+def _parse(feature: str) -> tuple[Callable[[np.ndarray], np.ndarray] | None, str]:
+    if ":" not in feature:
+        return None, feature
+    transform, column = feature.split(":", 1)
+    if transform not in TRANSFORMS:
+        raise ValueError(
+            f"unknown transform {transform!r} in feature {feature!r}; choose from {sorted(TRANSFORMS)}"
+        )
+    return TRANSFORMS[transform], column
+
+
+def _columns(signals: Signals) -> Mapping[str, Sequence[float]]:
+    return signals if isinstance(signals, Mapping) else {"score": signals}
 
 
 @runtime_checkable
 class Calibrator(Protocol):
-    """Maps one query's raw scores to probabilities of relevance."""
+    """Maps one query's relevance signals to probabilities of relevance."""
 
-    def probabilities(self, scores: Sequence[float]) -> list[float]:
-        """One probability per score, for the scores of one query's candidates."""
+    def probabilities(self, signals: Signals) -> list[float]:
+        """One probability per candidate of one query."""
         ...
 
 
 class LogisticCalibrator:
-    """Logistic regression on features of one query's scores (Platt scaling by default).
+    """Logistic regression on features of one query's signals (Platt scaling by default).
 
     Args:
         weights: One weight per feature.
         bias: Intercept.
-        features: Names from :data:`FEATURES` (default ``("score",)``: Platt scaling).
+        features: Column names or ``"transform:column"`` specs (default ``("score",)``).
         info: Free-form provenance (scorer, data set, sizes), saved with the calibrator.
     """
 
@@ -77,9 +98,8 @@ class LogisticCalibrator:
         features: Sequence[str] = ("score",),
         info: Mapping[str, Any] | None = None,
     ) -> None:
-        unknown = [f for f in features if f not in FEATURES]
-        if unknown:
-            raise ValueError(f"unknown features {unknown}; choose from {sorted(FEATURES)}")
+        for feature in features:
+            _parse(feature)
         if len(weights) != len(features):
             raise ValueError(f"{len(weights)} weights for {len(features)} features")
         self.weights = [float(w) for w in weights]
@@ -91,30 +111,45 @@ class LogisticCalibrator:
         terms = " + ".join(f"{w:.3f}*{f}" for w, f in zip(self.weights, self.features, strict=True))
         return f"LogisticCalibrator(sigmoid({terms} + {self.bias:.3f}))"
 
-    def _design(self, scores: Sequence[float]) -> np.ndarray:
-        s = np.asarray(scores, dtype=np.float64)
-        if not np.all(np.isfinite(s)):
-            raise ValueError("scores must be finite numbers")
-        return np.stack([FEATURES[f](s) for f in self.features], axis=1)
+    @property
+    def columns(self) -> set[str]:
+        """The signal columns this calibrator reads."""
+        return {_parse(f)[1] for f in self.features}
 
-    def probabilities(self, scores: Sequence[float]) -> list[float]:
+    def design(self, signals: Signals) -> np.ndarray:
+        """The feature matrix (candidates x features) of one query."""
+        columns = _columns(signals)
+        missing = sorted(self.columns - set(columns))
+        if missing:
+            raise ValueError(f"signals lack columns {missing} (have {sorted(columns)})")
+        out = []
+        for feature in self.features:
+            transform, name = _parse(feature)
+            values = np.asarray(columns[name], dtype=np.float64)
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"signal column {name!r} has non-finite values")
+            out.append(transform(values) if transform else values)
+        return np.stack(out, axis=1)
+
+    def probabilities(self, signals: Signals) -> list[float]:
         """Probability of relevance of each candidate of one query."""
-        if len(scores) == 0:
+        columns = _columns(signals)
+        if not columns or len(next(iter(columns.values()))) == 0:
             return []
-        z = self._design(scores) @ np.asarray(self.weights) + self.bias
+        z = self.design(columns) @ np.asarray(self.weights) + self.bias
         return [float(x) for x in 1.0 / (1.0 + np.exp(-z))]
 
     @classmethod
     def fit(
         cls,
-        score_lists: Sequence[Sequence[float]],
+        signal_lists: Sequence[Signals],
         label_lists: Sequence[Sequence[bool | int]],
         *,
         features: Sequence[str] = ("score",),
-        l2: float = 1e-3,
+        l2: float = 1e-2,
         info: Mapping[str, Any] | None = None,
     ) -> LogisticCalibrator:
-        """Fit on labelled queries: one list of scores and one list of 0/1 labels per query.
+        """Fit on labelled queries: one query's signals and 0/1 labels at a time.
 
         Uses Platt's smoothed targets ((N+ + 1) / (N+ + 2) and 1 / (N- + 2)) so that
         probabilities stay away from exactly 0 and 1, and Newton's method with a small
@@ -123,16 +158,16 @@ class LogisticCalibrator:
         Raises:
             ValueError: No data, mismatched lengths, or only one class in the labels.
         """
-        if len(score_lists) != len(label_lists) or not score_lists:
-            raise ValueError("score_lists and label_lists must be non-empty and of equal length")
+        if len(signal_lists) != len(label_lists) or not signal_lists:
+            raise ValueError("signal_lists and label_lists must be non-empty and of equal length")
         probe = cls([0.0] * len(features), 0.0, features)
         rows, targets = [], []
-        for i, (scores, labels) in enumerate(zip(score_lists, label_lists, strict=True)):
-            if len(scores) != len(labels):
-                raise ValueError(f"query {i}: {len(scores)} scores but {len(labels)} labels")
-            if len(scores):
-                rows.append(probe._design(scores))
-                targets.extend(1.0 if label else 0.0 for label in labels)
+        for i, (signals, labels) in enumerate(zip(signal_lists, label_lists, strict=True)):
+            x = probe.design(signals) if len(labels) else np.zeros((0, len(features)))
+            if len(x) != len(labels):
+                raise ValueError(f"query {i}: {len(x)} candidates but {len(labels)} labels")
+            rows.append(x)
+            targets.extend(1.0 if label else 0.0 for label in labels)
         x = np.concatenate(rows)
         y = np.asarray(targets)
         positives, negatives = int(y.sum()), int(len(y) - y.sum())
@@ -151,7 +186,7 @@ class LogisticCalibrator:
             beta -= step
             if np.max(np.abs(step)) < 1e-10:
                 break
-        provenance = {"positives": positives, "negatives": negatives, **(info or {})}
+        provenance = {**(info or {}), "positives": positives, "negatives": negatives}
         return cls(beta[:-1].tolist(), float(beta[-1]), features, provenance)
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,8 +217,10 @@ class LogisticCalibrator:
 def load_calibrator(path_or_name: str | Path) -> LogisticCalibrator:
     """Load a calibrator from a JSON file, or by the name of one shipped with the package.
 
-    Shipped names: ``"minilm-hotpotqa"`` (the default, for question answering over
-    paragraphs) and ``"minilm-dl19"`` (web passages for search queries).
+    Shipped names (fitted by ``benchmarks/fit_calibrators.py``): ``"hybrid-hotpotqa"``
+    (the default: :class:`~ctx_core.udcg.HybridSignals` on multi-hop questions over
+    paragraphs), ``"minilm-hotpotqa"`` and ``"minilm-dl19"`` (Platt scaling plus the gap to
+    the best candidate, for a plain MiniLM ``EmbeddingScorer``).
     """
     from importlib import resources
 
@@ -196,9 +233,3 @@ def load_calibrator(path_or_name: str | Path) -> LogisticCalibrator:
     if not path.is_file():
         raise FileNotFoundError(f"calibrator file {str(path)!r} does not exist")
     return LogisticCalibrator.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-def logit(p: float) -> float:
-    """Inverse sigmoid, clipped away from 0 and 1."""
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log(p / (1 - p))

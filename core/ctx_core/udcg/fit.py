@@ -9,6 +9,7 @@ from ctx_core.progress import progress
 from ctx_core.scoring.base import Scorer
 from ctx_core.types import Passage
 from ctx_core.udcg.calibration import LogisticCalibrator
+from ctx_core.udcg.signals import RelevanceSignals, ScorerSignals
 
 __all__ = ["LabelledQuery", "fit_calibrator"]
 
@@ -24,7 +25,7 @@ def _as_triple(item: Any) -> LabelledQuery:
 
 
 def fit_calibrator(
-    scorer: Scorer,
+    scorer: Scorer | RelevanceSignals,
     labelled_queries: Iterable[LabelledQuery | Any],
     *,
     features: Sequence[str] = ("score",),
@@ -32,14 +33,15 @@ def fit_calibrator(
     show_progress: bool | None = None,
     info: Mapping[str, Any] | None = None,
 ) -> LogisticCalibrator:
-    """Score labelled queries with ``scorer`` and fit a :class:`LogisticCalibrator` to the labels.
+    """Score labelled queries and fit a :class:`LogisticCalibrator` to the labels.
 
     Args:
-        scorer: The relevance scorer the calibrator is for.
+        scorer: The relevance scorer (its column is ``"score"``) or signal set the
+            calibrator is for.
         labelled_queries: ``(query, candidates, labels)`` triples, or objects with
             ``query``, ``candidates`` and ``qrels`` attributes (e.g. ``RankingQuery``).
             Candidates missing from ``labels`` count as not relevant.
-        features: Calibrator features (``("score",)`` is Platt scaling).
+        features: Calibrator features (``("score",)`` with a scorer is Platt scaling).
         min_grade: Smallest graded label that counts as relevant.
         show_progress: Progress bar over queries.
         info: Extra provenance saved with the calibrator.
@@ -54,16 +56,19 @@ def fit_calibrator(
         >>> calibrator.info["queries"]
         2
     """
+    signals = scorer if isinstance(scorer, RelevanceSignals) else ScorerSignals(scorer)
     triples = [_as_triple(item) for item in labelled_queries]
-    score_lists, label_lists = [], []
-    for query, candidates, labels in progress(triples, desc="fitting calibrator", show=show_progress):
-        score_lists.append(scorer.score(query, candidates))
+    signal_lists, label_lists = [], []
+    for query, candidates, labels in progress(
+        triples, desc="fitting calibrator", show=show_progress
+    ):
+        signal_lists.append(signals.signals(query, candidates))
         label_lists.append([int(labels.get(p.id, 0)) >= min_grade for p in candidates])
     provenance = {
-        "scorer": getattr(scorer, "name", type(scorer).__name__),
-        "model": getattr(scorer, "model_name", None),
+        "signals": getattr(signals, "name", type(signals).__name__),
+        "model": getattr(signals, "model_name", None),
         "queries": len(triples),
         "min_grade": min_grade,
         **(info or {}),
     }
-    return LogisticCalibrator.fit(score_lists, label_lists, features=features, info=provenance)
+    return LogisticCalibrator.fit(signal_lists, label_lists, features=features, info=provenance)

@@ -66,7 +66,9 @@ def udcg(
             f"utilities and relevant differ in length ({len(utilities)} vs {len(relevant)})"
         )
     if relevant_weight == 0 and irrelevant_weight == 0:
-        raise ValueError("relevant_weight and irrelevant_weight are both 0: every contribution would be zero")
+        raise ValueError(
+            "relevant_weight and irrelevant_weight are both 0: every contribution would be zero"
+        )
     for i, u in enumerate(utilities):
         if not 0.0 <= float(u) <= 1.0 or math.isnan(float(u)):
             raise ValueError(f"utilities[{i}] = {u!r} is outside [0, 1]")

@@ -12,6 +12,7 @@ from ctx_core.tokens import TokenCounter, default_counter
 from ctx_core.types import Passage, ensure_passages, validate_query
 from ctx_core.udcg.calibration import Calibrator, load_calibrator
 from ctx_core.udcg.metric import DEFAULT_IRRELEVANT_WEIGHT, DEFAULT_RELEVANT_WEIGHT
+from ctx_core.udcg.signals import HybridSignals, RelevanceSignals, ScorerSignals
 from ctx_core.udcg.utility import AbstentionUtility
 
 __all__ = ["Decision", "UtilityDistractionReranker", "order_for_reader"]
@@ -28,11 +29,12 @@ class Decision:
         kept: Whether it is in the context.
         reason: ``"kept"``, ``"likely distractor"`` (expected gain <= 0),
             ``"over token budget"`` or ``"over max_passages"``.
-        relevance_score: The scorer's raw score.
+        relevance_score: The primary relevance signal (the scorer's raw score).
         relevance_probability: Calibrated probability that the passage is relevant.
         utility: Reader utility ``1 - p(NO-RESPONSE)`` (1.0 when no utility model is used).
         expected_gain: ``utility * (w_rel * p + w_irr * (1 - p))``.
         tokens: Token count of the passage.
+        signals: Every relevance signal of the passage, by column name.
     """
 
     passage: Passage
@@ -43,6 +45,7 @@ class Decision:
     utility: float
     expected_gain: float
     tokens: int
+    signals: dict[str, float]
 
 
 def order_for_reader(passages: Sequence[Passage], order: Order) -> list[Passage]:
@@ -69,7 +72,7 @@ def order_for_reader(passages: Sequence[Passage], order: Order) -> list[Passage]
 class UtilityDistractionReranker:
     """Rerank by expected contribution to the reader; drop likely distractors.
 
-    For each passage: a relevance probability ``p`` (the scorer's score through a
+    For each passage: a relevance probability ``p`` (relevance signals through a
     calibrator), a reader utility ``u`` (optional), and the expected contribution
     ``g = u * (w_rel * p + w_irr * (1 - p))`` - the expected UDCG term of the passage,
     with the UDCG weights ``w_rel = 1`` and ``w_irr = -1/3``. A passage with ``g <= 0``
@@ -79,13 +82,14 @@ class UtilityDistractionReranker:
     then ordered for the reader.
 
     Args:
-        relevance: Any core scorer (default: packaged MiniLM ``EmbeddingScorer``).
+        relevance: Any core scorer, or a :class:`~ctx_core.udcg.RelevanceSignals` set
+            (default: :class:`~ctx_core.udcg.HybridSignals` over the packaged MiniLM).
         utility: An :class:`~ctx_core.udcg.AbstentionUtility` for the reader LLM, or
             ``None`` to treat every passage's utility as 1 (the offline default: the
             packaged 135M reader cannot judge utility, see the docs).
         calibrator: Maps one query's scores to relevance probabilities; a
             :class:`~ctx_core.udcg.LogisticCalibrator`, a path, or a shipped name.
-            Default: ``"minilm-hotpotqa"`` for the default scorer; required otherwise.
+            Default: ``"hybrid-hotpotqa"`` for the default signals; required otherwise.
         token_budget: Most tokens of kept passages (``None``: no limit).
         max_passages: Most passages kept (``None``: no limit).
         order: ``"best_first"`` or ``"edges"``.
@@ -107,7 +111,7 @@ class UtilityDistractionReranker:
 
     def __init__(
         self,
-        relevance: Scorer | None = None,
+        relevance: Scorer | RelevanceSignals | None = None,
         utility: AbstentionUtility | None = None,
         calibrator: Calibrator | str | None = None,
         *,
@@ -131,10 +135,8 @@ class UtilityDistractionReranker:
             raise ValueError(f"max_passages must be >= 1 or None, got {max_passages}")
         order_for_reader([], order)  # validates ``order``
         if relevance is None:
-            from ctx_core.scoring import EmbeddingScorer
-
-            relevance = EmbeddingScorer()
-            calibrator = calibrator if calibrator is not None else "minilm-hotpotqa"
+            relevance = HybridSignals()
+            calibrator = calibrator if calibrator is not None else "hybrid-hotpotqa"
         if calibrator is None:
             raise ValueError(
                 "calibrator is required with a custom relevance scorer: fit one with "
@@ -142,6 +144,15 @@ class UtilityDistractionReranker:
             )
         if isinstance(calibrator, str):
             calibrator = load_calibrator(calibrator)
+        self.signals: RelevanceSignals = (
+            relevance if isinstance(relevance, RelevanceSignals) else ScorerSignals(relevance)
+        )
+        missing = sorted(set(getattr(calibrator, "columns", ())) - set(self.signals.columns))
+        if missing:
+            raise ValueError(
+                f"calibrator reads signal columns {missing} that the relevance signals "
+                f"{list(self.signals.columns)} do not provide"
+            )
         self.relevance = relevance
         self.utility = utility
         self.calibrator = calibrator
@@ -161,8 +172,8 @@ class UtilityDistractionReranker:
     def config(self) -> dict[str, Any]:
         """Settings, for result files."""
         return {
-            "relevance": getattr(self.relevance, "name", type(self.relevance).__name__),
-            "relevance_model": getattr(self.relevance, "model_name", None),
+            "relevance": getattr(self.signals, "name", type(self.signals).__name__),
+            "relevance_model": getattr(self.signals, "model_name", None),
             "utility": self.utility.config() if self.utility else None,
             "calibrator": getattr(self.calibrator, "to_dict", lambda: repr(self.calibrator))(),
             "token_budget": self.token_budget,
@@ -188,9 +199,9 @@ class UtilityDistractionReranker:
         query, items, limit = self._validate(query, passages, top_n)
         if not items:
             return []
-        scores = self.relevance.score(query, items)
+        signals = self.signals.signals(query, items)
         utilities = self.utility.utilities(query, items) if self.utility else [1.0] * len(items)
-        return self._decide(items, scores, utilities, limit)
+        return self._decide(items, signals, utilities, limit)
 
     async def aexplain(
         self, query: str, passages: Sequence[Passage | str], top_n: int | None = None
@@ -200,12 +211,12 @@ class UtilityDistractionReranker:
         if not items:
             return []
         if self.utility is not None:
-            scores, utilities = await asyncio.gather(
-                self.relevance.ascore(query, items), self.utility.autilities(query, items)
+            signals, utilities = await asyncio.gather(
+                self.signals.asignals(query, items), self.utility.autilities(query, items)
             )
         else:
-            scores, utilities = await self.relevance.ascore(query, items), [1.0] * len(items)
-        return self._decide(items, scores, utilities, limit)
+            signals, utilities = await self.signals.asignals(query, items), [1.0] * len(items)
+        return self._decide(items, signals, utilities, limit)
 
     def rerank(
         self, query: str, passages: Sequence[Passage | str], top_n: int | None = None
@@ -238,13 +249,16 @@ class UtilityDistractionReranker:
     def _decide(
         self,
         passages: list[Passage],
-        scores: Sequence[float],
+        signals: dict[str, list[float]],
         utilities: Sequence[float],
         max_passages: int | None,
     ) -> list[Decision]:
-        probabilities = self.calibrator.probabilities(scores)
+        probabilities = self.calibrator.probabilities(signals)
+        scores = signals[self.signals.primary]
         rows = []
-        for p, s, prob, u in zip(passages, scores, probabilities, utilities, strict=True):
+        for index, (p, s, prob, u) in enumerate(
+            zip(passages, scores, probabilities, utilities, strict=True)
+        ):
             gain = u * (self.relevant_weight * prob + self.irrelevant_weight * (1.0 - prob))
             extra = {} if p.score is None else {"retrieval_score": p.score}
             scored = p.with_metadata(
@@ -254,11 +268,12 @@ class UtilityDistractionReranker:
                 expected_gain=float(gain),
                 **extra,
             ).with_score(gain)
-            rows.append((scored, float(s), float(prob), float(u), float(gain)))
+            own = {name: float(column[index]) for name, column in signals.items()}
+            rows.append((scored, float(s), float(prob), float(u), float(gain), own))
         rows.sort(key=lambda row: -row[4])  # stable: ties keep input order
         decisions: list[Decision] = []
         used_tokens = kept_count = 0
-        for index, (passage, score, prob, u, gain) in enumerate(rows):
+        for index, (passage, score, prob, u, gain, own) in enumerate(rows):
             tokens = self.counter.count(passage.text)
             forced = index == 0 and not self.allow_empty
             if gain <= 0 and not forced:
@@ -275,5 +290,7 @@ class UtilityDistractionReranker:
                 reason = "kept"
                 used_tokens += tokens
                 kept_count += 1
-            decisions.append(Decision(passage, reason == "kept", reason, score, prob, u, gain, tokens))
+            decisions.append(
+                Decision(passage, reason == "kept", reason, score, prob, u, gain, tokens, own)
+            )
         return sorted(decisions, key=lambda d: not d.kept)

@@ -81,7 +81,9 @@ class AbstentionUtility:
         self.cache_size = cache_size
         self.show_progress = show_progress
         tokenizer = getattr(llm, "tokenizer", None)
-        self._counter = TokenCounter(tokenizer=tokenizer) if tokenizer is not None else TokenCounter()
+        self._counter = (
+            TokenCounter(tokenizer=tokenizer) if tokenizer is not None else TokenCounter()
+        )
         self._cache: OrderedDict[str, float] = OrderedDict()
 
     @property
