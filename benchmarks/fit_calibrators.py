@@ -1,16 +1,19 @@
 """Fit the calibrators shipped in ``ctx_core/data/calibrators`` on the data in ../shared/data.
 
-- ``hybrid-hotpotqa``: HybridSignals with the ``udcg-hybrid`` features, on all 250 HotpotQA
-  dev questions (supporting paragraphs relevant);
-- ``minilm-hotpotqa`` / ``minilm-dl19``: a plain MiniLM ``EmbeddingScorer`` (column
-  ``score``, passage text only) with Platt scaling plus the gap to the best candidate, on HotpotQA and on DL19
-  (grade >= 2 relevant: grade-1 passages are "related" but do not answer).
+- ``hybrid-hotpotqa`` (the reranker's default): HybridSignals with the ``udcg-hybrid``
+  features of ``udcg_eval.py``, on all 250 HotpotQA dev questions (supporting paragraphs
+  relevant) plus, per question, an unrelated list (another question's paragraphs, all
+  irrelevant) so that a list with nothing useful can come out empty;
+- ``minilm-hotpotqa`` / ``minilm-dl19``: for a plain MiniLM ``EmbeddingScorer`` (column
+  ``score``, passage text only): Platt scaling plus the gap to the best candidate, fitted
+  the same way on HotpotQA and on DL19 (grade >= 2 relevant: grade-1 passages are
+  "related" but do not answer).
 
 Rerun::
 
     python benchmarks/fit_calibrators.py
 
-Signals are cached with those of ``benchmarks/udcg_eval.py`` (same cache keys).
+Embeddings are cached with those of ``benchmarks/udcg_eval.py``.
 """
 
 from __future__ import annotations
@@ -18,43 +21,46 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from udcg_eval import FEATURE_SETS, cached, load
+from udcg_eval import FEATURE_SETS, hybrid_signals, load, save_embedder, warm_embedder
 
 from ctx_core.progress import progress
 from ctx_core.scoring import EmbeddingScorer
-from ctx_core.udcg import HybridSignals, LogisticCalibrator
+from ctx_core.udcg import LogisticCalibrator
 
 TARGET = Path(__file__).resolve().parents[1] / "core" / "ctx_core" / "data" / "calibrators"
 
 
 def main() -> int:
-    hybrid = HybridSignals()
     for dataset, min_grade in (("hotpotqa", 1), ("dl19", 2)):
         queries, _ = load(dataset, None)
         tag = f"{dataset}-{len(queries)}"
-        signals = cached(
-            f"udcg-signals-{tag}",
-            lambda queries=queries: [
-                hybrid.signals(q.query, q.candidates) for q in progress(queries, desc=dataset, show=True)
-            ],
-        )
         labels = [[int(q.qrels.get(p.id, 0) >= min_grade) for p in q.candidates] for q in queries]
-        info = {"dataset": dataset, "queries": len(queries), "min_grade": min_grade, "model": hybrid.model_name}
+        negatives = [[0] * len(queries[(i + 1) % len(queries)].candidates) for i in range(len(queries))]
+        info = {"dataset": dataset, "queries": len(queries), "min_grade": min_grade, "unrelated_lists": True}
+        embedder = warm_embedder(tag)
         if dataset == "hotpotqa":
+            own, unrelated = hybrid_signals(queries, tag, embedder)
             calibrator = LogisticCalibrator.fit(
-                signals, labels, features=FEATURE_SETS["udcg-hybrid"], info={**info, "signals": "hybrid"}
+                own + unrelated,
+                labels + negatives,
+                features=FEATURE_SETS["udcg-hybrid"],
+                info={**info, "signals": "hybrid", "model": "all-MiniLM-L6-v2"},
             )
             print("hybrid-hotpotqa", calibrator, calibrator.save(TARGET / "hybrid-hotpotqa.json"))
-        scorer = EmbeddingScorer(hybrid.embedder)
-        scores = cached(
-            f"udcg-minilm-scores-{tag}",
-            lambda queries=queries: [
-                {"score": scorer.score(q.query, q.candidates)}
-                for q in progress(queries, desc=f"{dataset} (EmbeddingScorer)", show=True)
-            ],
-        )
+        scorer = EmbeddingScorer(embedder)
+        n = len(queries)
+        own_scores = [
+            {"score": scorer.score(q.query, q.candidates)} for q in progress(queries, desc=dataset, show=True)
+        ]
+        unrelated_scores = [
+            {"score": scorer.score(q.query, queries[(i + 1) % n].candidates)} for i, q in enumerate(queries)
+        ]
+        save_embedder(embedder, tag)
         calibrator = LogisticCalibrator.fit(
-            scores, labels, features=("score", "gap_to_best:score"), info={**info, "signals": "embedding"}
+            own_scores + unrelated_scores,
+            labels + negatives,
+            features=("score", "gap_to_best:score"),
+            info={**info, "signals": "embedding", "model": "all-MiniLM-L6-v2"},
         )
         print(f"minilm-{dataset}", calibrator, calibrator.save(TARGET / f"minilm-{dataset}.json"))
     return 0

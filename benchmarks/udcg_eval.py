@@ -3,7 +3,9 @@
 Every method starts from the same candidates (HotpotQA: the 10 paragraphs of each
 question; DL19: the BM25 top-100). Calibrators are fitted on 4/5 of the queries and
 applied to the other 1/5 (5-fold cross-fitting), so no query is judged by a calibrator
-that saw its labels. Reported per method: supporting recall (HotpotQA), recall of
+that saw its labels; training also includes, for each training query, an unrelated
+list (another question's candidates, all irrelevant). ``kept_unrelated`` is how many
+passages a method keeps when given such an unrelated list: ideally none. Reported per method: supporting recall (HotpotQA), recall of
 relevant passages (DL19), distractor rate (share of kept passages that are not relevant,
 per query, 0 when nothing is kept), distractors and passages kept per query, kept tokens,
 nDCG@10 of the kept list, and UDCG of the kept context with the packaged SmolLM2's
@@ -34,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ctx_core.embeddings import Embedder
 from ctx_core.eval.datasets import hotpotqa_as_ranking, load_dl19, load_hotpotqa
 from ctx_core.eval.environment import environment
 from ctx_core.eval.metrics import distractor_rate, exact_match, ndcg_at_k, token_f1
@@ -87,6 +90,43 @@ def cached(name: str, compute: Callable[[], Any]) -> Any:
     return value
 
 
+def warm_embedder(tag: str) -> Embedder:
+    """The packaged MiniLM with every embedding computed by earlier runs for ``tag``."""
+    embedder = Embedder(cache_size=0)
+    store = cache_dir() / "bench" / f"embeddings-minilm-{tag}.pkl"
+    if store.exists():
+        embedder.warm_cache(pickle.loads(store.read_bytes()))
+    embedder.cache_size = 10_000_000
+    return embedder
+
+
+def save_embedder(embedder: Embedder, tag: str) -> None:
+    store = cache_dir() / "bench" / f"embeddings-minilm-{tag}.pkl"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_bytes(pickle.dumps(embedder.cached_vectors()))
+
+
+def hybrid_signals(
+    queries: list[Any], tag: str, embedder: Embedder | None = None
+) -> tuple[list[dict[str, list[float]]], list[dict[str, list[float]]]]:
+    """HybridSignals of each query's own candidates, and of an unrelated list.
+
+    The unrelated list of query ``i`` is the candidate list of query ``i + 1`` (all labels
+    0): fitting on such lists teaches a calibrator that the best of a bad list is still
+    bad, so the reranker can return an empty context; evaluating on them measures it.
+    Embeddings are cached on disk, so only the first run pays for the encoder.
+    """
+    embedder = embedder or warm_embedder(tag)
+    hybrid = HybridSignals(embedder)
+    own = [hybrid.signals(q.query, q.candidates) for q in progress(queries, desc="signals", show=True)]
+    unrelated = [
+        hybrid.signals(q.query, queries[(i + 1) % len(queries)].candidates)
+        for i, q in enumerate(progress(queries, desc="unrelated lists", show=True))
+    ]
+    save_embedder(embedder, tag)
+    return own, unrelated
+
+
 def load(dataset: str, limit: int | None) -> tuple[list[Any], dict[str, Any]]:
     if dataset == "hotpotqa":
         examples = load_hotpotqa(limit=limit)
@@ -96,19 +136,31 @@ def load(dataset: str, limit: int | None) -> tuple[list[Any], dict[str, Any]]:
 
 def cross_fitted_probabilities(
     signals: list[dict[str, list[float]]],
+    unrelated: list[dict[str, list[float]]],
     labels: list[list[int]],
     features: Sequence[str],
     folds: int = 5,
-) -> list[list[float]]:
-    out: list[list[float]] = [[] for _ in signals]
+) -> tuple[list[list[float]], list[list[float]]]:
+    """Probabilities for each query's own and unrelated list from calibrators that never saw it.
+
+    Training folds include their queries' unrelated lists (all labels 0). Unrelated list
+    ``i`` holds query ``i + 1``'s candidates: it is evaluated only with fold ``i``'s
+    calibrator, whose training set may contain query ``i + 1``'s candidates as its own -
+    labelled relevant for that other question, so nothing leaks about question ``i``.
+    """
+    own: list[list[float]] = [[] for _ in signals]
+    other: list[list[float]] = [[] for _ in signals]
     for fold in range(folds):
         train = [i for i in range(len(signals)) if i % folds != fold]
         calibrator = LogisticCalibrator.fit(
-            [signals[i] for i in train], [labels[i] for i in train], features=features
+            [signals[i] for i in train] + [unrelated[i] for i in train],
+            [labels[i] for i in train] + [[0] * len(unrelated[i]["dense"]) for i in train],
+            features=features,
         )
         for i in range(fold, len(signals), folds):
-            out[i] = calibrator.probabilities(signals[i])
-    return out
+            own[i] = calibrator.probabilities(signals[i])
+            other[i] = calibrator.probabilities(unrelated[i])
+    return own, other
 
 
 def reader_prompt(question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
@@ -136,14 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tag = f"{args.dataset}-{len(queries)}"
     counter = default_counter()
 
-    signals_model = HybridSignals()
-    signals = cached(
-        f"udcg-signals-{tag}",
-        lambda: [
-            signals_model.signals(q.query, q.candidates)
-            for q in progress(queries, desc="signals", show=True)
-        ],
-    )
+    signals, unrelated = hybrid_signals(queries, tag)
     labels = [[int(q.qrels.get(p.id, 0) >= min_grade) for p in q.candidates] for q in queries]
 
     utility = AbstentionUtility()
@@ -164,21 +209,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     methods["long-context-reorder"] = [long_context_order(order) for order in by_dense]
     for k in (2, 4, 6):
         methods[f"top-{k}"] = [order[:k] for order in by_dense]
-    probabilities: dict[str, list[list[float]]] = {}
+    # Passages each method keeps from an unrelated list (another question's candidates).
+    kept_unrelated: dict[str, float] = {
+        name: float(len(queries[0].candidates)) for name in ("none", "embedding", "long-context-reorder")
+    }
+    kept_unrelated.update({f"top-{k}": float(k) for k in (2, 4, 6)})
+
+    def decide(probabilities: list[float]) -> list[int]:
+        p = np.asarray(probabilities)
+        return [int(i) for i in np.argsort(-p, kind="stable") if p[i] > 0.25]
+
     for name, features in FEATURE_SETS.items():
-        probabilities[name] = cross_fitted_probabilities(signals, labels, features)
-        kept = []
-        for probs in probabilities[name]:
-            p = np.asarray(probs)
-            ranked = [int(i) for i in np.argsort(-p, kind="stable") if p[i] > 0.25]
-            kept.append(ranked)
-        methods[name] = kept
-        edges = [
-            [int(c.id) for c in order_for_reader([Passage(str(i), id=str(i)) for i in ks], "edges")]
-            for ks in kept
-        ]
+        own, other = cross_fitted_probabilities(signals, unrelated, labels, features)
+        methods[name] = [decide(p) for p in own]
+        kept_unrelated[name] = float(np.mean([len(decide(p)) for p in other]))
         if name == "udcg-hybrid":
-            methods[f"{name}-edges"] = edges
+            methods[f"{name}-edges"] = [
+                [int(c.id) for c in order_for_reader([Passage(str(i), id=str(i)) for i in ks], "edges")]
+                for ks in methods[name]
+            ]
+            kept_unrelated[f"{name}-edges"] = kept_unrelated[name]
 
     reader_scores: dict[str, list[tuple[float, float]]] = {}
     if args.reader and args.dataset == "hotpotqa":
@@ -223,7 +273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             per_query.append(row)
         metric_names = [k for k in per_query[0] if k not in ("query_id", "ranking")]
         results[name] = {
-            "metrics": {m: float(np.mean([r[m] for r in per_query])) for m in metric_names},
+            "metrics": {
+                **{m: float(np.mean([r[m] for r in per_query])) for m in metric_names},
+                "kept_unrelated": kept_unrelated[name],
+            },
             "per_query": per_query,
         }
     all_u = np.concatenate([np.asarray(u) for u in utilities])
@@ -250,7 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{args.dataset}{'' if args.limit is None else f'-limit{args.limit}'}.json"
     out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    columns = ["recall", "distractor_rate", "distractors", "kept", "kept_tokens", "ndcg@10", "udcg", "em", "f1"]
+    columns = [
+        "recall", "distractor_rate", "distractors", "kept", "kept_tokens", "ndcg@10", "udcg",
+        "kept_unrelated", "em", "f1",
+    ]
     print(f"\n{args.dataset}: {len(queries)} queries, relevant = grade >= {min_grade}; {out}")
     print("| method | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")

@@ -9,9 +9,20 @@ from collections import Counter
 from ctx_core.scoring.base import BaseScorer
 from ctx_core.types import Passage
 
-__all__ = ["BM25Scorer", "word_tokens"]
+__all__ = ["ENGLISH_STOPWORDS", "BM25Scorer", "word_tokens"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+#: Query words BM25 ignores by default: in a short candidate list they would still get weight.
+ENGLISH_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is
+    it its itself just me more most my myself no nor not now of off on once only or other our
+    ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours yourself""".split()
+)
 
 
 def word_tokens(text: str) -> list[str]:
@@ -34,6 +45,7 @@ class BM25Scorer(BaseScorer):
     Args:
         k1: Term-frequency saturation.
         b: Length normalization.
+        stopwords: Query words to ignore (default: common English function words).
 
     Examples:
         >>> scorer = BM25Scorer()
@@ -44,11 +56,14 @@ class BM25Scorer(BaseScorer):
 
     name = "bm25"
 
-    def __init__(self, k1: float = 0.9, b: float = 0.4) -> None:
+    def __init__(
+        self, k1: float = 0.9, b: float = 0.4, stopwords: frozenset[str] = ENGLISH_STOPWORDS
+    ) -> None:
         if k1 < 0 or not 0 <= b <= 1:
             raise ValueError(f"need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
         self.k1 = k1
         self.b = b
+        self.stopwords = stopwords
         self.model_name = f"bm25(k1={k1},b={b})"
 
     def _score(self, query: str, passages: list[Passage]) -> list[float]:
@@ -56,7 +71,7 @@ class BM25Scorer(BaseScorer):
         n = len(docs)
         average = sum(len(d) for d in docs) / n or 1.0
         frequency = Counter(w for d in docs for w in set(d))
-        terms = set(word_tokens(query))
+        terms = set(word_tokens(query)) - self.stopwords
         scores = []
         for doc in docs:
             counts = Counter(doc)
