@@ -35,8 +35,15 @@ def main() -> int:
         queries, _ = load(dataset, None)
         tag = f"{dataset}-{len(queries)}"
         labels = [[int(q.qrels.get(p.id, 0) >= min_grade) for p in q.candidates] for q in queries]
-        negatives = [[0] * len(queries[(i + 1) % len(queries)].candidates) for i in range(len(queries))]
-        info = {"dataset": dataset, "queries": len(queries), "min_grade": min_grade, "unrelated_lists": True}
+        negatives = [
+            [0] * len(queries[(i + 1) % len(queries)].candidates) for i in range(len(queries))
+        ]
+        info = {
+            "dataset": dataset,
+            "queries": len(queries),
+            "min_grade": min_grade,
+            "unrelated_lists": True,
+        }
         embedder = warm_embedder(tag)
         if dataset == "hotpotqa":
             own, unrelated = hybrid_signals(queries, tag, embedder)
@@ -50,10 +57,12 @@ def main() -> int:
         scorer = EmbeddingScorer(embedder)
         n = len(queries)
         own_scores = [
-            {"score": scorer.score(q.query, q.candidates)} for q in progress(queries, desc=dataset, show=True)
+            {"score": scorer.score(q.query, q.candidates)}
+            for q in progress(queries, desc=dataset, show=True)
         ]
         unrelated_scores = [
-            {"score": scorer.score(q.query, queries[(i + 1) % n].candidates)} for i, q in enumerate(queries)
+            {"score": scorer.score(q.query, queries[(i + 1) % n].candidates)}
+            for i, q in enumerate(queries)
         ]
         save_embedder(embedder, tag)
         calibrator = LogisticCalibrator.fit(

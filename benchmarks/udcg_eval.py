@@ -8,8 +8,8 @@ list (another question's candidates, all irrelevant). ``kept_unrelated`` is how 
 passages a method keeps when given such an unrelated list: ideally none. Reported per method: supporting recall (HotpotQA), recall of
 relevant passages (DL19), distractor rate (share of kept passages that are not relevant,
 per query, 0 when nothing is kept), distractors and passages kept per query, kept tokens,
-nDCG@10 of the kept list, and UDCG of the kept context with the packaged SmolLM2's
-utilities and the gold labels. On HotpotQA, SmolLM2 also answers from each method's
+nDCG@10 of the kept list, and UDCG of the context (the first 10 passages kept) with the
+packaged SmolLM2's utilities and the gold labels. On HotpotQA, SmolLM2 also answers from each method's
 context (EM / F1).
 
 Rerun (CPU, about an hour on 2 cores; cached model outputs make reruns fast)::
@@ -41,6 +41,7 @@ from ctx_core.eval.datasets import hotpotqa_as_ranking, load_dl19, load_hotpotqa
 from ctx_core.eval.environment import environment
 from ctx_core.eval.metrics import distractor_rate, exact_match, ndcg_at_k, token_f1
 from ctx_core.eval.methods import long_context_order
+from ctx_core.llm import TransformersLLM
 from ctx_core.models import cache_dir
 from ctx_core.progress import progress
 from ctx_core.tokens import default_counter
@@ -72,6 +73,9 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
         "title_in_best",
     ),
 }
+
+#: UDCG and the reader see the first CONTEXT passages a method keeps.
+CONTEXT = 10
 
 READER_INSTRUCTION = (
     "Answer the question using the documents. Reply with a short answer only: a name, "
@@ -118,13 +122,34 @@ def hybrid_signals(
     """
     embedder = embedder or warm_embedder(tag)
     hybrid = HybridSignals(embedder)
-    own = [hybrid.signals(q.query, q.candidates) for q in progress(queries, desc="signals", show=True)]
+    own = [
+        hybrid.signals(q.query, q.candidates) for q in progress(queries, desc="signals", show=True)
+    ]
     unrelated = [
         hybrid.signals(q.query, queries[(i + 1) % len(queries)].candidates)
         for i, q in enumerate(progress(queries, desc="unrelated lists", show=True))
     ]
     save_embedder(embedder, tag)
     return own, unrelated
+
+
+def utilities_for(
+    queries: list[Any], methods: dict[str, list[list[int]]], utility: AbstentionUtility, tag: str
+) -> list[dict[int, float]]:
+    """SmolLM2 utilities of every passage some method puts in its first CONTEXT (cached on disk)."""
+    path = cache_dir() / "bench" / f"udcg-utilities-smollm2-{tag}.pkl"
+    known: list[dict[int, float]] = (
+        pickle.loads(path.read_bytes()) if path.exists() else [{} for _ in queries]
+    )
+    for n, q in enumerate(progress(queries, desc="SmolLM2 utilities", show=True)):
+        needed = sorted({i for kept in methods.values() for i in kept[n][:CONTEXT]} - set(known[n]))
+        if needed:
+            values = utility.utilities(q.query, [q.candidates[i] for i in needed])
+            known[n].update(zip(needed, values, strict=True))
+        if n % 25 == 24 or n == len(queries) - 1:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pickle.dumps(known))
+    return known
 
 
 def load(dataset: str, limit: int | None) -> tuple[list[Any], dict[str, Any]]:
@@ -178,7 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", choices=["hotpotqa", "dl19"], required=True)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--reader", action="store_true", help="SmolLM2 answers (HotpotQA)")
-    parser.add_argument("--min-grade", type=int, default=None, help="relevant at this grade (DL19: 2)")
+    parser.add_argument(
+        "--min-grade", type=int, default=None, help="relevant at this grade (DL19: 2)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
@@ -191,14 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals, unrelated = hybrid_signals(queries, tag)
     labels = [[int(q.qrels.get(p.id, 0) >= min_grade) for p in q.candidates] for q in queries]
 
-    utility = AbstentionUtility()
-    utilities = cached(
-        f"udcg-utilities-smollm2-{tag}",
-        lambda: [
-            utility.utilities(q.query, q.candidates)
-            for q in progress(queries, desc="SmolLM2 utilities", show=True)
-        ],
-    )
+    utility = AbstentionUtility(TransformersLLM("smollm2", batch_size=8))
 
     # Each method: query index -> kept candidate indices, in reading order.
     methods: dict[str, list[list[int]]] = {}
@@ -211,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         methods[f"top-{k}"] = [order[:k] for order in by_dense]
     # Passages each method keeps from an unrelated list (another question's candidates).
     kept_unrelated: dict[str, float] = {
-        name: float(len(queries[0].candidates)) for name in ("none", "embedding", "long-context-reorder")
+        name: float(len(queries[0].candidates))
+        for name in ("none", "embedding", "long-context-reorder")
     }
     kept_unrelated.update({f"top-{k}": float(k) for k in (2, 4, 6)})
 
@@ -225,20 +246,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         kept_unrelated[name] = float(np.mean([len(decide(p)) for p in other]))
         if name == "udcg-hybrid":
             methods[f"{name}-edges"] = [
-                [int(c.id) for c in order_for_reader([Passage(str(i), id=str(i)) for i in ks], "edges")]
+                [
+                    int(c.id)
+                    for c in order_for_reader([Passage(str(i), id=str(i)) for i in ks], "edges")
+                ]
                 for ks in methods[name]
             ]
             kept_unrelated[f"{name}-edges"] = kept_unrelated[name]
 
+    # UDCG is computed on what the reader gets: the first CONTEXT passages a method keeps.
+    utilities = utilities_for(queries, methods, utility, tag)
+
     reader_scores: dict[str, list[tuple[float, float]]] = {}
     if args.reader and args.dataset == "hotpotqa":
-        from ctx_core.llm import TransformersLLM
-
-        reader = TransformersLLM("smollm2", batch_size=4)
+        reader = utility.llm
         for name in ("none", "long-context-reorder", "top-2", "top-4", "top-6", "udcg-hybrid"):
+
             def answer(name: str = name) -> list[str]:
                 prompts = [
-                    reader_prompt(q.query, [q.candidates[i] for i in methods[name][n]])
+                    reader_prompt(q.query, [q.candidates[i] for i in methods[name][n][:CONTEXT]])
                     for n, q in enumerate(queries)
                 ]
                 return reader.complete_batch(prompts, max_tokens=24, stop=["\n"])
@@ -246,7 +272,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             digest = hashlib.sha1(json.dumps(methods[name]).encode()).hexdigest()[:10]
             replies = cached(f"udcg-reader-{tag}-{name}-{digest}", answer)
             reader_scores[name] = [
-                (exact_match(r, examples[q.query_id].answers), token_f1(r, examples[q.query_id].answers))
+                (
+                    exact_match(r, examples[q.query_id].answers),
+                    token_f1(r, examples[q.query_id].answers),
+                )
                 for r, q in zip(replies, queries, strict=True)
             ]
 
@@ -265,7 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "distractor_rate": distractor_rate(ids, q.qrels, relevance_threshold=min_grade),
                 "kept_tokens": sum(counter.count(q.candidates[i].text) for i in kept[n]),
                 "ndcg@10": ndcg_at_k(ids, q.qrels, 10),
-                "udcg": udcg([utilities[n][i] for i in kept[n]], [labels[n][i] == 1 for i in kept[n]]),
+                "udcg": udcg(
+                    [utilities[n][i] for i in kept[n][:CONTEXT]],
+                    [labels[n][i] == 1 for i in kept[n][:CONTEXT]],
+                ),
                 "ranking": ids,
             }
             if name in reader_scores:
@@ -279,8 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "per_query": per_query,
         }
-    all_u = np.concatenate([np.asarray(u) for u in utilities])
-    flat_labels = np.concatenate([np.asarray(y) for y in labels])
+    all_u = np.asarray([u for n, per in enumerate(utilities) for u in per.values()])
+    flat_labels = np.asarray([labels[n][i] for n, per in enumerate(utilities) for i in per])
     report = {
         "kind": "udcg",
         "dataset": args.dataset,
@@ -289,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calibration": "5-fold cross-fitting over queries (fit on 4/5, apply to 1/5)",
         "feature_sets": {k: list(v) for k, v in FEATURE_SETS.items()},
         "utility_model": utility.config(),
+        "udcg_context": f"the first {CONTEXT} passages each method keeps",
         "utility_stats": {
             "mean_p_no_response": float(1 - all_u.mean()),
             "mean_utility_relevant": float(all_u[flat_labels == 1].mean()),
@@ -304,8 +337,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = RESULTS / f"{args.dataset}{'' if args.limit is None else f'-limit{args.limit}'}.json"
     out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     columns = [
-        "recall", "distractor_rate", "distractors", "kept", "kept_tokens", "ndcg@10", "udcg",
-        "kept_unrelated", "em", "f1",
+        "recall",
+        "distractor_rate",
+        "distractors",
+        "kept",
+        "kept_tokens",
+        "ndcg@10",
+        "udcg",
+        "kept_unrelated",
+        "em",
+        "f1",
     ]
     print(f"\n{args.dataset}: {len(queries)} queries, relevant = grade >= {min_grade}; {out}")
     print("| method | " + " | ".join(columns) + " |")

@@ -99,7 +99,11 @@ class Embedder:
         else:
             vectors = np.zeros((0, self.dimension), dtype=np.float32)
         found = {texts[i]: vectors[n] for n, i in enumerate(missing)}
-        out = np.stack([found[t] if t in found else self._cache[t] for t in texts]) if texts else vectors
+        out = (
+            np.stack([found[t] if t in found else self._cache[t] for t in texts])
+            if texts
+            else vectors
+        )
         if self.cache_size > 0:
             for text, vector in found.items():
                 self._cache[text] = vector

@@ -30,5 +30,10 @@ def rerank_section(ctx: DemoContext) -> None:
         dropped = [d for d in decisions if not d.kept]
         ctx.line(
             "  dropped: "
-            + (", ".join(f"{d.passage.id} (p={d.relevance_probability:.2f}, {d.reason})" for d in dropped) or "none")
+            + (
+                ", ".join(
+                    f"{d.passage.id} (p={d.relevance_probability:.2f}, {d.reason})" for d in dropped
+                )
+                or "none"
+            )
         )

@@ -39,15 +39,21 @@ def test_platt_scaling_is_monotone_and_calibrated():
 def test_listwise_features_beat_platt_when_scores_drift_across_queries():
     train, test = synthetic(0), synthetic(1)
     platt = LogisticCalibrator.fit(*train)
-    listwise = LogisticCalibrator.fit(*train, features=("score", "gap_to_best:score", "zscore:score"))
+    listwise = LogisticCalibrator.fit(
+        *train, features=("score", "gap_to_best:score", "zscore:score")
+    )
     assert log_loss(listwise, *test) < log_loss(platt, *test)
 
 
 def test_save_load_round_trip(tmp_path):
-    calibrator = LogisticCalibrator.fit(*synthetic(), features=("score", "reciprocal_rank:score"), info={"data": "synthetic"})
+    calibrator = LogisticCalibrator.fit(
+        *synthetic(), features=("score", "reciprocal_rank:score"), info={"data": "synthetic"}
+    )
     path = calibrator.save(tmp_path / "cal.json")
     again = load_calibrator(path)
-    assert again.probabilities([0.1, 0.5, 0.9]) == pytest.approx(calibrator.probabilities([0.1, 0.5, 0.9]))
+    assert again.probabilities([0.1, 0.5, 0.9]) == pytest.approx(
+        calibrator.probabilities([0.1, 0.5, 0.9])
+    )
     assert again.info["data"] == "synthetic" and again.info["positives"] > 0
 
 
@@ -68,7 +74,10 @@ def test_errors():
 
 
 def test_named_columns_and_transforms():
-    signals = [{"a": [0.9, 0.1, 0.2], "b": [0.0, 1.0, 0.0]}, {"a": [0.5, 0.4, 0.1], "b": [1.0, 0.0, 0.0]}]
+    signals = [
+        {"a": [0.9, 0.1, 0.2], "b": [0.0, 1.0, 0.0]},
+        {"a": [0.5, 0.4, 0.1], "b": [1.0, 0.0, 0.0]},
+    ]
     labels = [[1, 0, 0], [1, 1, 0]]
     calibrator = LogisticCalibrator.fit(signals, labels, features=("a", "gap_to_best:a", "b"))
     assert calibrator.columns == {"a", "b"}

@@ -10,17 +10,35 @@ from ctx_core.udcg import udcg, udcg_of_passages
 # ran with --irrelevant_weight -0.333.
 PUBLISHED = [
     (
-        [2.086162567138672e-06, 1.341104507446289e-05, 0.1318359375, 0.1812744140625, 0.02081298828125],
+        [
+            2.086162567138672e-06,
+            1.341104507446289e-05,
+            0.1318359375,
+            0.1812744140625,
+            0.02081298828125,
+        ],
         [True, True, False, False, False],
         0.5553808928170055,
     ),
     (
-        [5.960464477539063e-08, 6.616115570068359e-06, 0.00018215179443359375, 0.006114959716796875, 0.0093536376953125],
+        [
+            5.960464477539063e-08,
+            6.616115570068359e-06,
+            0.00018215179443359375,
+            0.006114959716796875,
+            0.0093536376953125,
+        ],
         [True, True, False, False, False],
         0.5501411475208001,
     ),
     (
-        [3.0100345611572266e-05, 0.00010311603546142578, 0.007602691650390625, 0.01299285888671875, 0.00013053417205810547],
+        [
+            3.0100345611572266e-05,
+            0.00010311603546142578,
+            0.007602691650390625,
+            0.01299285888671875,
+            0.00013053417205810547,
+        ],
         [True, False, False, False, False],
         0.4837510250741193,
     ),
@@ -29,7 +47,9 @@ PUBLISHED = [
 
 @pytest.mark.parametrize(("p", "labels", "expected"), PUBLISHED)
 def test_matches_the_reference_implementation(p, labels, expected):
-    assert udcg([1 - x for x in p], labels, irrelevant_weight=-0.333) == pytest.approx(expected, abs=1e-12)
+    assert udcg([1 - x for x in p], labels, irrelevant_weight=-0.333) == pytest.approx(
+        expected, abs=1e-12
+    )
 
 
 def test_issue_example_and_default_weight():

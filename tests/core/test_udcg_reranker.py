@@ -52,7 +52,9 @@ def test_budget_limits_and_order(overlap_scorer):
     kept = [d.passage.id for d in by_tokens if d.kept]
     assert kept == ["apples", "just-apples"]  # "red red apples" does not fit after the first 2
     assert {d.passage.id: d.reason for d in by_tokens}["red-apples"] == "over token budget"
-    assert [p.id for p in make(overlap_scorer, max_passages=1).rerank("red apples", PASSAGES)] == ["apples"]
+    assert [p.id for p in make(overlap_scorer, max_passages=1).rerank("red apples", PASSAGES)] == [
+        "apples"
+    ]
     assert len(make(overlap_scorer).rerank("red apples", PASSAGES, top_n=2)) == 2
     edges = make(overlap_scorer, order="edges").rerank("red apples", PASSAGES)
     assert [p.id for p in edges] == ["apples", "just-apples", "red-apples"]
@@ -80,7 +82,9 @@ def test_bad_configuration(overlap_scorer):
 
 @pytest.fixture(scope="module")
 def tiny_utility(tiny_llama_dir):
-    return AbstentionUtility(TransformersLLM(str(tiny_llama_dir), batch_size=4), max_passage_tokens=16)
+    return AbstentionUtility(
+        TransformersLLM(str(tiny_llama_dir), batch_size=4), max_passage_tokens=16
+    )
 
 
 def test_abstention_utility_batches_caches_and_truncates(tiny_utility, caplog):

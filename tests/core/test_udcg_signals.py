@@ -15,7 +15,11 @@ PASSAGES = [
         id="temple",
         metadata={"title": "Shirley Temple"},
     ),
-    Passage("Meet Corliss Archer was a radio program.", id="radio", metadata={"title": "Meet Corliss Archer"}),
+    Passage(
+        "Meet Corliss Archer was a radio program.",
+        id="radio",
+        metadata={"title": "Meet Corliss Archer"},
+    ),
     Passage("Bananas are rich in potassium.", id="banana"),
 ]
 QUESTION = "What government position was held by the woman who portrayed Corliss Archer in the film Kiss and Tell?"

@@ -19,7 +19,12 @@ def test_drops_distractors_and_keeps_caller_data(overlap_scorer):
     reranker = UDCGReranker(relevance=overlap_scorer, calibrator=CALIBRATOR)
     kept = reranker.compress_documents(DOCS, "red apples")
     assert [d.id for d in kept] == ["apples"]
-    assert set(kept[0].metadata) == {"relevance_score", "relevance_probability", "utility", "expected_gain"}
+    assert set(kept[0].metadata) == {
+        "relevance_score",
+        "relevance_probability",
+        "utility",
+        "expected_gain",
+    }
     assert DOCS[1].metadata == {}
     assert reranker.compress_documents(DOCS, "volcano") == []
     assert reranker.compress_documents([], "red") == []

@@ -11,7 +11,9 @@ CALIBRATOR = LogisticCalibrator([2.0], -3.0)
 def test_scores_and_metadata(overlap_scorer):
     nodes = [
         NodeWithScore(node=TextNode(text="green pears", id_="pears"), score=0.7),
-        NodeWithScore(node=TextNode(text="red apples", id_="apples", metadata={"src": "x"}), score=0.2),
+        NodeWithScore(
+            node=TextNode(text="red apples", id_="apples", metadata={"src": "x"}), score=0.2
+        ),
     ]
     post = UDCGPostprocessor(relevance=overlap_scorer, calibrator=CALIBRATOR)
     [kept] = post.postprocess_nodes(nodes, query_str="red apples")
@@ -26,7 +28,9 @@ def test_scores_and_metadata(overlap_scorer):
 async def test_async_and_query_engine(overlap_scorer):
     post = UDCGPostprocessor(relevance=overlap_scorer, calibrator=CALIBRATOR)
     nodes = [NodeWithScore(node=TextNode(text="red apples", id_="a"))]
-    assert [n.node.node_id for n in await post.apostprocess_nodes(nodes, query_str="apples")] == ["a"]
+    assert [n.node.node_id for n in await post.apostprocess_nodes(nodes, query_str="apples")] == [
+        "a"
+    ]
     index = VectorStoreIndex.from_documents(
         [Document(text="red apples", doc_id="a"), Document(text="blue sky", doc_id="b")],
         embed_model=CtxEmbedding(),

@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from ctx_core.scoring.cross_encoder import CrossEncoderScorer
     from ctx_core.scoring.embedding import EmbeddingScorer
 
-__all__ = ["BM25Scorer", "BaseScorer", "CohereScorer", "CrossEncoderScorer", "EmbeddingScorer", "Scorer"]
+__all__ = [
+    "BM25Scorer",
+    "BaseScorer",
+    "CohereScorer",
+    "CrossEncoderScorer",
+    "EmbeddingScorer",
+    "Scorer",
+]
 
 _LAZY = {
     "BM25Scorer": "ctx_core.scoring.bm25",

@@ -36,7 +36,32 @@ from ctx_core.types import Passage, ensure_passages, validate_query
 __all__ = ["HybridSignals", "RelevanceSignals", "ScorerSignals"]
 
 _STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "its", "of", "on", "or", "the", "to", "was", "were", "with"]
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "was",
+        "were",
+        "with",
+    ]
 )
 
 
