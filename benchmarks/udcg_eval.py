@@ -39,8 +39,8 @@ import numpy as np
 from ctx_core.embeddings import Embedder
 from ctx_core.eval.datasets import hotpotqa_as_ranking, load_dl19, load_hotpotqa
 from ctx_core.eval.environment import environment
-from ctx_core.eval.metrics import distractor_rate, exact_match, ndcg_at_k, token_f1
 from ctx_core.eval.methods import long_context_order
+from ctx_core.eval.metrics import distractor_rate, exact_match, ndcg_at_k, token_f1
 from ctx_core.llm import TransformersLLM
 from ctx_core.models import cache_dir
 from ctx_core.progress import progress
