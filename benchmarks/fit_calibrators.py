@@ -9,9 +9,9 @@
   the same way on HotpotQA and on DL19 (grade >= 2 relevant: grade-1 passages are
   "related" but do not answer).
 
-Rerun::
+Rerun (all, or only the named data sets)::
 
-    python benchmarks/fit_calibrators.py
+    python benchmarks/fit_calibrators.py [hotpotqa] [dl19]
 
 Embeddings are cached with those of ``benchmarks/udcg_eval.py``.
 """
@@ -30,8 +30,11 @@ from ctx_core.udcg import LogisticCalibrator
 TARGET = Path(__file__).resolve().parents[1] / "core" / "ctx_core" / "data" / "calibrators"
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    chosen = set(argv) or {"hotpotqa", "dl19"}
     for dataset, min_grade in (("hotpotqa", 1), ("dl19", 2)):
+        if dataset not in chosen:
+            continue
         queries, _ = load(dataset, None)
         tag = f"{dataset}-{len(queries)}"
         labels = [[int(q.qrels.get(p.id, 0) >= min_grade) for p in q.candidates] for q in queries]
@@ -76,4 +79,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
