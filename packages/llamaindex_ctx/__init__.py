@@ -9,6 +9,7 @@ from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 from llamaindex_ctx.reranker import ContextRerankPostprocessor
+from llamaindex_ctx.udcg import UDCGPostprocessor
 
 __all__ = [
     "ContextRerankPostprocessor",
@@ -16,6 +17,7 @@ __all__ = [
     "CtxLLM",
     "CtxRerankPostprocessor",
     "LlamaIndexLLM",
+    "UDCGPostprocessor",
     "nodes_to_passages",
     "passages_to_nodes",
     "to_node",

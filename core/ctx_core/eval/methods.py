@@ -302,6 +302,7 @@ _FACTORIES: dict[str, str | Callable[..., RerankMethod]] = {
     "long-context-reorder": _long_context_reorder,
     "top-k": _top_k,
     "random": RandomOrder,
+    "udcg": "ctx_core.udcg.method:UDCGMethod",
 }
 
 
