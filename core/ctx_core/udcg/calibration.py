@@ -161,7 +161,8 @@ class LogisticCalibrator:
         if len(signal_lists) != len(label_lists) or not signal_lists:
             raise ValueError("signal_lists and label_lists must be non-empty and of equal length")
         probe = cls([0.0] * len(features), 0.0, features)
-        rows, targets = [], []
+        rows: list[np.ndarray] = []
+        targets: list[float] = []
         for i, (signals, labels) in enumerate(zip(signal_lists, label_lists, strict=True)):
             x = probe.design(signals) if len(labels) else np.zeros((0, len(features)))
             if len(x) != len(labels):

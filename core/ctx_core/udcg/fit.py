@@ -19,7 +19,7 @@ LabelledQuery = tuple[str, Sequence[Passage], Mapping[str, int | bool]]
 
 def _as_triple(item: Any) -> LabelledQuery:
     if isinstance(item, tuple):
-        return item  # type: ignore[return-value]
+        return item
     # ctx_core.eval.datasets.RankingQuery and look-alikes
     return item.query, item.candidates, item.qrels
 

@@ -93,7 +93,7 @@ class ScorerSignals:
     """
 
     primary = "score"
-    columns = ("score",)
+    columns: tuple[str, ...] = ("score",)
 
     def __init__(self, scorer: Scorer) -> None:
         if not isinstance(scorer, Scorer):
@@ -130,7 +130,7 @@ class HybridSignals:
     """
 
     primary = "dense"
-    columns = ("dense", "feedback", "bm25", "title_in_query", "title_in_best")
+    columns: tuple[str, ...] = ("dense", "feedback", "bm25", "title_in_query", "title_in_best")
     name = "hybrid"
 
     def __init__(
