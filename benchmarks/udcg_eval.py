@@ -136,8 +136,9 @@ def hybrid_signals(
 def utilities_for(
     queries: list[Any], methods: dict[str, list[list[int]]], utility: AbstentionUtility, tag: str
 ) -> list[dict[int, float]]:
-    """SmolLM2 utilities of every passage some method puts in its first CONTEXT (cached on disk)."""
-    path = cache_dir() / "bench" / f"udcg-utilities-smollm2-{tag}.pkl"
+    """Reader utilities of every passage some method puts in its first CONTEXT (cached on disk)."""
+    model = hashlib.sha1(json.dumps(utility.config(), sort_keys=True).encode()).hexdigest()[:10]
+    path = cache_dir() / "bench" / f"udcg-utilities-{model}-{tag}.pkl"
     known: list[dict[int, float]] = (
         pickle.loads(path.read_bytes()) if path.exists() else [{} for _ in queries]
     )
@@ -206,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--min-grade", type=int, default=None, help="relevant at this grade (DL19: 2)"
     )
+    parser.add_argument("--llm", default="smollm2", help="reader and utility model (alias or path)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
@@ -215,15 +219,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     tag = f"{args.dataset}-{len(queries)}"
     counter = default_counter()
 
-    signals, unrelated = hybrid_signals(queries, tag)
+    # Cached as a whole so that a machine without the embedder can rerun from the cache.
+    signals, unrelated = cached(f"udcg-hybrid-signals-{tag}", lambda: hybrid_signals(queries, tag))
     labels = [[int(q.qrels.get(p.id, 0) >= min_grade) for p in q.candidates] for q in queries]
 
-    utility = AbstentionUtility(TransformersLLM("smollm2", batch_size=8))
+    llm = TransformersLLM(args.llm, device=args.device, batch_size=args.batch_size)
+    utility = AbstentionUtility(llm)
 
     # Each method: query index -> kept candidate indices, in reading order.
     methods: dict[str, list[list[int]]] = {}
     dense = [np.asarray(s["dense"]) for s in signals]
-    by_dense = [list(np.argsort(-d, kind="stable")) for d in dense]
+    by_dense = [[int(i) for i in np.argsort(-d, kind="stable")] for d in dense]
     methods["none"] = [list(range(len(q.candidates))) for q in queries]
     methods["embedding"] = by_dense
     methods["long-context-reorder"] = [long_context_order(order) for order in by_dense]
@@ -260,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reader_scores: dict[str, list[tuple[float, float]]] = {}
     if args.reader and args.dataset == "hotpotqa":
         reader = utility.llm
+        reader_id = hashlib.sha1(str(args.llm).encode()).hexdigest()[:10]
         for name in ("none", "long-context-reorder", "top-2", "top-4", "top-6", "udcg-hybrid"):
 
             def answer(name: str = name) -> list[str]:
@@ -270,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return reader.complete_batch(prompts, max_tokens=24, stop=["\n"])
 
             digest = hashlib.sha1(json.dumps(methods[name]).encode()).hexdigest()[:10]
-            replies = cached(f"udcg-reader-{tag}-{name}-{digest}", answer)
+            replies = cached(f"udcg-reader-{reader_id}-{tag}-{name}-{digest}", answer)
             reader_scores[name] = [
                 (
                     exact_match(r, examples[q.query_id].answers),
@@ -320,7 +327,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "relevant_at_grade": min_grade,
         "calibration": "5-fold cross-fitting over queries (fit on 4/5, apply to 1/5)",
         "feature_sets": {k: list(v) for k, v in FEATURE_SETS.items()},
-        "utility_model": utility.config(),
+        "utility_model": {
+            **utility.config(),
+            "device": str(llm.device),
+            "dtype": str(llm.model.dtype),
+        },
         "udcg_context": f"the first {CONTEXT} passages each method keeps",
         "utility_stats": {
             "mean_p_no_response": float(1 - all_u.mean()),
