@@ -40,7 +40,9 @@ __all__ = [
     "answer_from_context",
     "build_system_prompt",
     "parse_tool_calls",
+    "reader_turn",
     "record_tool_call",
+    "run_agents",
 ]
 
 logger = logging.getLogger(__name__)
@@ -119,6 +121,7 @@ class AgentTurn:
         final_context_tokens: Tokens of the rendered context in that prompt.
         original_context_tokens: Tokens of the same messages unfolded.
         seconds: Wall time of the turn.
+        final_prompt: The last prompt the LLM read, as chat messages.
     """
 
     question: str
@@ -130,6 +133,7 @@ class AgentTurn:
     final_context_tokens: int = 0
     original_context_tokens: int = 0
     seconds: float = 0.0
+    final_prompt: list[dict[str, str]] = field(default_factory=list, repr=False)
 
 
 def parse_tool_calls(text: str) -> tuple[list[ParsedCall], list[str]]:
@@ -202,6 +206,21 @@ def _prompt_tokens(context: WorkingContext, system: str | None) -> tuple[list[di
     return messages, rendered.total_tokens + system_tokens, rendered.total_tokens
 
 
+def reader_turn(
+    context: WorkingContext, question: str | None = None, *, system_prompt: str | None = None
+) -> AgentTurn:
+    """Append ``question`` (if given) and prepare a no-tools turn: ``final_prompt`` holds the
+    prompt to send; fill in ``answer`` (see :func:`answer_from_context`)."""
+    if question is not None:
+        context.append("user", question)
+    turn = AgentTurn(question=question or "")
+    turn.final_prompt, turn.final_prompt_tokens, turn.final_context_tokens = _prompt_tokens(
+        context, system_prompt
+    )
+    turn.original_context_tokens = context.original_tokens()
+    return turn
+
+
 def answer_from_context(
     llm: LLM,
     context: WorkingContext,
@@ -216,14 +235,8 @@ def answer_from_context(
     (after it has folded and searched).
     """
     started = time.perf_counter()
-    if question is not None:
-        context.append("user", question)
-    turn = AgentTurn(question=question or "")
-    messages, turn.final_prompt_tokens, turn.final_context_tokens = _prompt_tokens(
-        context, system_prompt
-    )
-    turn.original_context_tokens = context.original_tokens()
-    turn.answer = llm.complete(messages, max_tokens=max_tokens).strip()
+    turn = reader_turn(context, question, system_prompt=system_prompt)
+    turn.answer = llm.complete(turn.final_prompt, max_tokens=max_tokens).strip()
     turn.llm_calls = 1
     context.append("assistant", turn.answer)
     turn.seconds = time.perf_counter() - started
@@ -305,6 +318,7 @@ class ActiveContextAgent:
             self.context, self.system_prompt
         )
         turn.original_context_tokens = self.context.original_tokens()
+        turn.final_prompt = messages
         return messages
 
     def _options(self, tools_allowed: bool) -> dict[str, Any]:
@@ -346,6 +360,8 @@ class ActiveContextAgent:
         return False
 
     def _cap_reached(self, turn: AgentTurn) -> bool:
+        if self.max_tool_calls == 0:
+            return True  # no tools at all: nothing to announce
         if len(turn.tool_calls) >= self.max_tool_calls:
             if not turn.hit_cap:
                 turn.hit_cap = True
@@ -355,36 +371,77 @@ class ActiveContextAgent:
             return True
         return False
 
-    # -- the turn ----------------------------------------------------------------
+    # -- the turn, step by step ---------------------------------------------------
+
+    def begin(self, question: str) -> AgentTurn:
+        """Start a turn: append ``question``; drive it with :meth:`next_request` and :meth:`feed`."""
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("question must be a non-empty string")
+        self.context.append("user", question)
+        turn = AgentTurn(question=question)
+        turn.seconds = -time.perf_counter()
+        return turn
+
+    def next_request(self, turn: AgentTurn) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """The prompt for the model's next reply and the ``complete`` options to use."""
+        tools_allowed = not self._cap_reached(turn)
+        return self._prompt(turn), self._options(tools_allowed)
+
+    def feed(self, turn: AgentTurn, reply: str) -> bool:
+        """Act on the model's reply to :meth:`next_request`; True when the turn is over."""
+        turn.llm_calls += 1
+        tools_allowed = not turn.hit_cap and self.max_tool_calls > 0
+        done = self._handle(reply, turn, tools_allowed)
+        if done:
+            turn.seconds += time.perf_counter()
+        return done
 
     def run(self, question: str) -> AgentTurn:
         """Answer ``question``, calling tools as the model asks (at most ``max_tool_calls``)."""
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError("question must be a non-empty string")
-        started = time.perf_counter()
-        turn = AgentTurn(question=question)
-        self.context.append("user", question)
+        turn = self.begin(question)
         while True:
-            tools_allowed = not self._cap_reached(turn)
-            reply = self.llm.complete(self._prompt(turn), **self._options(tools_allowed))
-            turn.llm_calls += 1
-            if self._handle(reply, turn, tools_allowed):
-                break
-        turn.seconds = time.perf_counter() - started
-        return turn
+            prompt, options = self.next_request(turn)
+            if self.feed(turn, self.llm.complete(prompt, **options)):
+                return turn
 
     async def arun(self, question: str) -> AgentTurn:
         """Async twin of :meth:`run` (``acomplete`` on the LLM; tools run in a thread)."""
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError("question must be a non-empty string")
-        started = time.perf_counter()
-        turn = AgentTurn(question=question)
-        self.context.append("user", question)
+        turn = self.begin(question)
         while True:
-            tools_allowed = not self._cap_reached(turn)
-            reply = await self.llm.acomplete(self._prompt(turn), **self._options(tools_allowed))
-            turn.llm_calls += 1
-            if await asyncio.to_thread(self._handle, reply, turn, tools_allowed):
-                break
-        turn.seconds = time.perf_counter() - started
-        return turn
+            prompt, options = self.next_request(turn)
+            reply = await self.llm.acomplete(prompt, **options)
+            if await asyncio.to_thread(self.feed, turn, reply):
+                return turn
+
+
+def run_agents(
+    llm: LLM, agents: Sequence[ActiveContextAgent], questions: Sequence[str]
+) -> list[AgentTurn]:
+    """Run several agents, one question each, batching their model calls.
+
+    At every step the pending prompts of all unfinished agents go to
+    ``llm.complete_batch`` together (grouped by generation options), when the LLM has
+    it (e.g. :class:`~ctx_core.llm.TransformersLLM`); otherwise one by one. The
+    results equal running each agent alone.
+    """
+    if len(agents) != len(questions):
+        raise ValueError(f"{len(agents)} agents but {len(questions)} questions")
+    turns = [agent.begin(q) for agent, q in zip(agents, questions, strict=True)]
+    active = list(range(len(agents)))
+    batch = getattr(llm, "complete_batch", None)
+    while active:
+        requests = {i: agents[i].next_request(turns[i]) for i in active}
+        groups: dict[str, list[int]] = {}
+        for i, (_, options) in requests.items():
+            groups.setdefault(json.dumps(options, sort_keys=True), []).append(i)
+        replies: dict[int, str] = {}
+        for key, members in groups.items():
+            options = json.loads(key)
+            prompts = [requests[i][0] for i in members]
+            if batch is not None:
+                outputs = batch(prompts, **options)
+            else:
+                outputs = [llm.complete(p, **options) for p in prompts]
+            replies.update(zip(members, outputs, strict=True))
+        active = [i for i in active if not agents[i].feed(turns[i], replies[i])]
+    return turns

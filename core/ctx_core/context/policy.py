@@ -19,12 +19,12 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ctx_core.context.agent import ToolCallRecord, call_text, record_tool_call
-from ctx_core.context.tools import ContextTools
+from ctx_core.context.tools import ContextTools, format_tool_result
 
 __all__ = ["ScriptedPolicy"]
 
@@ -38,13 +38,18 @@ class ScriptedPolicy:
         window_tokens: Size of the fragments cut from the long messages (``None``: do not
             fragment or fold).
         detail_window: When set, call ``get_search_detail`` with this window on every hit.
-        record: Append each call and result to the context (as an agent's would be).
+        record: Append the search (and detail) calls and results to the context, as an
+            agent's would be, so a reader LLM sees the hits.
+        record_bookkeeping: Also append the fragment and fold calls and their results.
+        formatter: How results are written into the context.
     """
 
     searches: Sequence[Mapping[str, Any]] = field(default_factory=list)
     window_tokens: int | None = 200
     detail_window: int | None = None
     record: bool = True
+    record_bookkeeping: bool = False
+    formatter: Callable[[Mapping[str, Any]], str] = format_tool_result
 
     @classmethod
     def last_update(
@@ -54,8 +59,12 @@ class ScriptedPolicy:
         pattern: str = "{key}:",
         window: int = 12,
         window_tokens: int | None = 200,
+        **options: Any,
     ) -> ScriptedPolicy:
-        """Search the newest mention of each key (e.g. ``"bird:"``), one hit each."""
+        """Search the newest mention of each key (e.g. ``"bird:"``), one hit each.
+
+        ``options`` set the other fields (``record_bookkeeping``, ``formatter``, ...).
+        """
         searches = [
             {
                 "query": pattern.format(key=key),
@@ -65,7 +74,7 @@ class ScriptedPolicy:
             }
             for key in keys
         ]
-        return cls(searches=searches, window_tokens=window_tokens)
+        return cls(searches=searches, window_tokens=window_tokens, **options)
 
     @classmethod
     def search_terms(
@@ -77,13 +86,16 @@ class ScriptedPolicy:
         window: int = 80,
         window_tokens: int | None = 200,
         detail_window: int | None = None,
+        **options: Any,
     ) -> ScriptedPolicy:
-        """One search per query, in ``mode``."""
+        """One search per query, in ``mode`` (``options`` set the other fields)."""
         searches = [
             {"query": q, "mode": mode, "max_results": max_results, "window": window}
             for q in queries
         ]
-        return cls(searches=searches, window_tokens=window_tokens, detail_window=detail_window)
+        return cls(
+            searches=searches, window_tokens=window_tokens, detail_window=detail_window, **options
+        )
 
     def run(self, tools: ContextTools) -> list[ToolCallRecord]:
         """Run the script on ``tools.context``; the records of every call, in order."""
@@ -92,8 +104,11 @@ class ScriptedPolicy:
         def call(name: str, arguments: Mapping[str, Any]) -> ToolCallRecord:
             record = ToolCallRecord(name, dict(arguments), tools.call(name, arguments))
             records.append(record)
-            if self.record:
-                record_tool_call(tools.context, call_text(name, arguments), record)
+            bookkeeping = name in ("fragment_context", "fold_fragment")
+            if self.record and (self.record_bookkeeping or not bookkeeping):
+                record_tool_call(
+                    tools.context, call_text(name, arguments), record, self.formatter
+                )
             return record
 
         if self.window_tokens is not None:

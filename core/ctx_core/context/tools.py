@@ -269,9 +269,44 @@ SPECS: tuple[ToolSpec, ...] = (
 TOOL_NAMES: tuple[str, ...] = tuple(s.name for s in SPECS)
 
 
-def format_tool_result(result: Mapping[str, Any]) -> str:
-    """A tool result as the compact JSON text an LLM reads."""
-    return json.dumps(result, ensure_ascii=False, separators=(", ", ": "))
+def format_tool_result(result: Mapping[str, Any], style: str = "json") -> str:
+    """A tool result as the text an LLM reads: compact JSON, or plain ``"text"`` lines.
+
+    Examples:
+        >>> print(format_tool_result({"ok": True, "tool": "t", "count": 1,
+        ...     "hits": [{"hit_id": "h12345", "snippet": "bird: emu;"}]}, style="text"))
+        count: 1
+        hits:
+        - hit_id: h12345 | snippet: bird: emu;
+        >>> format_tool_result({"ok": False, "tool": "t", "error": "t: no fragment 'x'"}, "text")
+        "error: t: no fragment 'x'"
+    """
+    if style == "json":
+        return json.dumps(result, ensure_ascii=False, separators=(", ", ": "))
+    if style != "text":
+        raise ValueError(f"style must be 'json' or 'text', got {style!r}")
+    if not result.get("ok", True):
+        return f"error: {result.get('error', 'unknown error')}"
+    lines = []
+    for key, value in result.items():
+        if key in ("ok", "tool"):
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            lines.append(f"{key}:")
+            for item in value:
+                fields = [f"{k}: {_plain(v)}" for k, v in item.items() if v is not None]
+                lines.append("- " + " | ".join(fields))
+        else:
+            lines.append(f"{key}: {_plain(value)}")
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, str):
+        return " ".join(value.split())
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 class ContextTools:
