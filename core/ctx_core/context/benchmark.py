@@ -384,6 +384,8 @@ def run_context_eval(
     result_style: str = "json",
     batch_size: int = 8,
     data_dir: str | Path | None = None,
+    source: Mapping[str, Sequence[str]] | None = None,
+    haystack: str | None = None,
     show_progress: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
@@ -405,6 +407,8 @@ def run_context_eval(
         result_style: How tool results are written into the context: ``"json"`` or ``"text"``.
         batch_size: Items answered together (their model calls are batched).
         data_dir: Data folder (see ``resolve_data_dir``).
+        source: PI-LLM: category -> words to use instead of the published dictionary.
+        haystack: Multi-needle: filler text to use instead of the essays.
         show_progress: Show a progress bar.
         on_record: Called with each record as soon as it exists (e.g. to log it).
     """
@@ -429,12 +433,18 @@ def run_context_eval(
                 sequential=sequential,
                 window_tokens=window_tokens,
                 data_dir=data_dir,
+                source=source,
             )
         )
     else:
         items = list(
             multi_needle_items(
-                sizes, trials=trials, seed=seed, window_tokens=window_tokens, data_dir=data_dir
+                sizes,
+                trials=trials,
+                seed=seed,
+                window_tokens=window_tokens,
+                data_dir=data_dir,
+                haystack=haystack,
             )
         )
     if limit is not None:

@@ -5,6 +5,8 @@ Examples:
     >>> text = "bird: kea; fruit: fig. Next line"
     >>> [text[s:e] for s, e in clause_spans(text)]
     ['bird: kea; ', 'fruit: fig. ', 'Next line']
+    >>> [t[s:e] for t in ["Mrs. Ferrars died. Then"] for s, e in clause_spans(t)]
+    ['Mrs. Ferrars died. ', 'Then']
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ __all__ = ["clause_spans", "window_spans"]
 # or the end of the text; the whitespace after it belongs to the clause.
 _CLAUSE = re.compile(r"(?:[^;.!?\n]|[;.!?](?=\S))+(?:[;.!?]+(?=\s|$))?\s*|[;.!?\n]+\s*", re.DOTALL)
 _WORD = re.compile(r"\S+\s*|\s+")
+# A clause ending in one of these abbreviations continues into the next one.
+_ABBREVIATION = re.compile(
+    r"(?:^|\W)(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Mt|No|vs|etc|e\.g|i\.e|[A-Z])\.[ \t]*$"
+)
 
 
 def clause_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -26,10 +32,16 @@ def clause_spans(text: str, start: int = 0, end: int | None = None) -> list[tupl
     The spans tile the range exactly: joined, they give the original text back.
     """
     stop = len(text) if end is None else end
-    spans = []
+    spans: list[tuple[int, int]] = []
+    joined = False
     for match in _CLAUSE.finditer(text, start, stop):
-        if match.end() > match.start():
+        if match.end() <= match.start():
+            continue
+        if joined:
+            spans[-1] = (spans[-1][0], match.end())
+        else:
             spans.append((match.start(), match.end()))
+        joined = bool(_ABBREVIATION.search(text, spans[-1][0], spans[-1][1]))
     return spans
 
 
