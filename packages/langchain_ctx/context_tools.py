@@ -216,7 +216,9 @@ def messages_to_context(messages: Sequence[BaseMessage]) -> WorkingContext:
         role = _ROLE_OF_TYPE.get(message.type)
         if role is None:
             raise ValueError(f"messages[{i}] has unsupported type {message.type!r}")
-        context.append(role, message.text, metadata={"message_id": message.id} if message.id else None)
+        context.append(
+            role, message.text, metadata={"message_id": message.id} if message.id else None
+        )
     return context
 
 
@@ -240,4 +242,3 @@ def rendered_to_messages(rendered: RenderedContext | WorkingContext) -> list[Bas
         else:
             out.append(HumanMessage(content))
     return out
-

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, create_model
 from llama_index.core.llms import LLM as LlamaLLM
@@ -74,7 +74,7 @@ class ContextToolSpec(BaseToolSpec):
         tool_names: Offer only these tools (default: all).
     """
 
-    spec_functions: list[SPEC_FUNCTION_TYPE] = [(name, f"a{name}") for name in TOOL_NAMES]
+    spec_functions: ClassVar[list[SPEC_FUNCTION_TYPE]] = [(n, f"a{n}") for n in TOOL_NAMES]
 
     def __init__(
         self,
@@ -128,7 +128,8 @@ class ContextToolSpec(BaseToolSpec):
     ) -> str:
         """Split the context into fragments, by start/end markers or by token window."""
         return self._call(
-            "fragment_context", **extra,
+            "fragment_context",
+            **extra,
             start_marker=start_marker,
             end_marker=end_marker,
             window_tokens=window_tokens,
@@ -145,7 +146,8 @@ class ContextToolSpec(BaseToolSpec):
     ) -> str:
         """Async twin of :meth:`fragment_context`."""
         return await self._acall(
-            "fragment_context", **extra,
+            "fragment_context",
+            **extra,
             start_marker=start_marker,
             end_marker=end_marker,
             window_tokens=window_tokens,
@@ -158,7 +160,9 @@ class ContextToolSpec(BaseToolSpec):
 
     async def asummarize_fragment(self, fragment_id: str, focus: str = "", **extra: Any) -> str:
         """Async twin of :meth:`summarize_fragment`."""
-        return await self._acall("summarize_fragment", **extra, fragment_id=fragment_id, focus=focus)
+        return await self._acall(
+            "summarize_fragment", **extra, fragment_id=fragment_id, focus=focus
+        )
 
     def fold_fragment(self, fragment_id: str, **extra: Any) -> str:
         """Hide a fragment behind a one-line marker."""
@@ -188,7 +192,8 @@ class ContextToolSpec(BaseToolSpec):
     ) -> str:
         """Search the whole original context (folded parts included)."""
         return self._call(
-            "search_context", **extra,
+            "search_context",
+            **extra,
             query=query,
             scope=scope,
             mode=mode,
@@ -209,7 +214,8 @@ class ContextToolSpec(BaseToolSpec):
     ) -> str:
         """Async twin of :meth:`search_context`."""
         return await self._acall(
-            "search_context", **extra,
+            "search_context",
+            **extra,
             query=query,
             scope=scope,
             mode=mode,

@@ -54,7 +54,8 @@ class LastValueReader(BaseLLM):
         results = [m["content"] for m in prompt if m["role"] == "tool"]
         if kwargs.get("stop") and not results:
             arguments = {"query": f"{key}:", "newest_first": True, "max_results": 1}
-            return '<tool_call>{"name": "search_context", "arguments": %s}' % json.dumps(arguments)
+            call = {"name": "search_context", "arguments": arguments}
+            return f"<tool_call>{json.dumps(call)}</tool_call>"
         if results:
             return json.loads(results[-1])["hits"][0]["snippet"].split(": ")[1].rstrip(";.")
         return "unknown"
@@ -165,7 +166,11 @@ def test_agent_rejects_tools_of_another_context():
 
 def test_batched_agents_equal_single_runs():
     docs = [DOC, DOC.replace("8", "13"), "colour: teal; price: 1."]
-    questions = ["What is the latest price?", "What is the latest price?", "What is the latest colour?"]
+    questions = [
+        "What is the latest price?",
+        "What is the latest price?",
+        "What is the latest colour?",
+    ]
     single = [
         ActiveContextAgent(LastValueReader(), WorkingContext([("user", d)])).run(q)
         for d, q in zip(docs, questions, strict=True)

@@ -33,7 +33,8 @@ class RuleReader(BaseLLM):
         seen_results = any(m["role"] == "tool" for m in prompt)
         if kwargs.get("stop") and not seen_results:
             args = {"query": f"{key}:", "newest_first": True, "max_results": 1}
-            return '<tool_call>{"name": "search_context", "arguments": %s}' % json.dumps(args)
+            call = {"name": "search_context", "arguments": args}
+            return f"<tool_call>{json.dumps(call)}</tool_call>"
         text = "\n".join(m["content"] for m in prompt)
         values = re.findall(rf"{re.escape(key)}: ([^;\"]+);", text)
         return f"The current value of {key} is {values[-1]}." if values else "No idea."
@@ -47,7 +48,9 @@ def test_items_are_deterministic():
         (i.item_id, i.document, i.expected) for i in b
     ]
     assert len(a) == 4 and len({i.item_id for i in a}) == 4
-    needles = list(multi_needle_items([{"n_needles": 2, "context_tokens": 500}], trials=2, haystack=FILLER))
+    needles = list(
+        multi_needle_items([{"n_needles": 2, "context_tokens": 500}], trials=2, haystack=FILLER)
+    )
     assert [i.size for i in needles] == ["n2-t500", "n2-t500"]
     assert needles[0].document != needles[1].document
 
@@ -55,7 +58,9 @@ def test_items_are_deterministic():
 def test_harness_scores_all_three_methods(tmp_path):
     sizes = [{"n_keys": 4, "n_updates": 40}]
     items = list(pi_llm_items(sizes, trials=1, keys_per_task=2, source=SOURCE, window_tokens=100))
-    records = {m: [run_item(i, m, RuleReader()) for i in items] for m in ("plain", "scripted", "agent")}
+    records = {
+        m: [run_item(i, m, RuleReader()) for i in items] for m in ("plain", "scripted", "agent")
+    }
     for method, rows in records.items():
         assert all(r["correct"] for r in rows), (method, [r["answer"] for r in rows])
         assert all(r["answer_visible"] for r in rows)
@@ -84,7 +89,15 @@ def test_run_context_eval_and_results_file(tmp_path):
     assert len(results["per_item"]) == 12
     path = write_results(results, tmp_path / "out.json", command="ctx eval context --task pi-llm")
     saved = json.loads(path.read_text())
-    for field in ("metrics", "per_item", "config", "versions", "machine", "command", "wall_seconds"):
+    for field in (
+        "metrics",
+        "per_item",
+        "config",
+        "versions",
+        "machine",
+        "command",
+        "wall_seconds",
+    ):
         assert field in saved
     assert saved["config"]["sizes"][0] == {"n_keys": 2, "n_updates": 3}
     with pytest.raises(ValueError, match="methods"):

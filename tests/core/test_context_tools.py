@@ -77,7 +77,11 @@ def test_specs_are_json_schemas_matching_the_methods():
         ("search_context", {"query": "   "}, "non-empty"),
         ("get_search_detail", {"hit_id": "h00000"}, "no search hit or fragment"),
         ("fragment_context", {}, "give both start_marker and end_marker"),
-        ("fragment_context", {"start_marker": "a", "end_marker": "b", "window_tokens": 5}, "not both"),
+        (
+            "fragment_context",
+            {"start_marker": "a", "end_marker": "b", "window_tokens": 5},
+            "not both",
+        ),
         ("fragment_context", {"window_tokens": 5, "message": 9}, "out of range"),
         ("summarize_fragment", {"fragment_id": "abc123"}, "no LLM"),
         ("undo_last_operation", {}, "nothing to undo"),
@@ -142,7 +146,11 @@ def test_search_finds_text_inside_folded_fragments_and_says_so():
     assert hit["fragment_state"] == "folded"
     assert ctx.fragment_at((0, hit["start"])).id == hit["fragment_id"]
     detail = tools.get_search_detail(hit["hit_id"], window=7)
-    assert (detail["before"], detail["match"], detail["after"]) == (": owl; ", "bird: emu", "; fruit")
+    assert (detail["before"], detail["match"], detail["after"]) == (
+        ": owl; ",
+        "bird: emu",
+        "; fruit",
+    )
     frag_detail = tools.get_search_detail(hit["fragment_id"])
     assert frag_detail["text"] in DOC and frag_detail["state"] == "folded"
 

@@ -128,7 +128,16 @@ def test_every_operation_undoes_and_the_original_comes_back_byte_for_byte():
     ctx.restore_all([f.id for f in window[1:3]])
     ctx.remove_fragment(window[-1].id)
     kinds = [op.kind for op in ctx.history]
-    assert kinds == ["fragment", "fragment", "summarize", "fold", "fold", "restore", "restore", "remove"]
+    assert kinds == [
+        "fragment",
+        "fragment",
+        "summarize",
+        "fold",
+        "fold",
+        "restore",
+        "restore",
+        "remove",
+    ]
     states = []
     while ctx.history:
         states.append(ctx.undo().kind)
@@ -183,7 +192,9 @@ def test_show_ids_wraps_shown_fragments():
     ctx = make()
     frag = ctx.fragment_by_markers("Chapter two.", "silk.")
     content = ctx.render(show_ids=True).messages[1]["content"]
-    assert f"[fragment {frag.id}]Chapter two." in content and f"silk.[/fragment {frag.id}]" in content
+    assert (
+        f"[fragment {frag.id}]Chapter two." in content and f"silk.[/fragment {frag.id}]" in content
+    )
 
 
 def test_append_is_the_only_change_to_messages():

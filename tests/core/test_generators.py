@@ -154,7 +154,9 @@ def test_multi_needle_scoring():
     assert score_multi_needle(task, f"The eldest relative of {task.subject} is {task.answer}.")[
         "correct"
     ]
-    assert score_multi_needle(task, f"Reasoning: {task.chain[1]}... Answer: {task.answer}")["correct"]
+    assert score_multi_needle(task, f"Reasoning: {task.chain[1]}... Answer: {task.answer}")[
+        "correct"
+    ]
     assert not score_multi_needle(task, task.chain[1])["correct"]
     assert not score_multi_needle(task, f"{task.answer} or {task.chain[2]}")["correct"]
     assert not score_multi_needle(task, "I cannot tell.")["correct"]

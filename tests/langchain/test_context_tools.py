@@ -108,7 +108,7 @@ def test_tool_calling_agent_uses_the_toolkit():
     executor = AgentExecutor(agent=agent, tools=toolkit.get_tools(), return_intermediate_steps=True)
     out = executor.invoke({"input": "What is the latest bird?"})
     assert out["output"] == "The bird is emu."
-    (action, observation), = out["intermediate_steps"]
+    ((action, observation),) = out["intermediate_steps"]
     assert action.tool == "search_context"
     hit = json.loads(observation)["hits"][0]
     assert hit["snippet"] == "bird: emu;"
@@ -119,7 +119,9 @@ def test_summarize_with_a_langchain_chat_model():
     ctx = _ctx()
     chat = GenericFakeChatModel(messages=iter([AIMessage("Birds and fruits; bird is emu.")]))
     tools = {t.name: t for t in ContextToolkit(context=ctx, llm=chat).get_tools()}
-    frag = json.loads(tools["fragment_context"].invoke({"start_marker": "bird", "end_marker": "lime."}))
+    frag = json.loads(
+        tools["fragment_context"].invoke({"start_marker": "bird", "end_marker": "lime."})
+    )
     fid = frag["fragments"][0]["id"]
     summary = json.loads(tools["summarize_fragment"].invoke({"fragment_id": fid}))
     assert summary["ok"], summary

@@ -55,9 +55,9 @@ def test_summaries_from_a_llamaindex_llm():
     ctx = _ctx()
     spec = ContextToolSpec(ctx, llm=MockLLM(max_tokens=5))
     tools = {t.metadata.name: t for t in spec.to_tool_list()}
-    fid = json.loads(tools["fragment_context"].call(start_marker="bird", end_marker="lime.").content)[
-        "fragments"
-    ][0]["id"]
+    fid = json.loads(
+        tools["fragment_context"].call(start_marker="bird", end_marker="lime.").content
+    )["fragments"][0]["id"]
     out = json.loads(tools["summarize_fragment"].call(fragment_id=fid).content)
     assert out["ok"], out
     assert ctx.fragment(fid).state is FragmentState.SUMMARIZED

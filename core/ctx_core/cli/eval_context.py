@@ -30,7 +30,9 @@ def _ints(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected integers separated by commas: {text!r}") from err
+        raise argparse.ArgumentTypeError(
+            f"expected integers separated by commas: {text!r}"
+        ) from err
     if not values:
         raise argparse.ArgumentTypeError("expected at least one integer")
     return values
@@ -44,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="plain,scripted,agent",
         help="comma-separated, among plain, scripted, agent (default: all three)",
     )
-    parser.add_argument("--keys", type=_ints, default=[2, 4], help="pi-llm: keys per task, e.g. 2,4")
+    parser.add_argument(
+        "--keys", type=_ints, default=[2, 4], help="pi-llm: keys per task, e.g. 2,4"
+    )
     parser.add_argument(
         "--updates", type=_ints, default=[4, 8], help="pi-llm: updates per key, e.g. 4,8"
     )
@@ -79,7 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how tool results are written into the context",
     )
     parser.add_argument("--batch-size", type=int, default=8, help="questions answered together")
-    parser.add_argument("--data-dir", default=None, help="folder holding pi-llm/ and needle-haystack/")
+    parser.add_argument(
+        "--data-dir", default=None, help="folder holding pi-llm/ and needle-haystack/"
+    )
     parser.add_argument("--output", "-o", default=None, help="results JSON path")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)

@@ -199,7 +199,9 @@ def call_text(name: str, arguments: Mapping[str, Any]) -> str:
     return f"{TOOL_CALL_OPEN}{payload}{TOOL_CALL_CLOSE}"
 
 
-def _prompt_tokens(context: WorkingContext, system: str | None) -> tuple[list[dict[str, str]], int, int]:
+def _prompt_tokens(
+    context: WorkingContext, system: str | None
+) -> tuple[list[dict[str, str]], int, int]:
     rendered = context.render()
     messages = ([{"role": "system", "content": system}] if system else []) + rendered.messages
     system_tokens = context.counter.count(system) if system else 0

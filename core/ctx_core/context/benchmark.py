@@ -509,8 +509,10 @@ def write_results(
     ``benchmarks/results/context-<task>-<date>.json``. Returns the path."""
     stamp = datetime.now(timezone.utc)
     if path is None:
-        path = Path("benchmarks") / "results" / (
-            f"context-{results.get('task', 'eval')}-{stamp.strftime('%Y%m%d-%H%M%S')}.json"
+        path = (
+            Path("benchmarks")
+            / "results"
+            / (f"context-{results.get('task', 'eval')}-{stamp.strftime('%Y%m%d-%H%M%S')}.json")
         )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

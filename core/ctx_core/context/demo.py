@@ -54,7 +54,9 @@ def context_section(ctx: DemoContext) -> None:
     ctx.line(f"\nQ: {question}\nsearch_context('Ferrars') -> {found['count']} hits:")
     for hit in found["hits"]:
         snippet = textwrap.shorten(hit["snippet"], ctx.width - 30, placeholder=" ...")
-        ctx.line(f"  [{hit['hit_id']}] fragment {hit['fragment_id']} ({hit['fragment_state']}): {snippet}")
+        ctx.line(
+            f"  [{hit['hit_id']}] fragment {hit['fragment_id']} ({hit['fragment_state']}): {snippet}"
+        )
     first = found["hits"][0]["fragment_id"]
     restored = tools.restore_fragment(first)
     ctx.line(

@@ -106,9 +106,7 @@ class ScriptedPolicy:
             records.append(record)
             bookkeeping = name in ("fragment_context", "fold_fragment")
             if self.record and (self.record_bookkeeping or not bookkeeping):
-                record_tool_call(
-                    tools.context, call_text(name, arguments), record, self.formatter
-                )
+                record_tool_call(tools.context, call_text(name, arguments), record, self.formatter)
             return record
 
         if self.window_tokens is not None:
@@ -119,5 +117,7 @@ class ScriptedPolicy:
             found = call("search_context", arguments)
             if self.detail_window is not None and found.ok:
                 for hit in found.result["hits"]:
-                    call("get_search_detail", {"hit_id": hit["hit_id"], "window": self.detail_window})
+                    call(
+                        "get_search_detail", {"hit_id": hit["hit_id"], "window": self.detail_window}
+                    )
         return records

@@ -86,9 +86,7 @@ class SearchHit:
     score: float | None = None
 
 
-def _scope_indices(
-    context: WorkingContext, scope: str, include_tool_traffic: bool
-) -> list[int]:
+def _scope_indices(context: WorkingContext, scope: str, include_tool_traffic: bool) -> list[int]:
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {list(SCOPES)}, got {scope!r}")
     return [
@@ -200,7 +198,12 @@ def _semantic(
     best = np.argsort(-scores, kind="stable")[:k]
     return [
         _register(
-            context, units[i][0], units[i][1], units[i][2], mode="semantic", query=query,
+            context,
+            units[i][0],
+            units[i][1],
+            units[i][2],
+            mode="semantic",
+            query=query,
             score=round(float(scores[i]), 4),
         )
         for i in best

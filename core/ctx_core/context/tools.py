@@ -126,9 +126,7 @@ class ToolSpec:
 
     def signature(self) -> str:
         """A one-line call signature, e.g. ``fold_fragment(fragment_id)``."""
-        parts = [
-            p.name if p.required else f"{p.name}={json.dumps(p.default)}" for p in self.params
-        ]
+        parts = [p.name if p.required else f"{p.name}={json.dumps(p.default)}" for p in self.params]
         return f"{self.name}({', '.join(parts)})"
 
 
@@ -170,7 +168,9 @@ SPECS: tuple[ToolSpec, ...] = (
         (
             _FRAGMENT_ID,
             ToolParam(
-                "focus", "string", "What the summary must keep (e.g. 'the latest value of bird').",
+                "focus",
+                "string",
+                "What the summary must keep (e.g. 'the latest value of bird').",
                 default="",
             ),
         ),
@@ -705,13 +705,14 @@ def _coerce(param: ToolParam, value: Any) -> Any:
             value = lowered == "true"
     if not isinstance(value, expected):
         raise ValueError(f"{param.name} must be a {param.type}, got {value!r}")
+    checked: Any = value
     if param.enum is not None and value not in param.enum:
         raise ValueError(f"{param.name} must be one of {list(param.enum)}, got {value!r}")
-    if param.minimum is not None and value < param.minimum:
+    if param.minimum is not None and checked < param.minimum:
         raise ValueError(f"{param.name} must be >= {param.minimum}, got {value}")
-    if param.maximum is not None and value > param.maximum:
+    if param.maximum is not None and checked > param.maximum:
         raise ValueError(f"{param.name} must be <= {param.maximum}, got {value}")
-    return value
+    return checked
 
 
 def _validate(spec: ToolSpec, arguments: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -505,10 +505,7 @@ class WorkingContext:
         if len(run) == 1:
             label = f" ({run[0].label})" if run[0].label else ""
             return FOLD_MARKER.format(id=run[0].id, tokens=tokens, label=label)
-        if len(run) <= 4:
-            ids = ", ".join(f.id for f in run)
-        else:
-            ids = f"{run[0].id} ... {run[-1].id}"
+        ids = ", ".join(f.id for f in run) if len(run) <= 4 else f"{run[0].id} ... {run[-1].id}"
         return FOLD_RUN_MARKER.format(n=len(run), ids=ids, tokens=tokens)
 
     def _original_tokens(self, index: int) -> int:
@@ -549,7 +546,9 @@ class WorkingContext:
                 return frag
         return None
 
-    def _new_fragment(self, start: Position, end: Position, label: str, taken: set[str]) -> Fragment:
+    def _new_fragment(
+        self, start: Position, end: Position, label: str, taken: set[str]
+    ) -> Fragment:
         start, end = (int(start[0]), int(start[1])), (int(end[0]), int(end[1]))
         self._check_span(start, end)
         other = self._overlapping(start, end)

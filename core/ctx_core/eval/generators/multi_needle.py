@@ -19,6 +19,7 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections.abc import Sequence
@@ -41,22 +42,90 @@ ESSAY_FOLDER = ("needle-haystack", "PaulGrahamEssays")
 
 # Invented first names unlikely to occur in the essays (checked at generation time).
 FEMALE = [
-    "Ottoline", "Marisol", "Perpetua", "Zenobia", "Isolde", "Wilhelmina", "Araminta",
-    "Clementine", "Evangeline", "Leocadia", "Philippa", "Seraphina", "Theodora", "Ursula",
-    "Valentina", "Winifred", "Ximena", "Yolanda", "Zuleika", "Beatrix", "Cordelia",
-    "Dulcinea", "Esmeralda", "Fenella", "Griselda", "Honoria", "Imogen", "Jessamine",
+    "Ottoline",
+    "Marisol",
+    "Perpetua",
+    "Zenobia",
+    "Isolde",
+    "Wilhelmina",
+    "Araminta",
+    "Clementine",
+    "Evangeline",
+    "Leocadia",
+    "Philippa",
+    "Seraphina",
+    "Theodora",
+    "Ursula",
+    "Valentina",
+    "Winifred",
+    "Ximena",
+    "Yolanda",
+    "Zuleika",
+    "Beatrix",
+    "Cordelia",
+    "Dulcinea",
+    "Esmeralda",
+    "Fenella",
+    "Griselda",
+    "Honoria",
+    "Imogen",
+    "Jessamine",
 ]
 MALE = [
-    "Bartholomew", "Casimir", "Desmond", "Evander", "Fitzgerald", "Gideon", "Horatio",
-    "Ignatius", "Jasper", "Leopold", "Mortimer", "Nathaniel", "Octavius", "Percival",
-    "Quentin", "Rupert", "Sylvester", "Thaddeus", "Ulysses", "Valentin", "Wolfgang",
-    "Xavier", "Barnaby", "Cornelius", "Dorian", "Ezekiel", "Florian", "Lysander",
+    "Bartholomew",
+    "Casimir",
+    "Desmond",
+    "Evander",
+    "Fitzgerald",
+    "Gideon",
+    "Horatio",
+    "Ignatius",
+    "Jasper",
+    "Leopold",
+    "Mortimer",
+    "Nathaniel",
+    "Octavius",
+    "Percival",
+    "Quentin",
+    "Rupert",
+    "Sylvester",
+    "Thaddeus",
+    "Ulysses",
+    "Valentin",
+    "Wolfgang",
+    "Xavier",
+    "Barnaby",
+    "Cornelius",
+    "Dorian",
+    "Ezekiel",
+    "Florian",
+    "Lysander",
 ]
 SURNAMES = [
-    "Abernethy", "Blackwood", "Castellanos", "Drummond", "Eastwick", "Fairweather",
-    "Galbraith", "Hollingsworth", "Iverson", "Jablonski", "Kettering", "Lindqvist",
-    "Montgomery", "Nakashima", "Okonkwo", "Pemberton", "Quintero", "Rasmussen",
-    "Sandoval", "Thistlewood", "Underhill", "Vanterpool", "Whitlock", "Yamaguchi",
+    "Abernethy",
+    "Blackwood",
+    "Castellanos",
+    "Drummond",
+    "Eastwick",
+    "Fairweather",
+    "Galbraith",
+    "Hollingsworth",
+    "Iverson",
+    "Jablonski",
+    "Kettering",
+    "Lindqvist",
+    "Montgomery",
+    "Nakashima",
+    "Okonkwo",
+    "Pemberton",
+    "Quintero",
+    "Rasmussen",
+    "Sandoval",
+    "Thistlewood",
+    "Underhill",
+    "Vanterpool",
+    "Whitlock",
+    "Yamaguchi",
 ]
 
 # (elder, younger) templates; the elder's role word depends on the elder's gender.
@@ -204,10 +273,12 @@ def generate_multi_needle(
     people = _people(rng, n_needles + 1, haystack)
     chain = [name for name, _ in people]
     statements = []
-    for (elder, gender), (younger, _) in zip(people, people[1:], strict=False):
+    for (elder, gender), (younger, _) in itertools.pairwise(people):
         role = rng.choice(ROLES[gender])
         template = rng.choice(TEMPLATES)
-        statements.append((template.format(elder=elder, younger=younger, role=role), elder, younger, role))
+        statements.append(
+            (template.format(elder=elder, younger=younger, role=role), elder, younger, role)
+        )
     needle_tokens = sum(counter.count(" " + s[0]) for s in statements)
     budget = context_tokens - needle_tokens
     if budget < 50:
@@ -232,7 +303,7 @@ def generate_multi_needle(
     pieces.append(text[cursor:])
     context = "".join(pieces)
     needles = []
-    for (depth, index) in placed:
+    for depth, index in placed:
         sentence, elder, younger, role = statements[index]
         offset = context.index(sentence)
         needles.append(KinshipNeedle(sentence, elder, younger, role, depth, offset))

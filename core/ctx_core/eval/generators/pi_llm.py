@@ -210,9 +210,7 @@ def parse_pi_llm_answer(reply: str, keys: Sequence[str]) -> dict[str, str | None
     return found
 
 
-def score_pi_llm(
-    task: PILLMTask, reply: str, keys: Sequence[str] | None = None
-) -> dict[str, Any]:
+def score_pi_llm(task: PILLMTask, reply: str, keys: Sequence[str] | None = None) -> dict[str, Any]:
     """Exact-match score of ``reply`` for ``keys`` (default: all keys of the task).
 
     Returns:
@@ -224,7 +222,7 @@ def score_pi_llm(
         if key not in task.answers:
             raise ValueError(f"key {key!r} is not tracked; keys: {task.keys}")
     parsed = parse_pi_llm_answer(reply, asked)
-    per_key = {}
+    per_key: dict[str, dict[str, Any]] = {}
     for key in asked:
         predicted = parsed[key]
         norm = normalize_value(predicted) if predicted is not None else None
@@ -235,5 +233,5 @@ def score_pi_llm(
             "correct": norm == normalize_value(expected),
             "stale": norm in {normalize_value(v) for v in task.previous_values(key)},
         }
-    accuracy = sum(v["correct"] for v in per_key.values()) / len(asked) if asked else 0.0
+    accuracy = sum(bool(v["correct"]) for v in per_key.values()) / len(asked) if asked else 0.0
     return {"accuracy": accuracy, "per_key": per_key}
