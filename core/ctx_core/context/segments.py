@@ -22,7 +22,7 @@ _CLAUSE = re.compile(r"(?:[^;.!?\n]|[;.!?](?=\S))+(?:[;.!?]+(?=\s|$))?\s*|[;.!?\
 _WORD = re.compile(r"\S+\s*|\s+")
 # A clause ending in one of these abbreviations continues into the next one.
 _ABBREVIATION = re.compile(
-    r"(?:^|\W)(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Mt|No|vs|etc|e\.g|i\.e|[A-Z])\.[ \t]*$"
+    r"(?<!\w)(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Mt|No|vs|etc|e\.g|i\.e|[A-Z])\.[ \t]*$"
 )
 
 
