@@ -11,7 +11,6 @@ import argparse
 import itertools
 import logging
 import shlex
-import sys
 from typing import Any
 
 __all__ = ["add_arguments", "register", "run"]
@@ -127,6 +126,22 @@ def format_summary(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command line that reruns this evaluation (every option spelled out)."""
+    parts = ["ctx", str(args.command)]
+    for key, value in vars(args).items():
+        if key in ("func", "command", "verbose", "quiet") or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, list):
+            parts += [flag, ",".join(str(v) for v in value)]
+        else:
+            parts += [flag, shlex.quote(str(value))]
+    return " ".join(parts)
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute the evaluation."""
     from ctx_core.context.benchmark import run_context_eval, write_results
@@ -152,8 +167,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         show_progress=not args.quiet,
     )
-    command = "ctx " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    path = write_results(results, args.output, command=command)
+    path = write_results(results, args.output, command=_command(args))
     print(format_summary(results))
     print(f"results: {path}")
     return 0

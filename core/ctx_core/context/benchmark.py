@@ -116,9 +116,10 @@ def pi_llm_items(
 ) -> Iterator[EvalItem]:
     """PI-LLM items: one question per probed key (``keys_per_task``: at most this many keys).
 
-    Each size is ``{"n_keys": n, "n_updates": m}``; trial ``t`` uses seed ``seed + t``.
+    Each size is ``{"n_keys": n, "n_updates": m}``; trial ``t`` of the ``i``-th size uses
+    seed ``seed + 1000 * i + t`` (so sizes do not share their keys).
     """
-    for size in sizes:
+    for index, size in enumerate(sizes):
         n_keys, n_updates = int(size["n_keys"]), int(size["n_updates"])
         label = f"k{n_keys}-u{n_updates}"
         for trial in range(trials):
@@ -126,7 +127,7 @@ def pi_llm_items(
                 n_keys,
                 n_updates,
                 sequential=sequential,
-                seed=seed + trial,
+                seed=seed + 1000 * index + trial,
                 source=source,
                 data_dir=data_dir,
             )
@@ -166,8 +167,8 @@ def multi_needle_items(
     haystack: str | None = None,
 ) -> Iterator[EvalItem]:
     """Multi-needle items; each size is ``{"n_needles": n, "context_tokens": t}``
-    (optionally ``"depths"``); trial ``t`` uses seed ``seed + t``."""
-    for size in sizes:
+    (optionally ``"depths"``); trial ``t`` of the ``i``-th size uses seed ``seed + 1000 * i + t``."""
+    for index, size in enumerate(sizes):
         n_needles, tokens = int(size["n_needles"]), int(size["context_tokens"])
         label = f"n{n_needles}-t{tokens}"
         for trial in range(trials):
@@ -175,7 +176,7 @@ def multi_needle_items(
                 n_needles,
                 tokens,
                 depths=size.get("depths"),
-                seed=seed + trial,
+                seed=seed + 1000 * index + trial,
                 data_dir=data_dir,
                 haystack=haystack,
             )

@@ -57,11 +57,14 @@ class ScriptedPolicy:
         keys: Sequence[str],
         *,
         pattern: str = "{key}:",
-        window: int = 12,
+        window: int = 80,
         window_tokens: int | None = 200,
         **options: Any,
     ) -> ScriptedPolicy:
         """Search the newest mention of each key (e.g. ``"bird:"``), one hit each.
+
+        The snippet of a hit is its clause (``"bird: emu;"``), cut to ``window`` characters
+        on each side of the match.
 
         ``options`` set the other fields (``record_bookkeeping``, ``formatter``, ...).
         """
