@@ -173,3 +173,15 @@ def test_real_sources_load_at_run_time():
     needle = generate_multi_needle(5, 2000, seed=0)
     assert abs(needle.context_tokens - 2000) <= 15
     assert all(name.split()[0] not in " ".join(essays) for name in needle.chain)
+
+
+def test_data_dir_resolution(tmp_path, monkeypatch):
+    assert resolve_data_dir(tmp_path) == tmp_path
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        resolve_data_dir(tmp_path / "missing")
+    (tmp_path / "pi-llm").mkdir()
+    with pytest.raises(FileNotFoundError, match="source dictionary not found"):
+        load_pi_llm_source(tmp_path)
+    (tmp_path / "needle-haystack" / "PaulGrahamEssays").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no essays"):
+        load_haystack(tmp_path)
