@@ -355,6 +355,7 @@ class ActiveContextAgent:
                 result = self.tools.call(call.name, call.arguments)
             results.append(ToolCallRecord(call.name, call.arguments, result))
         for record in results:
+            logger.debug("tool call %s(%s) -> ok=%s", record.name, record.arguments, record.ok)
             turn.tool_calls.append(record)
             self.context.append(
                 "tool", self.result_formatter(record.result), metadata={"agent": "tool_result"}
@@ -446,4 +447,5 @@ def run_agents(
                 outputs = [llm.complete(p, **options) for p in prompts]
             replies.update(zip(members, outputs, strict=True))
         active = [i for i in active if not agents[i].feed(turns[i], replies[i])]
+        logger.info("run_agents: %d of %d agents still calling tools", len(active), len(agents))
     return turns
