@@ -108,7 +108,7 @@ def test_run_context_eval_and_results_file(tmp_path):
 
 def test_cli_parses_the_eval_context_command():
     args = build_parser().parse_args(
-        ["eval-context", "--task", "multi-needle", "--needles", "2,5", "--context-tokens", "500"]
+        ["eval", "context", "--task", "multi-needle", "--needles", "2,5", "--context-tokens", "500"]
     )
     from ctx_core.cli.eval_context import _sizes
 
@@ -117,4 +117,4 @@ def test_cli_parses_the_eval_context_command():
         {"n_needles": 5, "context_tokens": 500},
     ]
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["eval-context", "--task", "pi-llm", "--keys", "a,b"])
+        build_parser().parse_args(["eval", "context", "--task", "pi-llm", "--keys", "a,b"])

@@ -26,7 +26,8 @@ def test_eval_context_cli_writes_results(tmp_path):
     out = tmp_path / "pi.json"
     code = main(
         [
-            "eval-context",
+            "eval",
+            "context",
             "--task",
             "pi-llm",
             "--keys",

@@ -177,7 +177,7 @@ def test_real_sources_load_at_run_time():
 
 def test_data_dir_resolution(tmp_path, monkeypatch):
     assert resolve_data_dir(tmp_path) == tmp_path
-    with pytest.raises(FileNotFoundError, match="not a folder"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         resolve_data_dir(tmp_path / "missing")
     (tmp_path / "pi-llm").mkdir()
     with pytest.raises(FileNotFoundError, match="source dictionary not found"):

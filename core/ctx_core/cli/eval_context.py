@@ -1,8 +1,7 @@
 """``ctx eval context``: the context tools on PI-LLM and multi-needle tasks.
 
-:func:`register` adds the ``context`` kind to the ``ctx eval`` group (list this module
-in ``ctx_core.cli.eval.EVAL_COMMANDS``); :mod:`ctx_core.cli.eval_context_command`
-offers the same as a top-level ``ctx eval-context`` command.
+:func:`register` adds the ``context`` kind to the ``ctx eval`` group (this module is
+listed in ``ctx_core.cli.eval.EVAL_COMMANDS``).
 """
 
 from __future__ import annotations
@@ -128,9 +127,10 @@ def format_summary(results: dict[str, Any]) -> str:
 
 def _command(args: argparse.Namespace) -> str:
     """The command line that reruns this evaluation (every option spelled out)."""
-    parts = ["ctx", str(args.command)]
+    parts = ["ctx", "eval", "context"]
+    skip = ("func", "parser", "command", "eval_command", "verbose", "quiet")
     for key, value in vars(args).items():
-        if key in ("func", "command", "verbose", "quiet") or value is None or value is False:
+        if key in skip or value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
         if value is True:

@@ -4,7 +4,7 @@
 * :mod:`~ctx_core.eval.generators.multi_needle`: kinship-chain needles in essays.
 
 Both read their source data from the data folder at run time
-(:func:`~ctx_core.eval.generators._data.resolve_data_dir`).
+(:func:`~ctx_core.eval.datasets.paths.resolve_data_dir`).
 
 Examples:
     >>> from ctx_core.eval.generators import generate_pi_llm
@@ -12,7 +12,7 @@ Examples:
     ['bird']
 """
 
-from ctx_core.eval.generators._data import resolve_data_dir
+from ctx_core.eval.datasets.paths import resolve_data_dir
 from ctx_core.eval.generators.multi_needle import (
     KinshipNeedle,
     MultiNeedleTask,

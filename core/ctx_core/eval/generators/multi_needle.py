@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctx_core.eval.generators._data import resolve_data_dir
+from ctx_core.eval.datasets.paths import resolve_data_dir
 from ctx_core.tokens import TokenCounter, default_counter
 
 __all__ = [

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctx_core.eval.generators._data import resolve_data_dir
+from ctx_core.eval.datasets.paths import resolve_data_dir
 
 __all__ = [
     "SOURCE_FILE",
