@@ -110,11 +110,18 @@ def test_cli_parses_the_eval_context_command():
     args = build_parser().parse_args(
         ["eval", "context", "--task", "multi-needle", "--needles", "2,5", "--context-tokens", "500"]
     )
-    from ctx_core.cli.eval_context import _sizes
+    from ctx_core.cli.eval_context import _command, _sizes
 
     assert _sizes(args) == [
         {"n_needles": 2, "context_tokens": 500},
         {"n_needles": 5, "context_tokens": 500},
     ]
+    command = _command(args)
+    assert command.startswith("ctx eval context --task multi-needle")
+    assert "--needles 2,5" in command and "--context-tokens 500" in command
+    assert "parser" not in command and "func" not in command
+    # the recorded command parses back to the same options
+    again = build_parser().parse_args(command.split()[1:])
+    assert _sizes(again) == _sizes(args) and again.trials == args.trials
     with pytest.raises(SystemExit):
         build_parser().parse_args(["eval", "context", "--task", "pi-llm", "--keys", "a,b"])
