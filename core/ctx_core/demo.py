@@ -107,7 +107,16 @@ def _core_corpus_section(ctx: DemoContext) -> None:
     ctx.line("Questions: " + " | ".join(ctx.questions))
 
 
-CORE_SECTIONS: dict[str, Section] = {"00-corpus": _core_corpus_section}
+def _active_context_section(ctx: DemoContext) -> None:
+    from ctx_core.context.demo import context_section
+
+    context_section(ctx)
+
+
+CORE_SECTIONS: dict[str, Section] = {
+    "00-corpus": _core_corpus_section,
+    "40-active-context": _active_context_section,
+}
 
 
 def demo_sections() -> list[tuple[str, Section]]:

@@ -5,6 +5,12 @@ Examples:
 """
 
 from langchain_ctx.compressor import CtxDocumentCompressor
+from langchain_ctx.context_tools import (
+    ContextTool,
+    ContextToolkit,
+    messages_to_context,
+    rendered_to_messages,
+)
 from langchain_ctx.convert import (
     documents_to_passages,
     passages_to_documents,
@@ -19,6 +25,8 @@ from langchain_ctx.udcg import UDCGReranker
 
 __all__ = [
     "ContextReranker",
+    "ContextTool",
+    "ContextToolkit",
     "CtxChatModel",
     "CtxDocumentCompressor",
     "CtxEmbeddings",
@@ -26,7 +34,9 @@ __all__ = [
     "RerankingRetriever",
     "UDCGReranker",
     "documents_to_passages",
+    "messages_to_context",
     "passages_to_documents",
+    "rendered_to_messages",
     "to_document",
     "to_passage",
 ]

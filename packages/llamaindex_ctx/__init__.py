@@ -4,6 +4,7 @@ Examples:
     >>> from llamaindex_ctx import ContextRerankPostprocessor, CtxEmbedding
 """
 
+from llamaindex_ctx.context_tools import ContextToolSpec
 from llamaindex_ctx.convert import nodes_to_passages, passages_to_nodes, to_node, to_passage
 from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
@@ -13,6 +14,7 @@ from llamaindex_ctx.udcg import UDCGPostprocessor
 
 __all__ = [
     "ContextRerankPostprocessor",
+    "ContextToolSpec",
     "CtxEmbedding",
     "CtxLLM",
     "CtxRerankPostprocessor",
