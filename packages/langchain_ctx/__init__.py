@@ -12,6 +12,7 @@ from langchain_ctx.convert import (
     to_passage,
 )
 from langchain_ctx.embeddings import CtxEmbeddings
+from langchain_ctx.incontext import InContextReranker
 from langchain_ctx.llm import CtxChatModel, LangChainLLM
 from langchain_ctx.reranker import ContextReranker
 from langchain_ctx.retriever import RerankingRetriever
@@ -21,6 +22,7 @@ __all__ = [
     "CtxChatModel",
     "CtxDocumentCompressor",
     "CtxEmbeddings",
+    "InContextReranker",
     "LangChainLLM",
     "RerankingRetriever",
     "documents_to_passages",

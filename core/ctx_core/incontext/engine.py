@@ -226,15 +226,28 @@ class InContextEngine:
         decoder = getattr(model, "model", None)
         if decoder is None or not hasattr(decoder, "layers"):
             raise ValueError(f"{type(model).__name__} has no decoder with .layers")
-        name = register_incontext_attention()
-        if model.config._attn_implementation != name:
-            model.set_attn_implementation(name)
+        self._ensure_attention(model)
         self.model = model
         self.decoder = decoder
         self.config = config
         self.num_layers = int(config.num_hidden_layers)
         self.backend = get_backend(backend, model.device)
         self._dict_masks = model_type in ("qwen2", "qwen3", "gemma3_text")
+
+    @staticmethod
+    def _ensure_attention(model: Any) -> None:
+        name = register_incontext_attention()
+        current = model.config._attn_implementation
+        if current != name:
+            if current not in (None, "sdpa"):
+                logger.info(
+                    "switching %s from %r to %r attention (it behaves like 'sdpa' outside "
+                    "in-context runs)",
+                    type(model).__name__,
+                    current,
+                    name,
+                )
+            model.set_attn_implementation(name)
 
     def __repr__(self) -> str:
         return (
@@ -288,6 +301,8 @@ class InContextEngine:
             raise ValueError("signal_rows must name at least one token when layers are given")
         if stop and (output_hidden_states or logits_rows is not None):
             raise ValueError("output_hidden_states and logits_rows need stop=False")
+        # Someone may have switched the model's attention since: switch it back.
+        self._ensure_attention(self.model)
         rows = torch.as_tensor(list(signal_rows), dtype=torch.long, device=self.device)
         if rows.numel() and (rows.min() < 0 or rows.max() >= structure.total_length):
             raise ValueError("signal_rows must be token indices inside the prompt")

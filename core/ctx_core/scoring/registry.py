@@ -22,6 +22,7 @@ _FACTORIES: dict[str, str | Callable[..., Scorer]] = {
     "embedding": "ctx_core.scoring.embedding:EmbeddingScorer",
     "cross-encoder": "ctx_core.scoring.cross_encoder:CrossEncoderScorer",
     "cohere": "ctx_core.scoring.cohere:CohereScorer",
+    "incontext": "ctx_core.incontext.ranker:InContextRanker",
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ctx_core.incontext.backends.base import AttentionBackend
@@ -136,13 +137,16 @@ class FlexBackend(AttentionBackend):
 
         use_compile = self.compile if self.compile is not None else device.type == "cuda"
         attend = _compiled_flex() if use_compile else flex_attention
-        out = attend(
-            query,
-            key,
-            value,
-            score_mod=score_mod,
-            block_mask=block_mask,
-            scale=scaling,
-            enable_gqa=query.shape[1] != key.shape[1],
-        )
+        with warnings.catch_warnings():
+            # Uncompiled use is deliberate here (tests, CPU without a compiler).
+            warnings.filterwarnings("ignore", message=".*without torch.compile.*")
+            out = attend(
+                query,
+                key,
+                value,
+                score_mod=score_mod,
+                block_mask=block_mask,
+                scale=scaling,
+                enable_gqa=query.shape[1] != key.shape[1],
+            )
         return out.transpose(1, 2)  # type: ignore[no-any-return]
