@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -29,7 +30,7 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_DATA = Path(os.environ.get("CTX_DATA_DIR") or ROOT.parent / "shared" / "data")
 
 
 # -- data (read directly; the harness's loaders give the same passages) -------------------
@@ -138,7 +139,10 @@ def record(args: argparse.Namespace) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         with torch.no_grad():
             out = engine.run(
-                prompt.input_ids, s, signal_rows=rows, layers=list(range(args.max_layer or n_layers))
+                prompt.input_ids,
+                s,
+                signal_rows=rows,
+                layers=list(range(args.max_layer or n_layers)),
             )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         logmass = torch.stack([out.logmass[i] for i in sorted(out.logmass)]).to(torch.float16)
@@ -162,7 +166,11 @@ def record(args: argparse.Namespace) -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {
-            "config": {**vars(args), "layers": n_layers, "wall_seconds": time.perf_counter() - started},
+            "config": {
+                **vars(args),
+                "layers": n_layers,
+                "wall_seconds": time.perf_counter() - started,
+            },
             "records": records,
         },
         out_path,
@@ -185,10 +193,7 @@ def _scores(
         info = rec["blocks"][j]
         lm = rec["logmass"][layers].float()
         lm = lm[:, :, info["offset"] : info["offset"] + info["rows"]]
-        if signal == "query":
-            sel = info["query"]
-        else:
-            sel = info["tail"][-int(signal[4:]) :]
+        sel = info["query"] if signal == "query" else info["tail"][-int(signal[4:]) :]
         lm = lm[:, :, sel]
         if heads is not None:
             lm = lm[:, heads]
@@ -239,7 +244,9 @@ def analyze(args: argparse.Namespace) -> None:
                         calibrate=calibrate,
                         length=length,
                     )
-    thirds = [list(range(a, b)) for a, b in ((0, n_layers // 3), (n_layers // 3, 2 * n_layers // 3))]
+    thirds = [
+        list(range(a, b)) for a, b in ((0, n_layers // 3), (n_layers // 3, 2 * n_layers // 3))
+    ]
     for span in [list(range(n_layers)), *thirds]:
         for signal in signals:
             for calibrate in (False, True):

@@ -42,7 +42,9 @@ class InContextReranker(CtxDocumentCompressor):
         0.12
     """
 
-    model: str | None = Field(default=None, description="Model id, path or alias (default SmolLM2).")
+    model: str | None = Field(
+        default=None, description="Model id, path or alias (default SmolLM2)."
+    )
     scoring_layer: int | list[int] | None = Field(
         default=None, description="Scoring layer(s), 0-based (default: about 60% depth)."
     )

@@ -41,7 +41,9 @@ class InContextRerankPostprocessor(CtxRerankPostprocessor):
         0.0
     """
 
-    model: str | None = Field(default=None, description="Model id, path or alias (default SmolLM2).")
+    model: str | None = Field(
+        default=None, description="Model id, path or alias (default SmolLM2)."
+    )
     scoring_layer: int | list[int] | None = Field(
         default=None, description="Scoring layer(s), 0-based (default: about 60% depth)."
     )

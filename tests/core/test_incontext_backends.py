@@ -69,7 +69,7 @@ def _brute_force(q, k, v, structure, scaling, window, softcap):
             if softcap is not None:
                 logits = torch.tanh(logits / softcap) * softcap
             weights = torch.softmax(logits, 0)
-            out[0, i, h] = sum(w * v[0, h // groups, j] for w, j in zip(weights, keys))
+            out[0, i, h] = sum(w * v[0, h // groups, j] for w, j in zip(weights, keys, strict=True))
     return out
 
 
@@ -104,8 +104,13 @@ def test_backends_match_brute_force(brute, name):
     for structure, window, softcap, q, k, v, expected in brute:
         if name == "flex":  # FlexAttention computes in float32 here
             out = backend.attend(
-                q.float(), k.float(), v.float(), structure,
-                scaling=0.4, sliding_window=window, softcap=softcap,
+                q.float(),
+                k.float(),
+                v.float(),
+                structure,
+                scaling=0.4,
+                sliding_window=window,
+                softcap=softcap,
             ).double()
             tol = 1e-5
         else:

@@ -132,13 +132,11 @@ def _dense_masks(model, structure):
 
 
 def test_every_supported_family_is_covered():
-    assert {
-        {"gemma3": "gemma3_text"}.get(f, f) for f in FAMILIES
-    } == set(SUPPORTED_MODEL_TYPES)
+    assert {{"gemma3": "gemma3_text"}.get(f, f) for f in FAMILIES} == set(SUPPORTED_MODEL_TYPES)
 
 
 def test_candidates_equal_separate_runs_and_query_equals_dense_masked_run(tiny):
-    family, model = tiny
+    _family, model = tiny
     recorder = _Recorder()
     structure = STRUCTURE
     ids = _ids(structure)
@@ -161,7 +159,7 @@ def test_candidates_equal_separate_runs_and_query_equals_dense_masked_run(tiny):
         out, records = _run_recorded(
             model, recorder, input_ids=seq, position_ids=torch.arange(seq.shape[1])[None]
         )
-        for mine, theirs in zip(hidden, out.hidden_states):
+        for mine, theirs in zip(hidden, out.hidden_states, strict=True):
             # The instruction is the same in both runs; so is every candidate token.
             torch.testing.assert_close(mine[0, a:b], theirs[0, L:], rtol=0, atol=1e-10)
             torch.testing.assert_close(mine[0, :L], theirs[0, :L], rtol=0, atol=1e-10)
@@ -175,7 +173,7 @@ def test_candidates_equal_separate_runs_and_query_equals_dense_masked_run(tiny):
         position_ids=structure.position_ids()[None],
         attention_mask=_dense_masks(model, structure),
     )
-    for mine, theirs in zip(hidden, out.hidden_states):
+    for mine, theirs in zip(hidden, out.hidden_states, strict=True):
         torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-10)
     query, _, module = records[layer]
 
@@ -186,8 +184,7 @@ def test_candidates_equal_separate_runs_and_query_equals_dense_masked_run(tiny):
     expected = torch.stack(
         [
             torch.logsumexp(
-                torch.einsum("hsd,htd->hst", rows, k.repeat_interleave(groups, 0))
-                * module.scaling,
+                torch.einsum("hsd,htd->hst", rows, k.repeat_interleave(groups, 0)) * module.scaling,
                 dim=-1,
             )
             for k in cand_keys
@@ -199,7 +196,7 @@ def test_candidates_equal_separate_runs_and_query_equals_dense_masked_run(tiny):
 
 def test_the_check_can_fail_without_the_mask(tiny):
     """Negative control: without the segment mask the same comparison is far off."""
-    family, model = tiny
+    _family, model = tiny
     structure = STRUCTURE
     ids = _ids(structure)
     engine = InContextEngine(model, backend="sdpa")
@@ -234,7 +231,7 @@ def test_backends_agree_inside_the_model(tiny, backend):
 
 
 def test_permuting_candidates_permutes_scores_exactly(tiny):
-    family, model = tiny
+    _family, model = tiny
     structure = STRUCTURE
     ids = _ids(structure, seed=5)
     order = [3, 0, 4, 2, 1]
@@ -258,7 +255,7 @@ def test_permuting_candidates_permutes_scores_exactly(tiny):
 
 
 def test_layers_after_the_scoring_layer_never_run(tiny):
-    family, model = tiny
+    _family, model = tiny
     structure = STRUCTURE
     ids = _ids(structure)
     calls: list[str] = []
@@ -301,7 +298,7 @@ def test_outside_engine_runs_the_model_behaves_like_sdpa():
 
 
 def test_engine_switches_attention_back_if_changed(tiny):
-    family, model = tiny
+    _family, model = tiny
     structure = STRUCTURE
     ids = _ids(structure)
     engine = InContextEngine(model, backend="sdpa")
@@ -313,7 +310,7 @@ def test_engine_switches_attention_back_if_changed(tiny):
 
 
 def test_logits_rows_run_the_lm_head_on_those_rows_only(tiny):
-    family, model = tiny
+    _family, model = tiny
     structure = STRUCTURE
     ids = _ids(structure)
     engine = InContextEngine(model, backend="sdpa")

@@ -60,7 +60,7 @@ def test_blocks_segments_and_positions(tokenizer):
 
 def test_signal_tokens(tokenizer):
     prompt = PromptBuilder(tokenizer).build("Where is Paris?", PASSAGES, calibrate=True)
-    a, b = prompt.structure.query_span(0)
+    _a, b = prompt.structure.query_span(0)
     assert prompt.signal_rows(3, 0) == list(range(b - 3, b))
     assert _decode(tokenizer, [prompt.input_ids[i] for i in prompt.signal_rows("query", 0)]) == (
         "Where is Paris?"
@@ -68,7 +68,9 @@ def test_signal_tokens(tokenizer):
     assert _decode(tokenizer, [prompt.input_ids[i] for i in prompt.signal_rows("query", 1)]) == (
         "N/A"
     )
-    assert _decode(tokenizer, [prompt.input_ids[i] for i in prompt.signal_rows(1, 1)]).strip() == "["
+    assert (
+        _decode(tokenizer, [prompt.input_ids[i] for i in prompt.signal_rows(1, 1)]).strip() == "["
+    )
     with pytest.raises(ValueError, match="signal"):
         prompt.signal_rows(0)
 
@@ -98,12 +100,17 @@ def test_query_offset_respects_the_model_context(tokenizer):
 
 def test_plain_text_layout_and_template_validation(tokenizer):
     template = PromptTemplate(
-        instruction="Passages for: {query}", candidate="\n<{label}> {content}", query="\nQ: {query}",
+        instruction="Passages for: {query}",
+        candidate="\n<{label}> {content}",
+        query="\nQ: {query}",
         answer="\nBest:",
     )
     builder = PromptBuilder(tokenizer, template=template, use_chat_template=False)
     prompt = builder.build("why?", ["one", "two"])
-    assert _decode(tokenizer, prompt.input_ids) == "Passages for: why?\n<1> one\n<2> two\nQ: why?\nBest:"
+    assert (
+        _decode(tokenizer, prompt.input_ids)
+        == "Passages for: why?\n<1> one\n<2> two\nQ: why?\nBest:"
+    )
     with pytest.raises(ValueError, match="content"):
         PromptTemplate(candidate="no placeholder")
     with pytest.raises(ValueError, match="query"):

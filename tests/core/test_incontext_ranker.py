@@ -42,7 +42,7 @@ def test_explain_parts_add_up(ranker):
     d = ranker.explain(QUERY, PASSAGES)
     assert d.passes == 1 and d.layers == [1]
     assert abs(sum(d.raw) - 1) < 1e-5 and abs(sum(d.calibration) - 1) < 1e-5
-    for s, r, c in zip(d.scores, d.raw, d.calibration):
+    for s, r, c in zip(d.scores, d.raw, d.calibration, strict=True):
         assert abs(s - (r - c)) < 1e-6
     assert d.tokens > sum(d.token_counts) and d.seconds > 0
     assert d.logmass.shape[-1] == len(PASSAGES)
@@ -60,7 +60,7 @@ def test_ids_as_labels_make_scores_exactly_permutation_equivariant(tiny_llama_di
     order = [4, 2, 6, 0, 1, 5, 3]
     a = ranker.score(QUERY, PASSAGES)
     b = ranker.score(QUERY, [PASSAGES[i] for i in order])
-    for got, i in zip(b, order):
+    for got, i in zip(b, order, strict=True):
         assert abs(got - a[i]) < 1e-6
 
 
@@ -71,7 +71,7 @@ def test_several_passes(tiny_llama_dir):
     assert d.passes == 3  # [0, 1, 2], [0, 3, 4], [0, 5, 6]
     assert abs(sum(d.raw) - 1) < 1e-5
     # Same candidates, different company in the final block's view: close, not identical.
-    diff = max(abs(x - y) for x, y in zip(d.raw, whole.raw))
+    diff = max(abs(x - y) for x, y in zip(d.raw, whole.raw, strict=True))
     assert 0 < diff < 0.2
     with pytest.raises(ValueError, match="anchors"):
         InContextRanker(str(tiny_llama_dir), max_pass_candidates=3, anchors=0).score(
@@ -106,7 +106,9 @@ def test_heads_layers_and_length_options(tiny_llama_dir):
     d_len = InContextRanker(str(tiny_llama_dir), length_normalization="length").explain(
         QUERY, PASSAGES
     )
-    for s, r, c, n in zip(d_len.scores, d_len.raw, d_len.calibration, d_len.token_counts):
+    for s, r, c, n in zip(
+        d_len.scores, d_len.raw, d_len.calibration, d_len.token_counts, strict=True
+    ):
         assert abs(s - (r - c) / n) < 1e-6
     assert normalize_length(torch.tensor([4.0]), [4], "sqrt").item() == 2.0
 

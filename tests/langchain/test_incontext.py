@@ -28,15 +28,16 @@ def test_scores_copies_and_keeps_ids(ranker, documents):
     assert isinstance(reranker, CtxDocumentCompressor)
     kept = reranker.compress_documents(documents, "What is the capital of France?")
     assert len(kept) == 2
-    expected = ranker.score(
-        "What is the capital of France?", [d.page_content for d in documents]
-    )
+    expected = ranker.score("What is the capital of France?", [d.page_content for d in documents])
     best = sorted(range(3), key=lambda i: -expected[i])[:2]
     assert [d.page_content for d in kept] == [documents[i].page_content for i in best]
     for doc in kept:
         original = next(d for d in documents if d.page_content == doc.page_content)
         assert doc is not original and doc.id == original.id
-        assert doc.metadata == {**original.metadata, "relevance_score": doc.metadata["relevance_score"]}
+        assert doc.metadata == {
+            **original.metadata,
+            "relevance_score": doc.metadata["relevance_score"],
+        }
         assert "relevance_score" not in original.metadata
 
 

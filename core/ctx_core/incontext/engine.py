@@ -120,7 +120,7 @@ def _incontext_attention(
 
         if softcap is not None:
             kwargs["softcap"] = softcap
-        return sdpa_attention_forward(  # type: ignore[no-any-return]
+        return sdpa_attention_forward(
             module,
             query,
             key,
@@ -135,7 +135,7 @@ def _incontext_attention(
         raise ValueError("the in-context engine does not implement attention dropout")
     if scaling is None:
         scaling = 1.0 / math.sqrt(query.shape[-1])
-    return run.attend(  # type: ignore[no-any-return]
+    return run.attend(
         module, query, key, value, scaling=scaling, sliding_window=sliding_window, softcap=softcap
     )
 
@@ -230,7 +230,7 @@ class InContextEngine:
         self.model = model
         self.decoder = decoder
         self.config = config
-        self.num_layers = int(config.num_hidden_layers)
+        self.num_layers = int(model.config.num_hidden_layers)
         self.backend = get_backend(backend, model.device)
         self._dict_masks = model_type in ("qwen2", "qwen3", "gemma3_text")
 
@@ -250,14 +250,12 @@ class InContextEngine:
             model.set_attn_implementation(name)
 
     def __repr__(self) -> str:
-        return (
-            f"InContextEngine(model={type(self.model).__name__}, backend={self.backend.name!r})"
-        )
+        return f"InContextEngine(model={type(self.model).__name__}, backend={self.backend.name!r})"
 
     @property
     def device(self) -> torch.device:
         """The model's device."""
-        return self.model.device  # type: ignore[no-any-return]
+        return self.model.device
 
     def run(
         self,

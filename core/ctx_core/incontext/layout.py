@@ -251,11 +251,13 @@ class PromptBuilder:
         if len(labels) != len(texts):
             raise ValueError(f"labels ({len(labels)}) and texts ({len(texts)}) differ in length")
         instruction = self.instruction_ids(query)
-        blocks = [self.candidate_ids(str(label), text) for label, text in zip(labels, texts)]
+        blocks = [
+            self.candidate_ids(str(label), text) for label, text in zip(labels, texts, strict=True)
+        ]
         queries = [self.query_block_ids(query)]
         if calibrate:
             queries.append(self.query_block_ids(self.template.calibration_query))
-        cut = [str(label) for label, b in zip(labels, blocks) if b.truncated]
+        cut = [str(label) for label, b in zip(labels, blocks, strict=True) if b.truncated]
         if cut:
             logger.warning(
                 "%d passage(s) cut to max_block_tokens=%d: ids %s",
@@ -272,12 +274,12 @@ class PromptBuilder:
             causal=causal,
         )
         ids = list(instruction)
-        for b in blocks:
-            ids.extend(b.ids)
+        for block in blocks:
+            ids.extend(block.ids)
         spans = []
-        for j, (q_ids, (a, b)) in enumerate(queries):
+        for j, (q_ids, (first, stop)) in enumerate(queries):
             start = structure.query_span(j)[0]
-            spans.append((start + a, start + b))
+            spans.append((start + first, start + stop))
             ids.extend(q_ids)
         return RankingPrompt(
             input_ids=tuple(ids),

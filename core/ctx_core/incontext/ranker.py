@@ -163,9 +163,13 @@ class InContextRanker(BaseScorer):
                 f"got {length_normalization!r}"
             )
         if signal_tokens != "query" and (
-            not isinstance(signal_tokens, int) or isinstance(signal_tokens, bool) or signal_tokens < 1
+            not isinstance(signal_tokens, int)
+            or isinstance(signal_tokens, bool)
+            or signal_tokens < 1
         ):
-            raise ValueError(f"signal_tokens must be a positive int or 'query', got {signal_tokens!r}")
+            raise ValueError(
+                f"signal_tokens must be a positive int or 'query', got {signal_tokens!r}"
+            )
         if max_pass_tokens < 64:
             raise ValueError(f"max_pass_tokens must be >= 64, got {max_pass_tokens}")
         if anchors < 0:
@@ -174,8 +178,10 @@ class InContextRanker(BaseScorer):
             raise ValueError("heads must name at least one head (or be None for all)")
         self._model_arg = model
         self._tokenizer_arg = tokenizer
-        self.model_name = model if isinstance(model, str) else (
-            "smollm2" if model is None else type(model).__name__
+        self.model_name = (
+            model
+            if isinstance(model, str)
+            else ("smollm2" if model is None else type(model).__name__)
         )
         self.device = device
         self.dtype = dtype
@@ -292,7 +298,9 @@ class InContextRanker(BaseScorer):
             if self.labels == "index"
             else [p.id for p in items]
         )
-        blocks = [builder.candidate_ids(label, text) for label, text in zip(labels, texts)]
+        blocks = [
+            builder.candidate_ids(label, text) for label, text in zip(labels, texts, strict=True)
+        ]
         lengths = [len(b.ids) for b in blocks]
         overhead = len(builder.instruction_ids(query)) + len(builder.query_block_ids(query)[0])
         if self.calibrate:
@@ -323,7 +331,7 @@ class InContextRanker(BaseScorer):
                 calibrate=self.calibrate,
                 causal=self.attention == "causal",
             )
-            for i, cut in zip(group, prompt.truncated):
+            for i, cut in zip(group, prompt.truncated, strict=True):
                 truncated[i] = cut
             rows = prompt.signal_rows(self.signal_tokens, 0)
             n_signal = len(rows)

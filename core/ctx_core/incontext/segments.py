@@ -242,7 +242,7 @@ class SegmentStructure:
             else:  # pragma: no cover - internal names only
                 raise KeyError(name)
             self._cache[key] = value.to(device)
-        return self._cache[key]  # type: ignore[no-any-return]
+        return self._cache[key]
 
     def position_ids(self, device: Any = "cpu") -> torch.Tensor:
         """Position id of every token, shape ``(T,)``."""
@@ -292,7 +292,7 @@ class SegmentStructure:
             self.kinds(device),
             self.position_ids(device),
         )
-        return attention_rule(  # type: ignore[no-any-return]
+        return attention_rule(
             seg[q_idx, None],
             seg[None, :],
             kind[q_idx, None],

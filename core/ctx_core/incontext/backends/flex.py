@@ -149,4 +149,4 @@ class FlexBackend(AttentionBackend):
                 scale=scaling,
                 enable_gqa=query.shape[1] != key.shape[1],
             )
-        return out.transpose(1, 2)  # type: ignore[no-any-return]
+        return out.transpose(1, 2)

@@ -16,7 +16,7 @@ Results equal the ``reference`` backend to float rounding.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ctx_core.incontext.backends.base import (
     AttentionBackend,
@@ -116,7 +116,7 @@ class SdpaBackend(AttentionBackend):
         device = query.device
         positions = structure.position_ids(device)
         out = query.new_empty(1, length, heads, value.shape[-1])
-        options = {"scaling": scaling, "softcap": softcap}
+        options: dict[str, Any] = {"scaling": scaling, "softcap": softcap}
         window = sliding_window
 
         def causal_run(start: int, stop: int) -> None:
@@ -160,31 +160,25 @@ class SdpaBackend(AttentionBackend):
             out[0, start:stop] = res[0].transpose(0, 1)
         return out
 
-    def _candidates(
+    def _plan(
         self,
-        query: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
         structure: SegmentStructure,
-        out: torch.Tensor,
-        positions: torch.Tensor,
+        heads: int,
         window: int | None,
-        options: dict,
-    ) -> None:
+        device: torch.device,
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Candidate groups as ``(index, valid, mask)``; built once per prompt and reused by every layer."""
         import torch
 
         n_cand = structure.num_candidates
-        if n_cand == 0:
-            return
-        device = query.device
-        heads = query.shape[1]
         L = structure.instruction_length
         lengths = structure.candidate_lengths
         starts = structure.segment_starts[1 : 1 + n_cand]
+        positions = structure.position_ids(device)
+        instr_pos = positions[:L]
         # Group similar lengths together so padding stays small.
         order = sorted(range(n_cand), key=lambda i: lengths[i])
-        instr_k, instr_v = key[0, :, :L], value[0, :, :L]
-        instr_pos = positions[:L]
+        plan = []
         begin = 0
         while begin < n_cand:
             width = lengths[order[begin]]
@@ -203,12 +197,6 @@ class SdpaBackend(AttentionBackend):
             first = torch.tensor([starts[i] for i in group], device=device)
             valid = span[None, :] < lens[:, None]  # (G, C)
             index = torch.where(valid, first[:, None] + span[None, :], first[:, None])
-            flat = index.reshape(-1)
-            q = query[0][:, flat].reshape(heads, size, width, -1).transpose(0, 1)
-            k_self = key[0][:, flat].reshape(key.shape[1], size, width, -1).transpose(0, 1)
-            v_self = value[0][:, flat].reshape(value.shape[1], size, width, -1).transpose(0, 1)
-            k = torch.cat([instr_k.expand(size, *instr_k.shape), k_self], dim=2)
-            v = torch.cat([instr_v.expand(size, *instr_v.shape), v_self], dim=2)
             own = (span[None, :] <= span[:, None])[None] & valid[:, None, :]  # (G, C, C)
             instr = torch.ones(size, width, L, dtype=torch.bool, device=device)
             if window is not None:
@@ -218,5 +206,38 @@ class SdpaBackend(AttentionBackend):
             mask = torch.cat([instr, own], dim=2)
             # Padding rows are discarded; let them see one key so no row is empty.
             mask[:, :, L] |= ~valid
-            res = _attention(q, k, v, mask[:, None], **options)  # (G, H, C, Dv)
+            plan.append((index, valid, mask[:, None]))
+        return plan
+
+    def _candidates(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        structure: SegmentStructure,
+        out: torch.Tensor,
+        positions: torch.Tensor,
+        window: int | None,
+        options: dict[str, Any],
+    ) -> None:
+        import torch
+
+        if structure.num_candidates == 0:
+            return
+        heads, kv_heads = query.shape[1], key.shape[1]
+        L = structure.instruction_length
+        plan = structure.cached(
+            ("sdpa-plan", self.max_chunk_elements, heads, window, str(query.device)),
+            lambda: self._plan(structure, heads, window, query.device),
+        )
+        instr_k, instr_v = key[0, :, :L], value[0, :, :L]
+        for index, valid, mask in plan:
+            size, width = index.shape
+            flat = index.reshape(-1)
+            q = query[0][:, flat].reshape(heads, size, width, -1).transpose(0, 1)
+            k_self = key[0][:, flat].reshape(kv_heads, size, width, -1).transpose(0, 1)
+            v_self = value[0][:, flat].reshape(kv_heads, size, width, -1).transpose(0, 1)
+            k = torch.cat([instr_k.expand(size, *instr_k.shape), k_self], dim=2)
+            v = torch.cat([instr_v.expand(size, *instr_v.shape), v_self], dim=2)
+            res = _attention(q, k, v, mask, **options)  # (G, H, C, Dv)
             out[0, index[valid]] = res.transpose(1, 2)[valid]
