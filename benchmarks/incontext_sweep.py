@@ -181,6 +181,16 @@ def record(args: argparse.Namespace) -> None:
 # -- analyze --------------------------------------------------------------------------------
 
 
+def _probs(rec: dict[str, Any], block: int) -> torch.Tensor:
+    """Softmax over candidates of one block's rows, ``(layers, H, rows, N)`` (cached)."""
+    key = f"_probs{block}"
+    if key not in rec:
+        info = rec["blocks"][block]
+        lm = rec["logmass"][:, :, info["offset"] : info["offset"] + info["rows"]].float()
+        rec[key] = torch.softmax(lm, -1)
+    return rec[key]
+
+
 def _scores(
     rec: dict[str, Any],
     layers: list[int],
@@ -191,13 +201,11 @@ def _scores(
 ) -> torch.Tensor:
     def block_scores(j: int) -> torch.Tensor:
         info = rec["blocks"][j]
-        lm = rec["logmass"][layers].float()
-        lm = lm[:, :, info["offset"] : info["offset"] + info["rows"]]
         sel = info["query"] if signal == "query" else info["tail"][-int(signal[4:]) :]
-        lm = lm[:, :, sel]
+        probs = _probs(rec, j)[layers][:, :, sel]
         if heads is not None:
-            lm = lm[:, heads]
-        return torch.softmax(lm, -1).mean((0, 1, 2))
+            probs = probs[:, heads]
+        return probs.mean((0, 1, 2))
 
     scores = block_scores(0)
     if calibrate:
