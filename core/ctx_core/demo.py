@@ -107,7 +107,16 @@ def _core_corpus_section(ctx: DemoContext) -> None:
     ctx.line("Questions: " + " | ".join(ctx.questions))
 
 
-CORE_SECTIONS: dict[str, Section] = {"00-corpus": _core_corpus_section}
+def _incontext_section(ctx: DemoContext) -> None:
+    from ctx_core.incontext.demo import incontext_section
+
+    incontext_section(ctx)
+
+
+CORE_SECTIONS: dict[str, Section] = {
+    "00-corpus": _core_corpus_section,
+    "30-incontext-ranker": _incontext_section,
+}
 
 
 def demo_sections() -> list[tuple[str, Section]]:

@@ -39,9 +39,7 @@ def test_heads_length_and_titles(tiny_llama_dir):
     model = str(tiny_llama_dir)
     one_head = InContextMethod(model, heads=[0], length_normalization="length", with_title=True)
     scores = one_head.scores("capital of France?", CANDIDATES)
-    details = one_head._details(
-        "capital of France?", [one_head._view(p) for p in CANDIDATES]
-    )
+    details = one_head._details("capital of France?", [one_head._view(p) for p in CANDIDATES])
     assert details.token_counts[0] > InContextMethod._view(CANDIDATES[2]).text.count(" ")
     assert len(scores) == 3 and one_head.config()["heads"] == [0]
     assert one_head.rerank("q", []) == []

@@ -71,7 +71,9 @@ class InContextMethod:
         if "calibrate" in options or "length_normalization" in options:
             raise ValueError("pass calibrate and length_normalization as method options")
         if length_normalization not in ("none", "length", "sqrt"):
-            raise ValueError(f"length_normalization must be none, length or sqrt, got {length_normalization!r}")
+            raise ValueError(
+                f"length_normalization must be none, length or sqrt, got {length_normalization!r}"
+            )
         self.name = "incontext"
         self.model = model
         self.calibrate = bool(calibrate)

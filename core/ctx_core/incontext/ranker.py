@@ -92,8 +92,9 @@ class InContextRanker(BaseScorer):
             negative counts from the end). Default: about 60% depth
             (:func:`~ctx_core.incontext.engine.default_scoring_layer`).
         heads: Query heads to average over (default: all).
-        signal_tokens: The last ``n`` tokens of the final block, or ``"query"`` for the
-            query's own tokens in it.
+        signal_tokens: ``"query"`` (default): the query's own tokens in the final block (as
+            in ICR); or an int ``n``: the last ``n`` tokens of the block (the answer opening,
+            as in BlockRank's fine-tuned scoring).
         calibrate: Subtract the scores of a content-free query (ICR calibration); it runs in
             the same pass as an extra final block that reuses all other work.
         length_normalization: ``"none"``, ``"length"`` or ``"sqrt"`` (divide by the block's
@@ -134,7 +135,7 @@ class InContextRanker(BaseScorer):
         backend: str | AttentionBackend = "auto",
         scoring_layer: int | Sequence[int] | None = None,
         heads: Sequence[int] | None = None,
-        signal_tokens: SignalChoice = 1,
+        signal_tokens: SignalChoice = "query",
         calibrate: bool = True,
         length_normalization: LengthNormalization = "none",
         max_block_tokens: int = 160,
