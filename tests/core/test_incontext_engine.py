@@ -353,3 +353,36 @@ def test_default_scoring_layer():
     gemma = Gemma3TextConfig(num_hidden_layers=18)  # global layers: 5, 11, 17
     assert gemma.layer_types[11] == "full_attention"
     assert default_scoring_layer(gemma) == 11
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sdpa",
+        "reference",
+        pytest.param(
+            "flex",
+            marks=pytest.mark.skipif(
+                not torch.cuda.is_available(), reason="FlexAttention has no backward on CPU"
+            ),
+        ),
+    ],
+)
+def test_gradients_flow_through_the_engine(backend):
+    """What fine-tuning needs: next-token logits and scoring-layer log masses, differentiable."""
+    model = _tiny("llama").float().train()
+    structure = STRUCTURE
+    ids = _ids(structure)
+    engine = InContextEngine(model, backend=backend)
+    last = structure.total_length - 1
+    out = engine.run(
+        ids, structure, signal_rows=[last], layers=[2], stop=False, logits_rows=[last - 1, last]
+    )
+    contrastive = -torch.log_softmax(out.logmass[2] / 0.05, dim=-1)[..., 0].mean()
+    next_token = torch.nn.functional.cross_entropy(out.logits, ids[-2:])
+    (next_token + 0.1 * contrastive).backward()
+    q_grad = model.model.layers[2].self_attn.q_proj.weight.grad
+    assert q_grad is not None and q_grad.abs().sum() > 0  # reached through the log masses
+    assert model.model.layers[3].mlp.up_proj.weight.grad.abs().sum() > 0
+    model.zero_grad()
+    model.eval()

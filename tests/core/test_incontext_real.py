@@ -19,9 +19,7 @@ PASSAGES = [
 QUERY = "What is the capital of France?"
 
 
-@pytest.mark.parametrize(
-    ("model", "layer", "heads"), [("smollm2", 18, 9), ("gemma3-270m", 11, 4)]
-)
+@pytest.mark.parametrize(("model", "layer", "heads"), [("smollm2", 18, 9), ("gemma3-270m", 11, 4)])
 def test_packaged_models_load_and_rank(model, layer, heads):
     ranker = InContextRanker(model)
     details = ranker.explain(QUERY, PASSAGES)
