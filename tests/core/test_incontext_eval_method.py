@@ -45,3 +45,16 @@ def test_heads_length_and_titles(tiny_llama_dir):
     assert one_head.rerank("q", []) == []
     with pytest.raises(ValueError):
         InContextMethod(model, length_normalization="log")
+
+
+def test_use_layers_picks_from_one_pass(tiny_llama_dir):
+    model = str(tiny_llama_dir)
+    both = InContextMethod(model, scoring_layer=[0, 1])
+    first = InContextMethod(model, scoring_layer=[0, 1], use_layers=[0])
+    assert both.ranker is first.ranker
+    a = first.scores("capital of France?", CANDIDATES)
+    only = InContextMethod(model, scoring_layer=0).scores("capital of France?", CANDIDATES)
+    assert max(abs(x - y) for x, y in zip(a, only, strict=True)) < 1e-6
+    assert both.scores("capital of France?", CANDIDATES) != a
+    with pytest.raises(ValueError, match="not scored"):
+        InContextMethod(model, scoring_layer=[0, 1], use_layers=[5]).scores("q", CANDIDATES)

@@ -53,6 +53,9 @@ class InContextMethod:
         heads: Query heads to average over (default: all).
         length_normalization: ``"none"``, ``"length"`` or ``"sqrt"``.
         with_title: Score ``"<title>: <text>"`` when a passage has ``metadata["title"]``.
+        use_layers: Score from these of the ranker's scoring layers only (default: all of
+            them). With ``scoring_layer=[5, 11]`` one pass serves ``use_layers=[5]``,
+            ``use_layers=[11]`` and their average.
         **options: Any other :class:`~ctx_core.incontext.InContextRanker` option
             (``scoring_layer``, ``signal_tokens``, ``attention``, ``dtype``, ``backend``,
             ``query_offset``, ``max_pass_tokens``, ...).
@@ -66,6 +69,7 @@ class InContextMethod:
         heads: Sequence[int] | None = None,
         length_normalization: LengthNormalization = "none",
         with_title: bool = False,
+        use_layers: Sequence[int] | None = None,
         **options: Any,
     ) -> None:
         if "calibrate" in options or "length_normalization" in options:
@@ -80,6 +84,9 @@ class InContextMethod:
         self.heads = None if heads is None else [int(h) for h in heads]
         self.length_normalization: LengthNormalization = length_normalization
         self.with_title = bool(with_title)
+        self.use_layers = None if use_layers is None else [int(i) for i in use_layers]
+        if self.use_layers is not None and not self.use_layers:
+            raise ValueError("use_layers must name at least one layer")
         self.options = dict(options)
         self._key, self.ranker = _ranker(model, self.options)
         self._costs: list[tuple[float, float, int, int]] = []
@@ -101,9 +108,18 @@ class InContextMethod:
         view = [self._view(p) for p in candidates] if self.with_title else candidates
         details = self._details(query, view)
         self._costs.append((details.cpu_seconds, details.seconds, details.tokens, details.passes))
-        scores = scores_from_logmass(details.logmass, self.heads)
+        logmass, calibration = details.logmass, details.calibration_logmass
+        if self.use_layers is not None:
+            missing = [i for i in self.use_layers if i not in details.layers]
+            if missing:
+                raise ValueError(
+                    f"use_layers {missing} were not scored; the ranker scores layers {details.layers}"
+                )
+            pick = [details.layers.index(i) for i in self.use_layers]
+            logmass, calibration = logmass[pick], calibration[pick]
+        scores = scores_from_logmass(logmass, self.heads)
         if self.calibrate:
-            scores = scores - scores_from_logmass(details.calibration_logmass, self.heads)
+            scores = scores - scores_from_logmass(calibration, self.heads)
         scores = normalize_length(scores, details.token_counts, self.length_normalization)
         return [float(x) for x in scores]
 
@@ -132,6 +148,7 @@ class InContextMethod:
             "heads": self.heads,
             "length_normalization": self.length_normalization,
             "with_title": self.with_title,
+            "use_layers": self.use_layers,
             **self.options,
             "signal_tokens": ranker.signal_tokens,
             "attention": ranker.attention,
