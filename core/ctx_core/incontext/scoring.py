@@ -23,7 +23,7 @@ divides a candidate's (calibrated) score by its token count, ``"sqrt"`` by the s
 
 Examples:
     >>> import torch
-    >>> m = torch.log(torch.tensor([[[[1.0, 3.0]]]]))  # 1 layer, 1 head, 1 signal, 2 candidates
+    >>> m = torch.log(torch.tensor([[[[1.0, 3.0]]]], dtype=torch.float64))  # 1 layer, head, signal; 2 candidates
     >>> scores_from_logmass(m).tolist()
     [0.25, 0.75]
 """

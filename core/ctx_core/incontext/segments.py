@@ -31,7 +31,7 @@ visible from ``q`` only when ``pos[q] - pos[k] < window``, as the model saw it i
 Examples:
     >>> s = SegmentStructure(instruction_length=3, candidate_lengths=(2, 1), query_lengths=(2,),
     ...                      query_offset=100)
-    >>> s.position_ids.tolist()
+    >>> s.position_ids().tolist()
     [0, 1, 2, 3, 4, 3, 100, 101]
     >>> s.dense_mask().int().tolist()[5]  # the 2nd candidate sees the instruction and itself
     [1, 1, 1, 0, 0, 1, 0, 0]
