@@ -41,6 +41,23 @@ for spec in "smollm2 [7,18] 18 7" "gemma3-270m [5,11] 11 5"; do
     --results-dir $H --no-plot
 done
 
+# Several passes vs one: SmolLM2 in 4 passes of at most 34 candidates (first 3 DL19 queries).
+$CTX eval rerank --dataset dl19 --limit 3 --set max_pass_candidates=34 \
+  --method incontext:model=smollm2,dtype=bfloat16 \
+  --method incontext:model=smollm2,dtype=bfloat16,calibrate=false \
+  --results-dir benchmarks/results/incontext/multipass --no-plot
+
+# Query block right after the longest candidate (query_offset=1 -> instruction + 160)
+# instead of 8192: Gemma-3's local layers then see the candidates.
+for model in "gemma3-270m [5,11] 11 5" "smollm2 [7,18] 18 7"; do
+  set -- $model
+  M=incontext:model=$1,dtype=bfloat16,query_offset=1
+  $CTX eval rerank --dataset hotpotqa --limit 10 --set "scoring_layer=$2" --set with_title=true \
+    --method "$M,use_layers=[$3]" --method "$M,use_layers=[$3],calibrate=false" \
+    --method "$M,use_layers=[$4]" --method "$M,use_layers=[$4],calibrate=false" \
+    --results-dir $H --no-plot
+done
+
 # CPU seconds per query: block-sparse vs ordinary causal attention on the same tokens.
 for model in smollm2 gemma3-270m; do
   python benchmarks/incontext_cost.py --model $model --limit 1 \
