@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Zero-shot in-context ranker evaluations committed under benchmarks/results/incontext/.
 # Subsets, because the runs were made on a shared 2-core CPU: DL19 (BM25 top-100 each) with
-# the first 10 queries for SmolLM2 and the first 5 for Gemma-3-270M, HotpotQA dev250 with the
-# first 25 questions (10 paragraphs each); BM25 order (none) and MiniLM (embedding) on the
+# the first 10 queries, HotpotQA dev250 with the first 25 questions (10 paragraphs each); BM25 order (none) and MiniLM (embedding) on the
 # same subsets. One set of forward passes per model and data set serves all eight variants
 # (two scoring layers x calibrated or not x length normalization or not).
 # Run from the repository root.
@@ -26,13 +25,11 @@ variants() {  # model, layers list, first layer, second layer
 
 D=benchmarks/results/incontext/dl19
 H=benchmarks/results/incontext/hotpotqa
-for n in 10 5; do
-  $CTX eval rerank --dataset dl19 --limit $n --method none --method embedding --results-dir $D --no-plot
-done
+$CTX eval rerank --dataset dl19 --limit 10 --method none --method embedding --results-dir $D --no-plot
 # shellcheck disable=SC2046
 $CTX eval rerank --dataset dl19 --limit 10 $(variants smollm2 '[7,18]' 18 7) --results-dir $D --no-plot
 # shellcheck disable=SC2046
-$CTX eval rerank --dataset dl19 --limit 5 $(variants gemma3-270m '[5,11]' 11 5) --results-dir $D --no-plot
+$CTX eval rerank --dataset dl19 --limit 10 $(variants gemma3-270m '[5,11]' 11 5) --results-dir $D --no-plot
 
 $CTX eval rerank --dataset hotpotqa --limit 25 --method none --method embedding --results-dir $H --no-plot
 for spec in "smollm2 [7,18] 18 7" "gemma3-270m [5,11] 11 5"; do
@@ -57,6 +54,13 @@ for model in "gemma3-270m [5,11] 11 5" "smollm2 [7,18] 18 7"; do
     --method "$M,use_layers=[$4]" --method "$M,use_layers=[$4],calibrate=false" \
     --results-dir $H --no-plot
 done
+
+# The same on the first 4 DL19 queries (SmolLM2).
+M=incontext:model=smollm2,dtype=bfloat16,query_offset=1
+$CTX eval rerank --dataset dl19 --limit 4 --set "scoring_layer=[7,18]" \
+  --method "$M,use_layers=[18]" --method "$M,use_layers=[18],calibrate=false" \
+  --method "$M,use_layers=[7]" --method "$M,use_layers=[7],calibrate=false" \
+  --results-dir $D --no-plot
 
 # CPU seconds per query: block-sparse vs ordinary causal attention on the same tokens.
 for model in smollm2 gemma3-270m; do
