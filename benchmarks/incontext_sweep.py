@@ -10,9 +10,9 @@ trec_eval nDCG@10 with graded gains; HotpotQA supporting recall@2).
 Run (from the repository root):
 
     PYTHONPATH=core:packages python benchmarks/incontext_sweep.py record --model smollm2 \
-        --dataset dl19 --limit 10 --out /tmp/sweep/smollm2-dl19.pt
+        --dataset dl19 --limit 10 --out sweep/smollm2-dl19.pt
     PYTHONPATH=core:packages python benchmarks/incontext_sweep.py analyze \
-        /tmp/sweep/smollm2-dl19.pt --json benchmarks/results/incontext_sweep_smollm2_dl19.json
+        sweep/smollm2-dl19.pt --json benchmarks/results/incontext/sweep/smollm2-dl19.json
 """
 
 from __future__ import annotations
