@@ -113,9 +113,16 @@ def _active_context_section(ctx: DemoContext) -> None:
     context_section(ctx)
 
 
+def _incontext_section(ctx: DemoContext) -> None:
+    from ctx_core.incontext.demo import incontext_section
+
+    incontext_section(ctx)
+
+
 CORE_SECTIONS: dict[str, Section] = {
     "00-corpus": _core_corpus_section,
     "40-active-context": _active_context_section,
+    "30-incontext-ranker": _incontext_section,
 }
 
 

@@ -18,6 +18,7 @@ from langchain_ctx.convert import (
     to_passage,
 )
 from langchain_ctx.embeddings import CtxEmbeddings
+from langchain_ctx.incontext import InContextReranker
 from langchain_ctx.llm import CtxChatModel, LangChainLLM
 from langchain_ctx.reranker import ContextReranker
 from langchain_ctx.retriever import RerankingRetriever
@@ -30,6 +31,7 @@ __all__ = [
     "CtxChatModel",
     "CtxDocumentCompressor",
     "CtxEmbeddings",
+    "InContextReranker",
     "LangChainLLM",
     "RerankingRetriever",
     "UDCGReranker",

@@ -7,6 +7,7 @@ Examples:
 from llamaindex_ctx.context_tools import ContextToolSpec
 from llamaindex_ctx.convert import nodes_to_passages, passages_to_nodes, to_node, to_passage
 from llamaindex_ctx.embeddings import CtxEmbedding
+from llamaindex_ctx.incontext import InContextRerankPostprocessor
 from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 from llamaindex_ctx.reranker import ContextRerankPostprocessor
@@ -18,6 +19,7 @@ __all__ = [
     "CtxEmbedding",
     "CtxLLM",
     "CtxRerankPostprocessor",
+    "InContextRerankPostprocessor",
     "LlamaIndexLLM",
     "UDCGPostprocessor",
     "nodes_to_passages",

@@ -23,6 +23,7 @@ _FACTORIES: dict[str, str | Callable[..., Scorer]] = {
     "bm25": "ctx_core.scoring.bm25:BM25Scorer",
     "cross-encoder": "ctx_core.scoring.cross_encoder:CrossEncoderScorer",
     "cohere": "ctx_core.scoring.cohere:CohereScorer",
+    "incontext": "ctx_core.incontext.ranker:InContextRanker",
 }
 
 
