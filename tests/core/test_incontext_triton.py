@@ -144,9 +144,10 @@ for structure, extra in cases:
                                    device="cpu", **extra).as_dict())
 results.append(check_logmass(small, random_structure(9, seed=1, query_lengths=(3,)),
                              heads=4, kv_heads=2, head_dim=16, signals=3, device="cpu").as_dict())
-results.append(check_attention(small, SegmentStructure(2, (3, 1), (2,), query_offset=8),
-                               heads=2, kv_heads=2, head_dim=16, dtype="float16",
-                               device="cpu").as_dict())
+for dtype in ("float16", "bfloat16"):
+    results.append(check_attention(small, SegmentStructure(2, (3, 1), (2,), query_offset=8),
+                                   heads=2, kv_heads=2, head_dim=16, dtype=dtype,
+                                   device="cpu").as_dict())
 print("RESULTS" + json.dumps(results))
 """
 
@@ -164,7 +165,7 @@ def test_kernels_under_the_interpreter_match_the_reference():
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULTS"))
     results = json.loads(line[len("RESULTS") :])
-    assert len(results) == 5
+    assert len(results) == 6
     for r in results:
         assert r["unwritten"] == 0, r
         assert r["passed"], r

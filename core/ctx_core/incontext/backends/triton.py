@@ -77,16 +77,18 @@ def _interpreter_env() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-def _patch_interpreter_index() -> None:
-    """Let Triton's interpreter use scalars loaded from memory as loop bounds under numpy 2.
+def _patch_interpreter() -> None:
+    """Two fixes to Triton's CPU interpreter (tests only; compiled kernels are unaffected).
 
-    The interpreter keeps scalars as 1-element arrays and converts them with ``int(array)``,
-    which recent numpy refuses for arrays of one dimension; this converts the element
-    instead. Interpreter only (CPU tests); compiled kernels are unaffected.
+    * Scalars are 1-element arrays there, converted with ``int(array)``, which numpy 2
+      refuses for arrays of one dimension: loop bounds loaded from memory failed.
+    * bf16 is stored as ``uint16`` and ``tl.dot`` multiplied those integers: bf16 dot
+      products are widened to float32 first (exact: a bf16 is the top half of a float32).
     """
+    import numpy as np
     from triton.runtime import interpreter
 
-    if getattr(interpreter, "_ctx_index_patch", False):
+    if getattr(interpreter, "_ctx_patched", False):
         return
     original = interpreter._patch_lang_tensor
 
@@ -95,7 +97,20 @@ def _patch_interpreter_index() -> None:
         scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
 
     interpreter._patch_lang_tensor = patched
-    interpreter._ctx_index_patch = True
+    builder = interpreter.InterpreterBuilder
+    create_dot = builder.create_dot
+
+    def widen(handle: Any) -> Any:
+        if getattr(handle.dtype, "name", "") != "bf16":
+            return handle
+        data = (handle.data.astype(np.uint32) << 16).view(np.float32)
+        return interpreter.TensorHandle(data, interpreter.tl.float32)
+
+    def dot(self: Any, a: Any, b: Any, d: Any, *args: Any) -> Any:
+        return create_dot(self, widen(a), widen(b), d, *args)
+
+    builder.create_dot = dot
+    interpreter._ctx_patched = True
 
 
 def load_kernels(interpret: bool = False) -> Any:
@@ -119,7 +134,7 @@ def load_kernels(interpret: bool = False) -> Any:
                 "the triton backend runs on CPU tensors only under Triton's interpreter: set "
                 "TRITON_INTERPRET=1 in the environment before triton is imported"
             )
-        _patch_interpreter_index()
+        _patch_interpreter()
     return importlib.import_module(_KERNELS)
 
 
@@ -296,8 +311,15 @@ class TritonBackend(AttentionBackend):
             return self.block_n
         return 64 if head_dim <= 128 else 32
 
-    def _launch(self, interpreted: bool) -> dict[str, int]:
-        return {} if interpreted else {"num_warps": self.num_warps, "num_stages": self.num_stages}
+    def _launch(self, interpreted: bool, head_dim: int, dtype: torch.dtype) -> dict[str, int]:
+        """Launch options: wider heads get more warps; fp32 tiles one pipeline stage."""
+        import torch
+
+        if interpreted:
+            return {}
+        warps = self.num_warps if head_dim <= 128 else max(self.num_warps, 8)
+        stages = 1 if dtype == torch.float32 else self.num_stages
+        return {"num_warps": warps, "num_stages": stages}
 
     def plan(self, structure: SegmentStructure, head_dim: int) -> WorkList:
         """The work list of ``structure`` (cached on it)."""
@@ -428,7 +450,7 @@ class TritonBackend(AttentionBackend):
             BLOCK_N=block_n,
             BLOCK_D=block_d,
             DOT_PRECISION=precision,
-            **self._launch(interpreted),
+            **self._launch(interpreted, dim, query.dtype),
         )
         if plan.split_tiles:
             kernels.attention_combine[(len(plan.split_tiles) * heads,)](
@@ -443,7 +465,7 @@ class TritonBackend(AttentionBackend):
                 dim,
                 BLOCK_M=self.block_m,
                 BLOCK_D=block_d,
-                **self._launch(interpreted),
+                **self._launch(interpreted, dim, query.dtype),
             )
         return out
 
@@ -520,7 +542,7 @@ class TritonBackend(AttentionBackend):
             BLOCK_N=self._block_n(dim),
             BLOCK_D=block_d,
             DOT_PRECISION=precision,
-            **self._launch(interpreted),
+            **self._launch(interpreted, dim, query_rows.dtype),
         )
         return out
 
