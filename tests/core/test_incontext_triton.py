@@ -154,7 +154,11 @@ print("RESULTS" + json.dumps(results))
 
 @pytest.mark.skipif(not triton_available(), reason="needs triton (the gpu extra)")
 def test_kernels_under_the_interpreter_match_the_reference():
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=f"{ROOT / 'core'}{os.pathsep}{ROOT / 'packages'}")
+    env = dict(
+        os.environ,
+        TRITON_INTERPRET="1",
+        PYTHONPATH=f"{ROOT / 'core'}{os.pathsep}{ROOT / 'packages'}",
+    )
     proc = subprocess.run(
         [sys.executable, "-c", _INTERPRETER_SCRIPT],
         env=env,
@@ -233,8 +237,7 @@ def test_cuda_auto_picks_triton_and_gradients_flow():
     assert get_backend("auto", "cuda").name == "triton"
     s = random_structure(5, max_length=30, seed=0)
     q, k, v = (
-        torch.randn(1, h, s.total_length, 32, device="cuda", requires_grad=True)
-        for h in (4, 2, 2)
+        torch.randn(1, h, s.total_length, 32, device="cuda", requires_grad=True) for h in (4, 2, 2)
     )
     out = TritonBackend().attend(q, k, v, s, scaling=0.2)
     grads = torch.autograd.grad(out.square().sum(), (q, k, v))

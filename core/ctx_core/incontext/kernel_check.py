@@ -33,8 +33,8 @@ __all__ = [
     "CheckResult",
     "check_attention",
     "check_logmass",
-    "reference_attention",
     "random_structure",
+    "reference_attention",
 ]
 
 Profile = Literal["ragged", "ones", "fixed"]
@@ -77,7 +77,9 @@ def random_structure(
     elif profile == "fixed":
         lengths = [fixed_length] * num_candidates
     elif profile == "ragged":
-        lengths = [1 if rng.random() < 0.2 else rng.randint(1, max_length) for _ in range(num_candidates)]
+        lengths = [
+            1 if rng.random() < 0.2 else rng.randint(1, max_length) for _ in range(num_candidates)
+        ]
     else:
         raise ValueError(f"profile must be 'ragged', 'ones' or 'fixed', got {profile!r}")
     instruction = instruction_length if instruction_length is not None else rng.randint(1, 120)

@@ -166,9 +166,7 @@ class WorkList:
 
         key = str(device)
         if key not in self.tensors:
-            work = torch.tensor(
-                [[*item, 0] for item in self.items] or [[0] * 8], dtype=torch.int32
-            )
+            work = torch.tensor([[*item, 0] for item in self.items] or [[0] * 8], dtype=torch.int32)
             tiles = torch.tensor(self.split_tiles or [(0, 0)], dtype=torch.int32)
             spans = torch.tensor(self.spans or [(0, 0)], dtype=torch.int32)
             self.tensors[key] = (work.to(device), tiles.to(device), spans.to(device))
