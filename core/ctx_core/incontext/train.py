@@ -98,7 +98,8 @@ class TrainConfig:
         weight_decay: AdamW weight decay.
         aux_weight: Weight of the contrastive loss (0.1 in BlockRank).
         temperature: Temperature of the contrastive loss.
-        max_candidates: Passages per training list (positives kept, negatives sampled).
+        max_candidates: Passages per training list: up to half of them positives (at
+            least one), the rest sampled negatives.
         max_block_tokens: Token limit of a passage block.
         scoring_layer: Layer whose attention is scored (default: the ranker's default).
         signal_tokens: The ranker's signal tokens (last ``n`` of the final block, or
@@ -203,12 +204,13 @@ def ranking_loss(
     n = len(example.passages)
     positives = list(example.positives)
     negatives = [i for i in range(n) if i not in set(positives)]
-    keep_pos = positives[: config.max_candidates]
+    # At most half the list is positive (at least one), the rest sampled negatives.
+    keep_pos = rng.sample(positives, min(len(positives), max(1, config.max_candidates // 2)))
     rng.shuffle(negatives)
     chosen = keep_pos + negatives[: max(0, config.max_candidates - len(keep_pos))]
     rng.shuffle(chosen)
     texts = [example.passages[i] for i in chosen]
-    pos_slots = [j for j, i in enumerate(chosen) if i in set(positives)]
+    pos_slots = [j for j, i in enumerate(chosen) if i in set(keep_pos)]
     answer_slot = rng.choice(pos_slots)
     prompt = builder.build(example.query, texts)
     signal = prompt.signal_rows(config.signal_tokens, 0)
