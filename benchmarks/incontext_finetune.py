@@ -12,7 +12,7 @@ Evaluation on the held-out queries, before and after fine-tuning, with the same
 MRR of the first supporting paragraph), DL19 nDCG@10 reranking the BM25 top-100; both the
 calibrated score (the ranker's default) and the raw attention score.
 
-Run (from the repository root; data read from ``../shared/data`` or ``$CTX_DATA_DIR``):
+Run (from the repository root; data read from ``$CTX_DATA_DIR``, else ``../shared/data`` or ``../../shared/data``):
 
     PYTHONPATH=core:packages python benchmarks/incontext_finetune.py --device cuda \
         --steps 400 --out benchmarks/results/incontext_finetune_smollm2.json
@@ -43,7 +43,17 @@ sys.path[:0] = [str(ROOT / "core"), str(ROOT / "packages")]
 from ctx_core.incontext import InContextRanker  # noqa: E402
 from ctx_core.incontext.train import TrainConfig, TrainingExample, fine_tune  # noqa: E402
 
-DEFAULT_DATA = Path(os.environ.get("CTX_DATA_DIR") or ROOT.parent / "shared" / "data")
+
+def _default_data() -> Path:
+    if os.environ.get("CTX_DATA_DIR"):
+        return Path(os.environ["CTX_DATA_DIR"])
+    for parent in ROOT.parents[:2]:  # ../shared/data beside a checkout or a worktree folder
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return ROOT.parent / "shared" / "data"
+
+
+DEFAULT_DATA = _default_data()
 
 
 # -- data -----------------------------------------------------------------------------------

@@ -25,7 +25,20 @@ from ctx_core.incontext.train import (
     ranking_loss,
 )
 
-WORDS = "apple river stone cloud piano tiger lemon candle rocket forest silver garden".split()
+WORDS = [
+    "apple",
+    "river",
+    "stone",
+    "cloud",
+    "piano",
+    "tiger",
+    "lemon",
+    "candle",
+    "rocket",
+    "forest",
+    "silver",
+    "garden",
+]
 TEMPLATE = PromptTemplate(
     instruction="find : {query}",
     candidate=" id [{label}] {content} end",
@@ -36,7 +49,23 @@ TEMPLATE = PromptTemplate(
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    base = "[UNK] [PAD] find : which ? best [ ] id end the N / A".split()
+    base = [
+        "[UNK]",
+        "[PAD]",
+        "find",
+        ":",
+        "which",
+        "?",
+        "best",
+        "[",
+        "]",
+        "id",
+        "end",
+        "the",
+        "N",
+        "/",
+        "A",
+    ]
     vocab = {w: i for i, w in enumerate(base + [str(i) for i in range(10)] + WORDS)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()

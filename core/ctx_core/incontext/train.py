@@ -312,7 +312,9 @@ def fine_tune(
         for step in range(config.steps):
             t = time.perf_counter()
             example = examples[rng.randrange(len(examples))]
-            loss, parts = ranking_loss(engine, builder, example, layer=layer, config=config, rng=rng)
+            loss, parts = ranking_loss(
+                engine, builder, example, layer=layer, config=config, rng=rng
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip is not None:
