@@ -6,15 +6,16 @@ name            what it is                                             where
 ``reference``   dense masked attention in plain torch (ground truth)   anywhere; short prompts
 ``sdpa``        exact block-sparse attention from batched SDPA calls   CPU default; any device
 ``flex``        FlexAttention with a block mask                        CUDA (compiled); CPU
+``triton``      block-sparse Triton kernels, fused candidate scoring   CUDA (CPU: interpreter)
 ==============  =====================================================  =======================
 
-``"auto"`` picks, in order, the first available of ``triton`` (registered by the GPU
-kernel, when present), ``flex`` on CUDA, then ``sdpa``. A new backend subclasses
+``"auto"`` picks, in order, the first available of ``triton`` (CUDA with the ``gpu``
+extra installed), ``flex`` on CUDA, then ``sdpa``. A new backend subclasses
 :class:`AttentionBackend` and calls :func:`register_backend`.
 
 Examples:
     >>> from ctx_core.incontext.backends import backend_names, get_backend
-    >>> {"reference", "sdpa", "flex"} <= set(backend_names())
+    >>> {"reference", "sdpa", "flex", "triton"} <= set(backend_names())
     True
     >>> get_backend("auto", "cpu").name
     'sdpa'
@@ -41,6 +42,7 @@ _FACTORIES: dict[str, str | Callable[[], AttentionBackend]] = {
     "reference": "ctx_core.incontext.backends.reference:ReferenceBackend",
     "sdpa": "ctx_core.incontext.backends.sdpa:SdpaBackend",
     "flex": "ctx_core.incontext.backends.flex:FlexBackend",
+    "triton": "ctx_core.incontext.backends.triton:TritonBackend",
 }
 
 #: Backends ``"auto"`` tries, first available wins, per device type.
