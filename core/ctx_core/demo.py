@@ -113,9 +113,23 @@ def _memory_section(ctx: DemoContext) -> None:
     memory_section(ctx)
 
 
+def _active_context_section(ctx: DemoContext) -> None:
+    from ctx_core.context.demo import context_section
+
+    context_section(ctx)
+
+
+def _incontext_section(ctx: DemoContext) -> None:
+    from ctx_core.incontext.demo import incontext_section
+
+    incontext_section(ctx)
+
+
 CORE_SECTIONS: dict[str, Section] = {
     "00-corpus": _core_corpus_section,
     "30-document-memory": _memory_section,
+    "40-active-context": _active_context_section,
+    "30-incontext-ranker": _incontext_section,
 }
 
 

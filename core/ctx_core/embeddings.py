@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +35,8 @@ class Embedder:
         query_prefix: Prepended to queries (some models, e.g. E5, expect ``"query: "``).
         document_prefix: Prepended to documents (e.g. ``"passage: "``).
         show_progress: Show a progress bar (``None``: only for long lists).
+        cache_size: How many embeddings to remember by text (0: none), so passages seen
+            again (the same chunk retrieved for several queries) are not re-encoded.
     """
 
     def __init__(
@@ -45,6 +48,7 @@ class Embedder:
         query_prefix: str = "",
         document_prefix: str = "",
         show_progress: bool | None = None,
+        cache_size: int = 4096,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -54,6 +58,8 @@ class Embedder:
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self.show_progress = show_progress
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def dimension(self) -> int:
@@ -67,15 +73,43 @@ class Embedder:
 
     def embed(self, texts: Sequence[str], *, ids: Sequence[str] | None = None) -> np.ndarray:
         """Embed documents; returns a float32 array of shape ``(len(texts), dimension)``."""
-        texts = [self.document_prefix + t for t in texts]
-        self._warn_if_truncated(texts, ids)
-        return self._encode(texts)
+        return self._cached([self.document_prefix + t for t in texts], ids)
 
     def embed_query(self, query: str) -> np.ndarray:
         """Embed one query; returns a vector of length ``dimension``."""
-        text = self.query_prefix + query
-        self._warn_if_truncated([text], ["query"])
-        return self._encode([text])[0]
+        return self._cached([self.query_prefix + query], ["query"])[0]
+
+    def cached_vectors(self) -> dict[str, np.ndarray]:
+        """A copy of the embedding cache (text as encoded, prefix included -> vector)."""
+        return dict(self._cache)
+
+    def warm_cache(self, vectors: dict[str, np.ndarray]) -> None:
+        """Add embeddings computed earlier (e.g. saved from :meth:`cached_vectors`) to the cache."""
+        for text, vector in vectors.items():
+            self._cache[text] = np.asarray(vector, dtype=np.float32)
+        while self.cache_size > 0 and len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def _cached(self, texts: list[str], ids: Sequence[str] | None) -> np.ndarray:
+        missing = [i for i, t in enumerate(texts) if t not in self._cache]
+        if missing:
+            fresh = [texts[i] for i in missing]
+            self._warn_if_truncated(fresh, [ids[i] for i in missing] if ids is not None else None)
+            vectors = self._encode(fresh)
+        else:
+            vectors = np.zeros((0, self.dimension), dtype=np.float32)
+        found = {texts[i]: vectors[n] for n, i in enumerate(missing)}
+        out = (
+            np.stack([found[t] if t in found else self._cache[t] for t in texts])
+            if texts
+            else vectors
+        )
+        if self.cache_size > 0:
+            for text, vector in found.items():
+                self._cache[text] = vector
+                if len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return np.asarray(out, dtype=np.float32)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -5,6 +5,12 @@ Examples:
 """
 
 from langchain_ctx.compressor import CtxDocumentCompressor
+from langchain_ctx.context_tools import (
+    ContextTool,
+    ContextToolkit,
+    messages_to_context,
+    rendered_to_messages,
+)
 from langchain_ctx.convert import (
     documents_to_passages,
     passages_to_documents,
@@ -12,21 +18,29 @@ from langchain_ctx.convert import (
     to_passage,
 )
 from langchain_ctx.embeddings import CtxEmbeddings
+from langchain_ctx.incontext import InContextReranker
 from langchain_ctx.llm import CtxChatModel, LangChainLLM
 from langchain_ctx.memory import MemoryRetriever
 from langchain_ctx.reranker import ContextReranker
 from langchain_ctx.retriever import RerankingRetriever
+from langchain_ctx.udcg import UDCGReranker
 
 __all__ = [
     "ContextReranker",
+    "ContextTool",
+    "ContextToolkit",
     "CtxChatModel",
     "CtxDocumentCompressor",
     "CtxEmbeddings",
+    "InContextReranker",
     "LangChainLLM",
     "MemoryRetriever",
     "RerankingRetriever",
+    "UDCGReranker",
     "documents_to_passages",
+    "messages_to_context",
     "passages_to_documents",
+    "rendered_to_messages",
     "to_document",
     "to_passage",
 ]

@@ -7,24 +7,33 @@ from langchain_core.vectorstores import InMemoryVectorStore
 from ctx_core.demo import DemoContext
 from langchain_ctx.convert import documents_to_passages, to_document
 from langchain_ctx.embeddings import CtxEmbeddings
-from langchain_ctx.reranker import ContextReranker
 from langchain_ctx.retriever import RerankingRetriever
+from langchain_ctx.udcg import UDCGReranker
 
 
 def rerank_section(ctx: DemoContext) -> None:
-    """Vector retrieval over the book, then ``ContextReranker`` keeps what clears its threshold."""
-    ctx.heading("LangChain: InMemoryVectorStore (MiniLM) -> RerankingRetriever(ContextReranker)")
+    """Vector retrieval over the book, then ``UDCGReranker`` drops the likely distractors."""
+    ctx.heading("LangChain: InMemoryVectorStore (MiniLM) -> RerankingRetriever(UDCGReranker)")
     store = InMemoryVectorStore(CtxEmbeddings())
     store.add_documents([to_document(p) for p in ctx.corpus])
-    retriever = RerankingRetriever(
-        base_retriever=store.as_retriever(search_kwargs={"k": 8}),
-        reranker=ContextReranker(score_threshold=0.3),
-        k=3,
-    )
+    base = store.as_retriever(search_kwargs={"k": 8})
+    reranker = UDCGReranker(token_budget=800)
+    retriever = RerankingRetriever(base_retriever=base, reranker=reranker, k=4)
     for question in ctx.questions:
-        documents = retriever.invoke(question)
-        ctx.line(
-            f"\nQ: {question}  -> kept {len(documents)} of 8 retrieved (relevance >= 0.3, at most 3)"
+        kept = retriever.invoke(question)
+        ctx.line(f"\nQ: {question}  -> kept {len(kept)} of 8 retrieved")
+        passages = documents_to_passages(kept)
+        ctx.show_passages([p.with_score(p.metadata["relevance_probability"]) for p in passages])
+        decisions = reranker.core_reranker().explain(
+            question, documents_to_passages(base.invoke(question))
         )
-        passages = documents_to_passages(documents)
-        ctx.show_passages([p.with_score(p.metadata["relevance_score"]) for p in passages])
+        dropped = [d for d in decisions if not d.kept]
+        ctx.line(
+            "  dropped: "
+            + (
+                ", ".join(
+                    f"{d.passage.id} (p={d.relevance_probability:.2f}, {d.reason})" for d in dropped
+                )
+                or "none"
+            )
+        )

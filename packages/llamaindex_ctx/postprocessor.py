@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from llama_index.core.bridge.pydantic import Field
 from llama_index.core.callbacks import CBEventType, EventPayload
@@ -32,6 +32,9 @@ class CtxRerankPostprocessor(BaseNodePostprocessor):
     """
 
     top_n: int | None = Field(default=3, ge=1, description="How many nodes to keep (None: all).")
+
+    #: Metadata keys the core writes that ``NodeWithScore.score`` already holds (not copied).
+    score_keys: ClassVar[tuple[str, ...]] = ("relevance_score",)
 
     @abstractmethod
     def core_reranker(self) -> PassageReranker:
@@ -78,7 +81,7 @@ class CtxRerankPostprocessor(BaseNodePostprocessor):
         passages = nodes_to_passages(nodes)
         with self._events(nodes, query) as event:
             kept = self.core_reranker().rerank(query.query_str, passages, top_n=self.top_n)
-            result = passages_to_nodes(kept, nodes)
+            result = passages_to_nodes(kept, nodes, self.score_keys)
             self._finish(event, result)
         return result
 
@@ -91,6 +94,6 @@ class CtxRerankPostprocessor(BaseNodePostprocessor):
         passages = nodes_to_passages(nodes)
         with self._events(nodes, query) as event:
             kept = await self.core_reranker().arerank(query.query_str, passages, top_n=self.top_n)
-            result = passages_to_nodes(kept, nodes)
+            result = passages_to_nodes(kept, nodes, self.score_keys)
             self._finish(event, result)
         return result

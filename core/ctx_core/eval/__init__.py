@@ -1,5 +1,7 @@
 """The evaluation harness: data loaders, metrics, rerank methods, the runner and reports.
 
+The benchmark task generators (PI-LLM, multi-needle) live in :mod:`ctx_core.eval.generators`.
+
 Examples:
     >>> from ctx_core.eval import build_method, ndcg_at_k
     >>> ndcg_at_k(["a", "b"], {"b": 1}, k=10) < 1.0

@@ -12,6 +12,7 @@ built by name with keyword options (``ctx eval rerank --method NAME --set key=va
 | ``long-context-reorder`` | puts the best passages at both ends and the weakest in the middle (LangChain's ``LongContextReorder``) | ``base`` (+ its options) |
 | ``top-k`` | keeps the first ``k`` of a base ranking | ``k``, ``base`` (+ its options) |
 | ``random`` | a seeded shuffle, the chance baseline | ``seed`` |
+| ``incontext`` | sorts by the in-context block-sparse ranker (:mod:`ctx_core.incontext`) | ``model``, ``calibrate``, ``heads``, ``length_normalization``, ``with_title``, ranker options |
 
 Every method also takes ``top_k=N``: the method's ranking cut to its first ``N``
 passages (``--method embedding --set top_k=4``).
@@ -302,6 +303,8 @@ _FACTORIES: dict[str, str | Callable[..., RerankMethod]] = {
     "long-context-reorder": _long_context_reorder,
     "top-k": _top_k,
     "random": RandomOrder,
+    "udcg": "ctx_core.udcg.method:UDCGMethod",
+    "incontext": "ctx_core.incontext.eval_method:build_incontext_method",
 }
 
 

@@ -175,7 +175,7 @@ class TransformersLLM(BaseLLM):
         for index in self._batches_by_length(encoded):
             input_ids, attention = self._pad([encoded[i] for i in index], left=True)
             with torch.no_grad():
-                logits = self._forward(input_ids, attention)[:, -1, :]
+                logits = self._forward(input_ids, attention, last_only=True)[:, -1, :]
             logprobs = torch.log_softmax(logits.float(), dim=-1)[:, token_ids]
             for row, i in enumerate(index):
                 result[i] = [float(x) for x in logprobs[row]]
@@ -220,10 +220,16 @@ class TransformersLLM(BaseLLM):
             raise ValueError(f"token {token!r} encodes to nothing")
         return int(ids[0])
 
-    def _forward(self, input_ids: Any, attention: Any) -> Any:
+    def _forward(self, input_ids: Any, attention: Any, last_only: bool = False) -> Any:
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        # With left padding the last position is every row's next token: skip the LM head elsewhere.
+        extra = {"logits_to_keep": 1} if last_only else {}
         out = self.model(
-            input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=False
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=positions,
+            use_cache=False,
+            **extra,
         )
         return out.logits
 

@@ -1,12 +1,11 @@
 """Relevance scorers behind one protocol.
 
-=======================  =============================================  ==============
-scorer                   what it uses                                   extra
-=======================  =============================================  ==============
-:class:`EmbeddingScorer`     bi-encoder cosine (default: packaged MiniLM)   ``local``
-:class:`CrossEncoderScorer`  sentence-transformers ``CrossEncoder``         ``local``
-:class:`CohereScorer`        Cohere's hosted rerank API                     ``cohere``
-=======================  =============================================  ==============
+| scorer | what it uses | extra |
+|---|---|---|
+| `EmbeddingScorer` | bi-encoder cosine (default: packaged MiniLM) | `local` |
+| `BM25Scorer` | Okapi BM25 over the candidate list | - |
+| `CrossEncoderScorer` | sentence-transformers `CrossEncoder` | `local` |
+| `CohereScorer` | Cohere's hosted rerank API | `cohere` |
 
 Each is imported lazily, so ``import ctx_core.scoring`` needs no optional package.
 
@@ -23,13 +22,22 @@ from typing import TYPE_CHECKING, Any
 from ctx_core.scoring.base import BaseScorer, Scorer
 
 if TYPE_CHECKING:
+    from ctx_core.scoring.bm25 import BM25Scorer
     from ctx_core.scoring.cohere import CohereScorer
     from ctx_core.scoring.cross_encoder import CrossEncoderScorer
     from ctx_core.scoring.embedding import EmbeddingScorer
 
-__all__ = ["BaseScorer", "CohereScorer", "CrossEncoderScorer", "EmbeddingScorer", "Scorer"]
+__all__ = [
+    "BM25Scorer",
+    "BaseScorer",
+    "CohereScorer",
+    "CrossEncoderScorer",
+    "EmbeddingScorer",
+    "Scorer",
+]
 
 _LAZY = {
+    "BM25Scorer": "ctx_core.scoring.bm25",
     "CohereScorer": "ctx_core.scoring.cohere",
     "CrossEncoderScorer": "ctx_core.scoring.cross_encoder",
     "EmbeddingScorer": "ctx_core.scoring.embedding",

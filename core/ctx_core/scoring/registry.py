@@ -20,8 +20,10 @@ __all__ = ["build_scorer", "register_scorer", "scorer_names"]
 
 _FACTORIES: dict[str, str | Callable[..., Scorer]] = {
     "embedding": "ctx_core.scoring.embedding:EmbeddingScorer",
+    "bm25": "ctx_core.scoring.bm25:BM25Scorer",
     "cross-encoder": "ctx_core.scoring.cross_encoder:CrossEncoderScorer",
     "cohere": "ctx_core.scoring.cohere:CohereScorer",
+    "incontext": "ctx_core.incontext.ranker:InContextRanker",
 }
 
 

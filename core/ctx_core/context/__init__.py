@@ -1,0 +1,50 @@
+"""Active context management: a working context of fragments and the tools to manage it.
+
+After "Sculptor: Empowering LLMs with Cognitive Agency via Active Context Management"
+(2025). The conversation is kept byte for byte in a :class:`WorkingContext`; spans
+of it become fragments that can be folded, summarized, restored and searched,
+through tools an LLM calls (:class:`ContextTools`), in a loop
+(:class:`ActiveContextAgent`) or by a fixed script (:class:`ScriptedPolicy`).
+
+Examples:
+    >>> from ctx_core.context import ContextTools, WorkingContext
+    >>> ctx = WorkingContext([("user", "alpha: 1; beta: 2; alpha: 3")])
+    >>> tools = ContextTools(ctx)
+    >>> tools.search_context("alpha:", newest_first=True, max_results=1)["hits"][0]["start"]
+    19
+"""
+
+from ctx_core.context.agent import (
+    ActiveContextAgent,
+    AgentTurn,
+    ToolCallRecord,
+    answer_from_context,
+    parse_tool_calls,
+)
+from ctx_core.context.fragments import ContextMessage, Fragment, FragmentState
+from ctx_core.context.policy import ScriptedPolicy
+from ctx_core.context.search import SearchHit, search_context
+from ctx_core.context.tools import TOOL_NAMES, ContextTools, ToolParam, ToolSpec, format_tool_result
+from ctx_core.context.working import Operation, RenderedContext, WorkingContext
+
+__all__ = [
+    "TOOL_NAMES",
+    "ActiveContextAgent",
+    "AgentTurn",
+    "ContextMessage",
+    "ContextTools",
+    "Fragment",
+    "FragmentState",
+    "Operation",
+    "RenderedContext",
+    "ScriptedPolicy",
+    "SearchHit",
+    "ToolCallRecord",
+    "ToolParam",
+    "ToolSpec",
+    "WorkingContext",
+    "answer_from_context",
+    "format_tool_result",
+    "parse_tool_calls",
+    "search_context",
+]

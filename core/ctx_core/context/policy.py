@@ -1,0 +1,126 @@
+"""A scripted policy: the same context tools, called in a fixed order without an LLM deciding.
+
+It separates the quality of the tools from the quality of the model that drives
+them: fragment the long messages, fold everything, run a fixed list of searches
+(e.g. the newest mention of each key), optionally read each hit's surroundings.
+Every call and result is appended to the context exactly as an agent's would be,
+so a reader LLM then answers from a short context of markers and hits.
+
+Examples:
+    >>> from ctx_core.context import ContextTools, WorkingContext
+    >>> from ctx_core.context.policy import ScriptedPolicy
+    >>> ctx = WorkingContext([("user", "bird: kea; fruit: fig; bird: emu; fruit: lime")])
+    >>> records = ScriptedPolicy.last_update(["bird"], window_tokens=4).run(ContextTools(ctx))
+    >>> [r.name for r in records]
+    ['fragment_context', 'fold_fragment', 'search_context']
+    >>> records[-1].result["hits"][0]["snippet"]
+    'bird: emu;'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ctx_core.context.agent import ToolCallRecord, call_text, record_tool_call
+from ctx_core.context.tools import ContextTools, format_tool_result
+
+__all__ = ["ScriptedPolicy"]
+
+
+@dataclass
+class ScriptedPolicy:
+    """Fragment, fold, then search, with fixed arguments.
+
+    Attributes:
+        searches: Arguments of each ``search_context`` call, in order.
+        window_tokens: Size of the fragments cut from the long messages (``None``: do not
+            fragment or fold).
+        detail_window: When set, call ``get_search_detail`` with this window on every hit.
+        record: Append the search (and detail) calls and results to the context, as an
+            agent's would be, so a reader LLM sees the hits.
+        record_bookkeeping: Also append the fragment and fold calls and their results.
+        formatter: How results are written into the context.
+    """
+
+    searches: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    window_tokens: int | None = 200
+    detail_window: int | None = None
+    record: bool = True
+    record_bookkeeping: bool = False
+    formatter: Callable[[Mapping[str, Any]], str] = format_tool_result
+
+    @classmethod
+    def last_update(
+        cls,
+        keys: Sequence[str],
+        *,
+        pattern: str = "{key}:",
+        window: int = 80,
+        window_tokens: int | None = 200,
+        **options: Any,
+    ) -> ScriptedPolicy:
+        """Search the newest mention of each key (e.g. ``"bird:"``), one hit each.
+
+        The snippet of a hit is its clause (``"bird: emu;"``), cut to ``window`` characters
+        on each side of the match.
+
+        ``options`` set the other fields (``record_bookkeeping``, ``formatter``, ...).
+        """
+        searches = [
+            {
+                "query": pattern.format(key=key),
+                "newest_first": True,
+                "max_results": 1,
+                "window": window,
+            }
+            for key in keys
+        ]
+        return cls(searches=searches, window_tokens=window_tokens, **options)
+
+    @classmethod
+    def search_terms(
+        cls,
+        queries: Sequence[str],
+        *,
+        mode: str = "exact",
+        max_results: int = 10,
+        window: int = 80,
+        window_tokens: int | None = 200,
+        detail_window: int | None = None,
+        **options: Any,
+    ) -> ScriptedPolicy:
+        """One search per query, in ``mode`` (``options`` set the other fields)."""
+        searches = [
+            {"query": q, "mode": mode, "max_results": max_results, "window": window}
+            for q in queries
+        ]
+        return cls(
+            searches=searches, window_tokens=window_tokens, detail_window=detail_window, **options
+        )
+
+    def run(self, tools: ContextTools) -> list[ToolCallRecord]:
+        """Run the script on ``tools.context``; the records of every call, in order."""
+        records: list[ToolCallRecord] = []
+
+        def call(name: str, arguments: Mapping[str, Any]) -> ToolCallRecord:
+            record = ToolCallRecord(name, dict(arguments), tools.call(name, arguments))
+            records.append(record)
+            bookkeeping = name in ("fragment_context", "fold_fragment")
+            if self.record and (self.record_bookkeeping or not bookkeeping):
+                record_tool_call(tools.context, call_text(name, arguments), record, self.formatter)
+            return record
+
+        if self.window_tokens is not None:
+            made = call("fragment_context", {"window_tokens": self.window_tokens})
+            if made.ok:
+                call("fold_fragment", {"fragment_id": "all"})
+        for arguments in self.searches:
+            found = call("search_context", arguments)
+            if self.detail_window is not None and found.ok:
+                for hit in found.result["hits"]:
+                    call(
+                        "get_search_detail", {"hit_id": hit["hit_id"], "window": self.detail_window}
+                    )
+        return records

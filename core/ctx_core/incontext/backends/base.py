@@ -1,0 +1,155 @@
+"""The attention-backend interface of the in-context ranker.
+
+A backend computes, for one prompt (batch size 1), the attention of every token under the
+:func:`~ctx_core.incontext.segments.attention_rule` and, at the scoring layer, the
+per-candidate attention mass of the signal tokens. Tensors follow transformers' layout:
+
+* ``query``: ``(1, H, T, D)`` after rotary embedding (and q-norm, e.g. Gemma3);
+* ``key`` / ``value``: ``(1, H_kv, T, D)``, not expanded for grouped-query attention:
+  query head ``h`` reads key head ``h // (H // H_kv)``;
+* output of :meth:`AttentionBackend.attend`: ``(1, T, H, D)`` (what the model's ``o_proj``
+  expects after a reshape).
+
+:meth:`AttentionBackend.candidate_logmass` returns, for each head ``h``, signal row ``s``
+and candidate ``c``, ``log sum_{t in c} exp(logit[h, s, t])`` over the candidate's tokens,
+in float32 (float64 for float64 inputs). A softmax of it over candidates equals the softmax
+over all candidate tokens summed per candidate; it is additive-shift invariant and
+differentiable (the fine-tuning objective trains on it).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import torch
+
+    from ctx_core.incontext.segments import SegmentStructure
+
+__all__ = ["AttentionBackend", "expand_kv", "score_dtype", "segment_logsumexp"]
+
+
+def score_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 for half-precision inputs, otherwise the input's own float type."""
+    import torch
+
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def expand_kv(key: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """Repeat key/value heads ``(..., H_kv, T, D) -> (..., H, T, D)`` for grouped-query attention."""
+    groups = num_heads // key.shape[-3]
+    if groups == 1:
+        return key
+    if num_heads % key.shape[-3]:
+        raise ValueError(f"{num_heads} query heads cannot share {key.shape[-3]} key heads")
+    return key.repeat_interleave(groups, dim=-3)
+
+
+def segment_logsumexp(
+    logits: torch.Tensor, segment: torch.Tensor, num_segments: int
+) -> torch.Tensor:
+    """``log sum exp`` of ``logits[..., t]`` over the tokens ``t`` of each segment.
+
+    Args:
+        logits: ``(..., Tc)``.
+        segment: ``(Tc,)`` segment number of each token, in ``0 .. num_segments-1``.
+        num_segments: Output size of the last dimension.
+
+    Returns:
+        ``(..., num_segments)``; ``-inf`` for a segment without tokens. Differentiable.
+    """
+    import torch
+
+    lead = logits.shape[:-1]
+    index = segment.expand(*lead, -1)
+    with torch.no_grad():
+        peak = torch.full(
+            (*lead, num_segments), float("-inf"), dtype=logits.dtype, device=logits.device
+        )
+        peak = peak.scatter_reduce(-1, index, logits, reduce="amax", include_self=True)
+        safe_peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
+    shifted = torch.exp(logits - safe_peak.gather(-1, index))
+    total = torch.zeros((*lead, num_segments), dtype=logits.dtype, device=logits.device)
+    total = total.index_add(-1, segment, shifted)
+    return torch.log(total) + safe_peak
+
+
+class AttentionBackend(ABC):
+    """One way of computing the ranker's block-sparse attention.
+
+    Subclasses implement :meth:`attend`; :meth:`candidate_logmass` has a plain torch
+    default that a fused kernel may replace. Backends are stateless apart from caches they
+    keep on the :class:`~ctx_core.incontext.segments.SegmentStructure` (``structure.cached``).
+
+    Attributes:
+        name: Registry name (``reference``, ``sdpa``, ``flex``, ...).
+        exact: Whether the backend computes the attention rule exactly (up to float
+            rounding); approximate backends must say so.
+    """
+
+    name: ClassVar[str] = "base"
+    exact: ClassVar[bool] = True
+
+    def available(self, device: Any) -> bool:
+        """Whether this backend can run on ``device`` in this environment."""
+        return True
+
+    @abstractmethod
+    def attend(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        structure: SegmentStructure,
+        *,
+        scaling: float,
+        sliding_window: int | None = None,
+        softcap: float | None = None,
+    ) -> torch.Tensor:
+        """Attention output ``(1, T, H, D)`` for every token under the segment rule."""
+
+    def candidate_logmass(
+        self,
+        query_rows: torch.Tensor,
+        key: torch.Tensor,
+        structure: SegmentStructure,
+        *,
+        scaling: float,
+        softcap: float | None = None,
+    ) -> torch.Tensor:
+        """Per-candidate log attention mass ``(H, S, N)`` of the signal rows ``(1, H, S, D)``.
+
+        The logits are ``scaling * q . k`` (soft-capped when ``softcap`` is set) from each
+        signal row to each candidate token; the result is their ``logsumexp`` per candidate.
+        Other segments (instruction, query blocks) are left out: the softmax that turns this
+        into scores runs over candidate tokens only.
+        """
+        heads = query_rows.shape[1]
+        dtype = score_dtype(query_rows.dtype)
+        index = structure.candidate_token_index(key.device)
+        keys = expand_kv(key[0].index_select(1, index), heads).to(dtype)  # (H, Tc, D)
+        logits = torch_einsum("hsd,htd->hst", query_rows[0].to(dtype), keys) * scaling
+        if softcap is not None:
+            logits = softcap_logits(logits, softcap)
+        return segment_logsumexp(
+            logits, structure.candidate_of_token(key.device), structure.num_candidates
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def torch_einsum(equation: str, *operands: torch.Tensor) -> torch.Tensor:
+    """``torch.einsum`` (imported lazily)."""
+    import torch
+
+    return torch.einsum(equation, *operands)
+
+
+def softcap_logits(logits: torch.Tensor, softcap: float) -> torch.Tensor:
+    """``softcap * tanh(logits / softcap)`` (Gemma2-style logit soft-capping)."""
+    import torch
+
+    return torch.tanh(logits / softcap) * softcap

@@ -1,0 +1,341 @@
+"""Run a Hugging Face decoder on a segmented prompt and read the scoring-layer attention.
+
+The integration uses transformers' attention-function registry only (no fork of modeling
+code): :func:`register_incontext_attention` registers an attention function under
+:data:`ATTENTION_NAME` (with transformers' own ``sdpa`` mask function, so a model switched to
+it behaves exactly like ``sdpa`` when called normally). During an engine run, a
+:class:`_Run` object travels to every attention call as a keyword argument; the function
+then computes the block-sparse attention with the chosen backend, ignores transformers' mask,
+applies sliding windows in position ids, and at the scoring layer(s) records the signal
+tokens' per-candidate log attention mass. After the deepest scoring layer it raises an
+internal exception: that layer's output projection and MLP, all later layers, the final norm
+and the LM head never run.
+
+Supported families: Llama (SmolLM2), Mistral, Qwen2, Qwen3, Gemma3 text models.
+
+Examples:
+    >>> engine = InContextEngine(model)  # doctest: +SKIP
+    >>> out = engine.run(ids, structure, signal_rows=[structure.total_length - 1], layers=[18])  # doctest: +SKIP
+    >>> out.logmass[18].shape  # doctest: +SKIP
+    torch.Size([9, 1, 100])
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ctx_core.errors import require
+from ctx_core.incontext.backends import AttentionBackend, get_backend
+from ctx_core.incontext.segments import SegmentStructure
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "ATTENTION_NAME",
+    "SUPPORTED_MODEL_TYPES",
+    "EngineOutput",
+    "InContextEngine",
+    "default_scoring_layer",
+    "register_incontext_attention",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The name the attention function is registered under in transformers.
+ATTENTION_NAME = "ctx_incontext"
+
+#: ``config.model_type`` values the engine supports (tested on tiny models of each).
+SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3", "gemma3_text")
+
+_RUN_KWARG = "ctx_incontext_run"
+_registered = threading.Lock()
+_is_registered = False
+
+
+class _StopForward(Exception):
+    """Raised inside the deepest scoring layer: nothing after it runs."""
+
+
+@dataclass
+class _Run:
+    structure: SegmentStructure
+    backend: AttentionBackend
+    signal_rows: Any  # LongTensor of token indices
+    layers: frozenset[int]
+    stop_layer: int | None
+    logmass: dict[int, Any] = field(default_factory=dict)
+
+    def attend(
+        self,
+        module: Any,
+        query: Any,
+        key: Any,
+        value: Any,
+        *,
+        scaling: float,
+        sliding_window: int | None,
+        softcap: float | None,
+    ) -> tuple[Any, None]:
+        layer = int(module.layer_idx)
+        if layer in self.layers:
+            rows = query.index_select(2, self.signal_rows.to(query.device))
+            self.logmass[layer] = self.backend.candidate_logmass(
+                rows, key, self.structure, scaling=scaling, softcap=softcap
+            )
+            if layer == self.stop_layer:
+                raise _StopForward
+        out = self.backend.attend(
+            query,
+            key,
+            value,
+            self.structure,
+            scaling=scaling,
+            sliding_window=sliding_window,
+            softcap=softcap,
+        )
+        return out, None
+
+
+def _incontext_attention(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    sliding_window: int | None = None,
+    softcap: float | None = None,
+    **kwargs: Any,
+) -> tuple[Any, Any]:
+    run = kwargs.pop(_RUN_KWARG, None)
+    if run is None:  # an ordinary call: behave exactly like transformers' sdpa
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        if softcap is not None:
+            kwargs["softcap"] = softcap
+        return sdpa_attention_forward(
+            module,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=dropout,
+            scaling=scaling,
+            sliding_window=sliding_window,
+            **kwargs,
+        )
+    if dropout:
+        raise ValueError("the in-context engine does not implement attention dropout")
+    if scaling is None:
+        scaling = 1.0 / math.sqrt(query.shape[-1])
+    return run.attend(
+        module, query, key, value, scaling=scaling, sliding_window=sliding_window, softcap=softcap
+    )
+
+
+def register_incontext_attention() -> str:
+    """Register the attention and mask functions with transformers (once); returns the name."""
+    global _is_registered
+    with _registered:
+        if not _is_registered:
+            require("transformers", "local", "The in-context ranker")
+            from transformers import AttentionInterface, AttentionMaskInterface
+            from transformers.masking_utils import sdpa_mask
+
+            AttentionInterface.register(ATTENTION_NAME, _incontext_attention)
+            AttentionMaskInterface.register(ATTENTION_NAME, sdpa_mask)
+            _is_registered = True
+    return ATTENTION_NAME
+
+
+def _layer_types(config: Any) -> list[str] | None:
+    types = getattr(config, "layer_types", None)
+    return list(types) if types else None
+
+
+def default_scoring_layer(config: Any) -> int:
+    """The default scoring layer: about 60% depth (``ceil(0.6 x layers)``, 0-based).
+
+    Models with sliding-window layers (Gemma3) use the nearest full-attention layer, where
+    the final query block can see every candidate.
+
+    Examples:
+        >>> from types import SimpleNamespace
+        >>> default_scoring_layer(SimpleNamespace(num_hidden_layers=32))
+        20
+        >>> default_scoring_layer(SimpleNamespace(num_hidden_layers=30))
+        18
+    """
+    n = int(config.num_hidden_layers)
+    layer = min(n - 1, math.ceil(0.6 * n))
+    types = _layer_types(config)
+    if types and types[layer] != "full_attention":
+        full = [i for i, t in enumerate(types) if t == "full_attention"]
+        if full:
+            layer = min(full, key=lambda i: (abs(i - layer), -i))
+    return layer
+
+
+@dataclass
+class EngineOutput:
+    """What one engine run returns.
+
+    Attributes:
+        logmass: Scoring layer -> ``(H, S, N)`` per-candidate log attention mass of the
+            signal rows (in the order given), float32 (float64 for float64 models).
+        hidden_states: With ``output_hidden_states=True`` and ``stop=False``: the decoder's
+            hidden states (embeddings, then every layer), else ``None``.
+        logits: LM logits of the requested rows (``logits_rows``), else ``None``.
+        stopped_at: The layer the forward pass stopped in, or ``None`` if it ran to the end.
+    """
+
+    logmass: dict[int, Any]
+    hidden_states: tuple[Any, ...] | None = None
+    logits: Any = None
+    stopped_at: int | None = None
+
+
+class InContextEngine:
+    """A Hugging Face decoder-only model switched to block-sparse in-context attention.
+
+    Args:
+        model: A loaded ``*ForCausalLM`` of a supported family (see
+            :data:`SUPPORTED_MODEL_TYPES`). Its attention implementation is switched to
+            :data:`ATTENTION_NAME`, which behaves like ``sdpa`` outside engine runs.
+        backend: Attention backend name or instance (``"auto"``: best for the model's device).
+
+    Raises:
+        ValueError: the model's family is not supported.
+    """
+
+    def __init__(self, model: Any, backend: str | AttentionBackend = "auto") -> None:
+        config = getattr(model, "config", None)
+        model_type = getattr(config, "model_type", None)
+        if model_type not in SUPPORTED_MODEL_TYPES:
+            raise ValueError(
+                f"model family {model_type!r} is not supported by the in-context ranker; "
+                f"supported: {', '.join(SUPPORTED_MODEL_TYPES)}"
+            )
+        decoder = getattr(model, "model", None)
+        if decoder is None or not hasattr(decoder, "layers"):
+            raise ValueError(f"{type(model).__name__} has no decoder with .layers")
+        self._ensure_attention(model)
+        self.model = model
+        self.decoder = decoder
+        self.config = config
+        self.num_layers = int(model.config.num_hidden_layers)
+        self.backend = get_backend(backend, model.device)
+        self._dict_masks = model_type in ("qwen2", "qwen3", "gemma3_text")
+
+    @staticmethod
+    def _ensure_attention(model: Any) -> None:
+        name = register_incontext_attention()
+        current = model.config._attn_implementation
+        if current != name:
+            if current not in (None, "sdpa"):
+                logger.info(
+                    "switching %s from %r to %r attention (it behaves like 'sdpa' outside "
+                    "in-context runs)",
+                    type(model).__name__,
+                    current,
+                    name,
+                )
+            model.set_attn_implementation(name)
+
+    def __repr__(self) -> str:
+        return f"InContextEngine(model={type(self.model).__name__}, backend={self.backend.name!r})"
+
+    @property
+    def device(self) -> torch.device:
+        """The model's device."""
+        return self.model.device
+
+    def run(
+        self,
+        input_ids: Sequence[int] | torch.Tensor,
+        structure: SegmentStructure,
+        *,
+        signal_rows: Sequence[int] = (),
+        layers: Sequence[int] = (),
+        stop: bool = True,
+        output_hidden_states: bool = False,
+        logits_rows: Sequence[int] | None = None,
+    ) -> EngineOutput:
+        """One forward pass over a segmented prompt.
+
+        Args:
+            input_ids: The prompt's token ids (``structure.total_length`` of them).
+            structure: Its segments (decides the mask and the position ids).
+            signal_rows: Token indices whose attention to candidates is scored.
+            layers: Scoring layers (0-based) at which to record the candidates' log mass.
+            stop: Stop inside the deepest scoring layer (nothing after it runs).
+            output_hidden_states: Return the decoder's hidden states (needs ``stop=False``).
+            logits_rows: Also return the LM logits of these token indices (needs
+                ``stop=False``; runs the LM head on those rows only).
+
+        Returns:
+            An :class:`EngineOutput`.
+        """
+        import torch
+
+        ids = torch.as_tensor(input_ids, dtype=torch.long, device=self.device).reshape(1, -1)
+        if ids.shape[1] != structure.total_length:
+            raise ValueError(
+                f"input_ids has {ids.shape[1]} tokens but the structure describes "
+                f"{structure.total_length}"
+            )
+        layer_set = sorted({int(i) for i in layers})
+        for i in layer_set:
+            if not 0 <= i < self.num_layers:
+                raise ValueError(f"scoring layer {i} out of range (0..{self.num_layers - 1})")
+        if layer_set and not signal_rows:
+            raise ValueError("signal_rows must name at least one token when layers are given")
+        if stop and (output_hidden_states or logits_rows is not None):
+            raise ValueError("output_hidden_states and logits_rows need stop=False")
+        # Someone may have switched the model's attention since: switch it back.
+        self._ensure_attention(self.model)
+        rows = torch.as_tensor(list(signal_rows), dtype=torch.long, device=self.device)
+        if rows.numel() and (rows.min() < 0 or rows.max() >= structure.total_length):
+            raise ValueError("signal_rows must be token indices inside the prompt")
+        run = _Run(
+            structure=structure,
+            backend=self.backend,
+            signal_rows=rows,
+            layers=frozenset(layer_set),
+            stop_layer=layer_set[-1] if (stop and layer_set) else None,
+        )
+        positions = structure.position_ids(self.device).reshape(1, -1)
+        # A 4-D placeholder: transformers returns it untouched instead of building a mask.
+        placeholder = torch.ones(1, 1, 1, 1, dtype=torch.bool, device=self.device)
+        mask: Any = placeholder
+        if self._dict_masks:
+            mask = {"full_attention": placeholder, "sliding_attention": placeholder}
+        options: dict[str, Any] = {
+            "input_ids": ids,
+            "position_ids": positions,
+            "attention_mask": mask,
+            "use_cache": False,
+            _RUN_KWARG: run,
+        }
+        output = EngineOutput(logmass=run.logmass)
+        try:
+            if logits_rows is not None:
+                keep = torch.as_tensor(list(logits_rows), dtype=torch.long, device=self.device)
+                result = self.model(
+                    **options, logits_to_keep=keep, output_hidden_states=output_hidden_states
+                )
+                output.logits = result.logits[0]
+            else:
+                result = self.decoder(**options, output_hidden_states=output_hidden_states)
+            if output_hidden_states:
+                output.hidden_states = tuple(result.hidden_states)
+        except _StopForward:
+            output.stopped_at = run.stop_layer
+        return output

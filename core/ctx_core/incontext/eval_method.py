@@ -1,0 +1,177 @@
+"""The ``incontext`` rerank method of ``ctx eval rerank``.
+
+Every forward pass computes the query block and its content-free twin together, so the
+calibrated and the uncalibrated ranking (and any head subset or length normalization) come
+from the same pass. Passes are memoized per process: ``--method incontext --method
+incontext:calibrate=false`` costs one set of forward passes.
+
+The method's ``config()`` reports, besides its options, the cost of the forward passes
+(``forward_cpu_seconds_per_query``, ``forward_seconds_per_query``, ``tokens_per_query``,
+``passes_per_query``), measured around the model calls only.
+
+Examples:
+    >>> method = build_incontext_method(model="smollm2", calibrate=False)  # doctest: +SKIP
+    >>> method.config()["calibrate"]  # doctest: +SKIP
+    False
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from ctx_core.incontext.ranker import InContextRanker, InContextScores
+from ctx_core.incontext.scoring import LengthNormalization, normalize_length, scores_from_logmass
+from ctx_core.rerank import apply_scores
+from ctx_core.types import Passage
+
+__all__ = ["InContextMethod", "build_incontext_method"]
+
+_RANKERS: dict[str, InContextRanker] = {}
+_PASSES: OrderedDict[tuple[str, str, tuple[tuple[str, str], ...]], InContextScores] = OrderedDict()
+_LOCK = threading.Lock()
+_MAX_MEMO = 5000
+
+
+def _ranker(model: str | None, options: dict[str, Any]) -> tuple[str, InContextRanker]:
+    key = json.dumps({"model": model, **options}, sort_keys=True, default=str)
+    with _LOCK:
+        if key not in _RANKERS:
+            _RANKERS[key] = InContextRanker(model, calibrate=True, **options)
+        return key, _RANKERS[key]
+
+
+class InContextMethod:
+    """Sorts candidates by :class:`~ctx_core.incontext.InContextRanker` scores.
+
+    Args:
+        model: Model id, path or alias (default: SmolLM2).
+        calibrate: Subtract the content-free query's scores.
+        heads: Query heads to average over (default: all).
+        length_normalization: ``"none"``, ``"length"`` or ``"sqrt"``.
+        with_title: Score ``"<title>: <text>"`` when a passage has ``metadata["title"]``.
+        use_layers: Score from these of the ranker's scoring layers only (default: all of
+            them). With ``scoring_layer=[5, 11]`` one pass serves ``use_layers=[5]``,
+            ``use_layers=[11]`` and their average.
+        **options: Any other :class:`~ctx_core.incontext.InContextRanker` option
+            (``scoring_layer``, ``signal_tokens``, ``attention``, ``dtype``, ``backend``,
+            ``query_offset``, ``max_pass_tokens``, ...).
+    """
+
+    def __init__(
+        self,
+        model: str | None = "smollm2",
+        *,
+        calibrate: bool = True,
+        heads: Sequence[int] | None = None,
+        length_normalization: LengthNormalization = "none",
+        with_title: bool = False,
+        use_layers: Sequence[int] | None = None,
+        **options: Any,
+    ) -> None:
+        if "calibrate" in options or "length_normalization" in options:
+            raise ValueError("pass calibrate and length_normalization as method options")
+        if length_normalization not in ("none", "length", "sqrt"):
+            raise ValueError(
+                f"length_normalization must be none, length or sqrt, got {length_normalization!r}"
+            )
+        self.name = "incontext"
+        self.model = model
+        self.calibrate = bool(calibrate)
+        self.heads = None if heads is None else [int(h) for h in heads]
+        self.length_normalization: LengthNormalization = length_normalization
+        self.with_title = bool(with_title)
+        self.use_layers = None if use_layers is None else [int(i) for i in use_layers]
+        if self.use_layers is not None and not self.use_layers:
+            raise ValueError("use_layers must name at least one layer")
+        self.options = dict(options)
+        self._key, self.ranker = _ranker(model, self.options)
+        self._costs: list[tuple[float, float, int, int]] = []
+
+    def _details(self, query: str, passages: list[Passage]) -> InContextScores:
+        memo_key = (self._key, query, tuple((p.id, p.text) for p in passages))
+        with _LOCK:
+            found = _PASSES.get(memo_key)
+        if found is None:
+            found = self.ranker.explain(query, passages)
+            with _LOCK:
+                _PASSES[memo_key] = found
+                while len(_PASSES) > _MAX_MEMO:
+                    _PASSES.popitem(last=False)
+        return found
+
+    def scores(self, query: str, candidates: list[Passage]) -> list[float]:
+        """The method's score for each candidate, in input order."""
+        view = [self._view(p) for p in candidates] if self.with_title else candidates
+        details = self._details(query, view)
+        self._costs.append((details.cpu_seconds, details.seconds, details.tokens, details.passes))
+        logmass, calibration = details.logmass, details.calibration_logmass
+        if self.use_layers is not None:
+            missing = [i for i in self.use_layers if i not in details.layers]
+            if missing:
+                raise ValueError(
+                    f"use_layers {missing} were not scored; the ranker scores layers {details.layers}"
+                )
+            pick = [details.layers.index(i) for i in self.use_layers]
+            logmass, calibration = logmass[pick], calibration[pick]
+        scores = scores_from_logmass(logmass, self.heads)
+        if self.calibrate:
+            scores = scores - scores_from_logmass(calibration, self.heads)
+        scores = normalize_length(scores, details.token_counts, self.length_normalization)
+        return [float(x) for x in scores]
+
+    def rerank(self, query: str, candidates: list[Passage]) -> list[Passage]:
+        """All candidates, best first, each carrying its score."""
+        if not candidates:
+            return []
+        scores = self.scores(query, candidates)
+        scored = apply_scores(candidates, scores)
+        order = sorted(range(len(scored)), key=lambda i: -scores[i])
+        return [scored[i] for i in order]
+
+    @staticmethod
+    def _view(passage: Passage) -> Passage:
+        title = passage.metadata.get("title")
+        return Passage(f"{title}: {passage.text}", id=passage.id) if title else passage
+
+    def config(self) -> dict[str, Any]:
+        """Options, resolved layers and backend, and the forward passes' cost per query."""
+        ranker = self.ranker
+        config: dict[str, Any] = {
+            "name": self.name,
+            "scorer": "InContextRanker",
+            "model": self.model,
+            "calibrate": self.calibrate,
+            "heads": self.heads,
+            "length_normalization": self.length_normalization,
+            "with_title": self.with_title,
+            "use_layers": self.use_layers,
+            **self.options,
+            "signal_tokens": ranker.signal_tokens,
+            "attention": ranker.attention,
+            "query_offset": ranker.query_offset,
+            "max_block_tokens": ranker.max_block_tokens,
+        }
+        if ranker._engine is not None:
+            config["layers"] = ranker.layers
+            config["backend"] = ranker.engine.backend.name
+            config["dtype"] = str(ranker.engine.model.dtype).replace("torch.", "")
+        if self._costs:
+            n = len(self._costs)
+            config["forward_cpu_seconds_per_query"] = round(sum(c[0] for c in self._costs) / n, 3)
+            config["forward_seconds_per_query"] = round(sum(c[1] for c in self._costs) / n, 3)
+            config["tokens_per_query"] = round(sum(c[2] for c in self._costs) / n, 1)
+            config["passes_per_query"] = round(sum(c[3] for c in self._costs) / n, 2)
+            config["cost_note"] = (
+                "forward-pass cost measured when the pass ran; memoized passes shared by "
+                "several methods in one process report the same cost"
+            )
+        return config
+
+
+def build_incontext_method(**options: Any) -> InContextMethod:
+    """Factory for the evaluation harness's method registry."""
+    return InContextMethod(**options)

@@ -1,0 +1,374 @@
+"""``InContextRanker``: a relevance scorer that reads an LLM's attention in one block-sparse pass.
+
+Examples:
+    >>> from ctx_core.incontext import InContextRanker
+    >>> ranker = InContextRanker("smollm2")  # doctest: +SKIP
+    >>> ranker.score("Who wrote Hamlet?", ["Hamlet is a play by Shakespeare.", "Bananas are yellow."])  # doctest: +SKIP
+    [0.21, -0.03]
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ctx_core.incontext.backends import AttentionBackend
+from ctx_core.incontext.layout import PromptBuilder, PromptTemplate, SignalChoice
+from ctx_core.incontext.passes import plan_passes
+from ctx_core.incontext.scoring import (
+    LengthNormalization,
+    PassLogmass,
+    combine_passes,
+    normalize_length,
+    scores_from_logmass,
+)
+from ctx_core.models import check_model_source, load_causal_lm
+from ctx_core.scoring.base import BaseScorer
+from ctx_core.types import Passage
+
+__all__ = ["InContextRanker", "InContextScores"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class InContextScores:
+    """Scores of one query with everything that went into them.
+
+    Attributes:
+        scores: Final scores, one per passage in input order (what :meth:`score` returns).
+        raw: Uncalibrated attention scores (softmax mass; they sum to 1).
+        calibration: Scores the content-free query gave (``None`` without calibration).
+        token_counts: Tokens in each candidate block.
+        truncated: Whether each passage was cut to the block limit.
+        layers: Scoring layers used.
+        passes: Forward passes run.
+        tokens: Tokens processed over all passes.
+        seconds: Wall time of the forward passes.
+        cpu_seconds: Process CPU time of the forward passes.
+        logmass: ``(layers, H, S, N)`` log masses of the query block, on one scale.
+        calibration_logmass: The same for the content-free block (or ``None``).
+    """
+
+    scores: list[float]
+    raw: list[float]
+    calibration: list[float] | None
+    token_counts: list[int]
+    truncated: list[bool]
+    layers: list[int]
+    passes: int
+    tokens: int
+    seconds: float
+    cpu_seconds: float
+    logmass: Any = field(default=None, repr=False)
+    calibration_logmass: Any = field(default=None, repr=False)
+
+
+class InContextRanker(BaseScorer):
+    """Scores passages by the attention an LLM pays them in one block-sparse forward pass.
+
+    The prompt holds an instruction with the query, every passage in its own block and a
+    final query block (see :mod:`ctx_core.incontext.layout`). Passages attend only to the
+    instruction and themselves, so a hundred of them cost about a hundred short prompts, not
+    one long one; the final block reads them all. At the scoring layer the attention of the
+    final block's signal tokens to each passage's tokens is the relevance score; the forward
+    pass stops there (see :mod:`ctx_core.incontext.scoring`).
+
+    Args:
+        model: Hugging Face id, local path, alias (``"smollm2"`` - the default -,
+            ``"gemma3-270m"``), or a loaded ``*ForCausalLM`` (then pass ``tokenizer``).
+            Families: Llama, Mistral, Qwen2, Qwen3, Gemma3.
+        tokenizer: The tokenizer of a model passed as an object.
+        device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available).
+        dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` (default by device).
+        backend: Attention backend: ``"auto"``, ``"sdpa"`` (exact, memory-efficient; the
+            CPU default), ``"flex"``, ``"reference"`` (dense; short prompts), or an
+            :class:`~ctx_core.incontext.backends.AttentionBackend`.
+        scoring_layer: 0-based layer(s) whose attention is read (several are averaged;
+            negative counts from the end). Default: about 60% depth
+            (:func:`~ctx_core.incontext.engine.default_scoring_layer`).
+        heads: Query heads to average over (default: all).
+        signal_tokens: ``"query"`` (default): the query's own tokens in the final block (as
+            in ICR); or an int ``n``: the last ``n`` tokens of the block (the answer opening,
+            as in BlockRank's fine-tuned scoring).
+        calibrate: Subtract the scores of a content-free query (ICR calibration); it runs in
+            the same pass as an extra final block that reuses all other work.
+        length_normalization: ``"none"``, ``"length"`` or ``"sqrt"`` (divide by the block's
+            token count or its square root).
+        max_block_tokens: Token limit of a passage block (longer text is cut, with a
+            warning).
+        query_offset: Position id where the final block starts.
+        template: Prompt wording (:class:`~ctx_core.incontext.layout.PromptTemplate`).
+        use_chat_template: Wrap the prompt in the model's chat template (default: when it
+            has one).
+        attention: ``"block"`` (block-sparse, the point of this ranker) or ``"causal"``
+            (ordinary causal attention over the same prompt: the baseline it is compared
+            with).
+        labels: Id shown in each block: ``"index"`` (1, 2, ... in input order) or ``"id"``
+            (the passage id, which makes scores exactly permutation-equivariant).
+        max_pass_tokens: Token capacity of one pass; longer inputs are split into passes
+            (see :func:`~ctx_core.incontext.passes.plan_passes`).
+        max_pass_candidates: Candidate capacity of one pass (``None``: no limit).
+        anchors: Candidates repeated in every pass when splitting.
+        show_progress: Progress bar over passes and queries (``None``: for long jobs).
+
+    Examples:
+        >>> ranker = InContextRanker("smollm2", scoring_layer=18)  # doctest: +SKIP
+        >>> details = ranker.explain("Who wrote Hamlet?", ["By Shakespeare.", "Bananas."])  # doctest: +SKIP
+        >>> details.passes, len(details.scores)  # doctest: +SKIP
+        (1, 2)
+    """
+
+    name = "incontext"
+
+    def __init__(
+        self,
+        model: str | Any | None = None,
+        *,
+        tokenizer: Any = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        backend: str | AttentionBackend = "auto",
+        scoring_layer: int | Sequence[int] | None = None,
+        heads: Sequence[int] | None = None,
+        signal_tokens: SignalChoice = "query",
+        calibrate: bool = True,
+        length_normalization: LengthNormalization = "none",
+        max_block_tokens: int = 160,
+        query_offset: int = 8192,
+        template: PromptTemplate | None = None,
+        use_chat_template: bool | None = None,
+        attention: Literal["block", "causal"] = "block",
+        labels: Literal["index", "id"] = "index",
+        max_pass_tokens: int = 16384,
+        max_pass_candidates: int | None = None,
+        anchors: int = 2,
+        show_progress: bool | None = None,
+    ) -> None:
+        if isinstance(model, str):
+            if model.lower() not in {"smollm2", "gemma3-270m", "gemma-3-270m"}:
+                check_model_source(model, "model")
+        elif model is not None and tokenizer is None:
+            raise ValueError("a model passed as an object needs its tokenizer (tokenizer=...)")
+        if attention not in ("block", "causal"):
+            raise ValueError(f"attention must be 'block' or 'causal', got {attention!r}")
+        if labels not in ("index", "id"):
+            raise ValueError(f"labels must be 'index' or 'id', got {labels!r}")
+        if length_normalization not in ("none", "length", "sqrt"):
+            raise ValueError(
+                "length_normalization must be 'none', 'length' or 'sqrt', "
+                f"got {length_normalization!r}"
+            )
+        if signal_tokens != "query" and (
+            not isinstance(signal_tokens, int)
+            or isinstance(signal_tokens, bool)
+            or signal_tokens < 1
+        ):
+            raise ValueError(
+                f"signal_tokens must be a positive int or 'query', got {signal_tokens!r}"
+            )
+        if max_pass_tokens < 64:
+            raise ValueError(f"max_pass_tokens must be >= 64, got {max_pass_tokens}")
+        if anchors < 0:
+            raise ValueError(f"anchors must be >= 0, got {anchors}")
+        if heads is not None and not list(heads):
+            raise ValueError("heads must name at least one head (or be None for all)")
+        self._model_arg = model
+        self._tokenizer_arg = tokenizer
+        self.model_name = (
+            model
+            if isinstance(model, str)
+            else ("smollm2" if model is None else type(model).__name__)
+        )
+        self.device = device
+        self.dtype = dtype
+        self.backend_choice = backend
+        self.scoring_layer = scoring_layer
+        self.heads = list(heads) if heads is not None else None
+        self.signal_tokens = signal_tokens
+        self.calibrate = calibrate
+        self.length_normalization = length_normalization
+        self.max_block_tokens = max_block_tokens
+        self.query_offset = query_offset
+        self.template = template or PromptTemplate()
+        self.use_chat_template = use_chat_template
+        self.attention = attention
+        self.labels = labels
+        self.max_pass_tokens = max_pass_tokens
+        self.max_pass_candidates = max_pass_candidates
+        self.anchors = anchors
+        self.show_progress = show_progress
+        self._lock = threading.Lock()
+        self._engine: Any = None
+        self._builder: PromptBuilder | None = None
+        self._layers: list[int] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"InContextRanker(model={self.model_name!r}, layers={self._layers or self.scoring_layer}, "
+            f"attention={self.attention!r}, calibrate={self.calibrate})"
+        )
+
+    # -- loading ----------------------------------------------------------
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                return
+            from ctx_core.incontext.engine import InContextEngine, default_scoring_layer
+
+            if self._model_arg is None or isinstance(self._model_arg, str):
+                model, tokenizer = load_causal_lm(self._model_arg, self.device, self.dtype)
+            else:
+                model, tokenizer = self._model_arg, self._tokenizer_arg
+            engine = InContextEngine(model, backend=self.backend_choice)
+            n = engine.num_layers
+            if self.scoring_layer is None:
+                layers = [default_scoring_layer(model.config)]
+            else:
+                requested = (
+                    [self.scoring_layer]
+                    if isinstance(self.scoring_layer, int)
+                    else list(self.scoring_layer)
+                )
+                if not requested:
+                    raise ValueError("scoring_layer must name at least one layer")
+                layers = []
+                for layer in requested:
+                    if not -n <= int(layer) < n:
+                        raise ValueError(f"scoring_layer {layer} out of range for {n} layers")
+                    layers.append(int(layer) % n)
+            max_positions = getattr(model.config, "max_position_embeddings", None)
+            self._builder = PromptBuilder(
+                tokenizer,
+                template=self.template,
+                max_block_tokens=self.max_block_tokens,
+                use_chat_template=self.use_chat_template,
+                query_offset=self.query_offset,
+                max_positions=int(max_positions) if max_positions else None,
+            )
+            self._layers = sorted(set(layers))
+            self._engine = engine
+            logger.info("in-context ranker ready: %r, layers %s", engine, self._layers)
+
+    @property
+    def engine(self) -> Any:
+        """The :class:`~ctx_core.incontext.engine.InContextEngine` (loads the model)."""
+        self._load()
+        return self._engine
+
+    @property
+    def builder(self) -> PromptBuilder:
+        """The :class:`~ctx_core.incontext.layout.PromptBuilder` (loads the tokenizer)."""
+        self._load()
+        assert self._builder is not None
+        return self._builder
+
+    @property
+    def layers(self) -> list[int]:
+        """The scoring layers (0-based), resolved once the model is loaded."""
+        self._load()
+        return list(self._layers)
+
+    # -- scoring ----------------------------------------------------------
+
+    def _score(self, query: str, passages: list[Passage]) -> list[float]:
+        return self.explain(query, passages).scores
+
+    def explain(self, query: str, passages: Sequence[Passage | str]) -> InContextScores:
+        """Score ``passages`` and return the scores with their parts (raw, calibration, ...)."""
+        import torch
+
+        from ctx_core.progress import progress
+        from ctx_core.types import ensure_passages, validate_query
+
+        query = validate_query(query)
+        items = ensure_passages(passages)
+        if not items:
+            raise ValueError("passages must not be empty")
+        self._load()
+        builder = self.builder
+        engine = self._engine
+        texts = [p.text for p in items]
+        labels = (
+            [str(i + 1) for i in range(len(items))]
+            if self.labels == "index"
+            else [p.id for p in items]
+        )
+        blocks = [
+            builder.candidate_ids(label, text) for label, text in zip(labels, texts, strict=True)
+        ]
+        lengths = [len(b.ids) for b in blocks]
+        overhead = len(builder.instruction_ids(query)) + len(builder.query_block_ids(query)[0])
+        if self.calibrate:
+            overhead += len(builder.query_block_ids(self.template.calibration_query)[0])
+        capacity = self.max_pass_tokens
+        if self.attention == "causal":
+            limit = getattr(engine.config, "max_position_embeddings", None)
+            if limit:
+                capacity = min(capacity, int(limit))
+        groups, anchor_ids = plan_passes(
+            lengths,
+            capacity - overhead,
+            max_candidates=self.max_pass_candidates,
+            anchors=self.anchors,
+        )
+        query_passes: list[PassLogmass] = []
+        calib_passes: list[PassLogmass] = []
+        truncated = [False] * len(items)
+        tokens = 0
+        wall, cpu = time.perf_counter(), time.process_time()
+        for group in progress(
+            groups, desc="in-context passes", show=self.show_progress and len(groups) > 1
+        ):
+            prompt = builder.build(
+                query,
+                [texts[i] for i in group],
+                [labels[i] for i in group],
+                calibrate=self.calibrate,
+                causal=self.attention == "causal",
+            )
+            for i, cut in zip(group, prompt.truncated, strict=True):
+                truncated[i] = cut
+            rows = prompt.signal_rows(self.signal_tokens, 0)
+            n_signal = len(rows)
+            if self.calibrate:
+                rows = rows + prompt.signal_rows(self.signal_tokens, 1)
+            with torch.no_grad():
+                out = engine.run(
+                    prompt.input_ids, prompt.structure, signal_rows=rows, layers=self._layers
+                )
+            stacked = torch.stack([out.logmass[layer] for layer in self._layers])
+            query_passes.append(PassLogmass(group, stacked[:, :, :n_signal]))
+            if self.calibrate:
+                calib_passes.append(PassLogmass(group, stacked[:, :, n_signal:]))
+            tokens += prompt.structure.total_length
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        logmass = combine_passes(query_passes, len(items), anchor_ids)
+        raw = scores_from_logmass(logmass, self.heads)
+        final = raw
+        calibration = None
+        calib_logmass = None
+        if self.calibrate:
+            calib_logmass = combine_passes(calib_passes, len(items), anchor_ids)
+            calibration = scores_from_logmass(calib_logmass, self.heads)
+            final = raw - calibration
+        final = normalize_length(final, lengths, self.length_normalization)
+        return InContextScores(
+            scores=[float(x) for x in final],
+            raw=[float(x) for x in raw],
+            calibration=None if calibration is None else [float(x) for x in calibration],
+            token_counts=lengths,
+            truncated=truncated,
+            layers=list(self._layers),
+            passes=len(groups),
+            tokens=tokens,
+            seconds=wall,
+            cpu_seconds=cpu,
+            logmass=logmass,
+            calibration_logmass=calib_logmass,
+        )

@@ -1,0 +1,36 @@
+"""Utility-and-distraction-aware reranking (UDCG).
+
+A passage that is related to the question but useless to the reader actively hurts
+it, so it is dropped, not merely ranked low.
+
+Examples:
+    >>> from ctx_core.udcg import UtilityDistractionReranker, udcg
+    >>> round(udcg([1.0, 0.9], [True, False]), 3)
+    0.574
+"""
+
+from ctx_core.udcg.calibration import TRANSFORMS, Calibrator, LogisticCalibrator, load_calibrator
+from ctx_core.udcg.fit import fit_calibrator
+from ctx_core.udcg.metric import PositionWeight, udcg, udcg_of_passages
+from ctx_core.udcg.reranker import Decision, UtilityDistractionReranker, order_for_reader
+from ctx_core.udcg.signals import HybridSignals, RelevanceSignals, ScorerSignals
+from ctx_core.udcg.utility import DEFAULT_INSTRUCTION, AbstentionUtility
+
+__all__ = [
+    "DEFAULT_INSTRUCTION",
+    "TRANSFORMS",
+    "AbstentionUtility",
+    "Calibrator",
+    "Decision",
+    "HybridSignals",
+    "LogisticCalibrator",
+    "PositionWeight",
+    "RelevanceSignals",
+    "ScorerSignals",
+    "UtilityDistractionReranker",
+    "fit_calibrator",
+    "load_calibrator",
+    "order_for_reader",
+    "udcg",
+    "udcg_of_passages",
+]

@@ -1,0 +1,244 @@
+"""The active-context tools as LangChain tools, and a toolkit bound to one working context.
+
+Each tool is a ``BaseTool`` with a pydantic v2 ``args_schema`` built from the core
+tool spec; it delegates to :class:`ctx_core.context.ContextTools` and answers with
+the core's JSON result as content (``response_format="content_and_artifact"``: the
+result dict is the artifact). Errors come back as a result with ``"ok": false``,
+never as an exception, so an agent can read them and retry.
+
+Examples:
+    >>> from ctx_core.context import WorkingContext
+    >>> from langchain_ctx.context_tools import ContextToolkit
+    >>> ctx = WorkingContext([("user", "bird: kea; bird: emu")])
+    >>> tools = {t.name: t for t in ContextToolkit(context=ctx).get_tools()}
+    >>> '"snippet": "bird: emu"' in tools["search_context"].invoke(
+    ...     {"query": "bird:", "newest_first": True, "max_results": 1})
+    True
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+)
+from langchain_core.tools import BaseTool, BaseToolkit
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
+
+from ctx_core.context import TOOL_NAMES, ContextTools, ToolSpec, WorkingContext, format_tool_result
+from ctx_core.context.working import RenderedContext
+from langchain_ctx.llm import LangChainLLM
+
+__all__ = [
+    "ContextTool",
+    "ContextToolkit",
+    "FoldFragmentTool",
+    "FragmentContextTool",
+    "GetSearchDetailTool",
+    "ListFragmentsTool",
+    "RestoreFragmentTool",
+    "SearchContextTool",
+    "SummarizeFragmentTool",
+    "UndoLastOperationTool",
+    "args_schema_for",
+    "messages_to_context",
+    "rendered_to_messages",
+]
+
+_TYPES: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
+_ROLE_OF_TYPE = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
+_SCHEMAS: dict[str, type[BaseModel]] = {}
+
+
+def args_schema_for(spec: ToolSpec) -> type[BaseModel]:
+    """A pydantic v2 model of a core tool's arguments (same names, types, limits, enums)."""
+    if spec.name in _SCHEMAS:
+        return _SCHEMAS[spec.name]
+    fields: dict[str, Any] = {}
+    for param in spec.params:
+        annotation: Any = _TYPES[param.type]
+        if param.enum is not None:
+            annotation = Literal[tuple(param.enum)]
+        options: dict[str, Any] = {"description": param.description}
+        if param.minimum is not None:
+            options["ge"] = param.minimum
+        if param.maximum is not None:
+            options["le"] = param.maximum
+        if param.required:
+            fields[param.name] = (annotation, Field(..., **options))
+        elif param.default is None:
+            fields[param.name] = (annotation | None, Field(None, **options))
+        else:
+            fields[param.name] = (annotation, Field(param.default, **options))
+    name = "".join(part.title() for part in spec.name.split("_")) + "Input"
+    model = create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
+    model.__doc__ = spec.description
+    _SCHEMAS[spec.name] = model
+    return model
+
+
+def _core_llm(llm: Any) -> Any:
+    if llm is None or not isinstance(llm, BaseChatModel):
+        return llm
+    return LangChainLLM(llm)
+
+
+class ContextTool(BaseTool):
+    """One core context tool (chosen by ``name``) as a LangChain tool.
+
+    Args:
+        name: The core tool's name (see ``ctx_core.context.TOOL_NAMES``).
+        context: The ``WorkingContext`` the tool acts on.
+        llm: Writes summaries for ``summarize_fragment``: a core ``LLM`` or any
+            LangChain chat model.
+        embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
+
+    Examples:
+        >>> from ctx_core.context import WorkingContext
+        >>> tool = ContextTool(name="list_fragments", context=WorkingContext([("user", "hi")]))
+        >>> tool.invoke({})
+        '{"ok": true, "tool": "list_fragments", "count": 0, "fragments": [], "context_tokens": 1, "original_tokens": 1}'
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str
+    description: str = ""
+    context: Any = Field(description="The ctx_core WorkingContext the tool acts on.")
+    llm: Any = Field(default=None, description="Summarizer: a core LLM or a LangChain chat model.")
+    embedder: Any = Field(default=None, description="Embedder for semantic search.")
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    _tools: ContextTools = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.name not in TOOL_NAMES:
+            raise ValueError(f"name must be one of {list(TOOL_NAMES)}, got {self.name!r}")
+        if not isinstance(self.context, WorkingContext):
+            raise TypeError(f"context must be a WorkingContext, got {type(self.context).__name__}")
+        spec = ContextTools.spec(self.name)
+        if not self.description:
+            self.description = spec.description
+        if self.args_schema is None:
+            self.args_schema = args_schema_for(spec)
+        self._tools = ContextTools(self.context, llm=_core_llm(self.llm), embedder=self.embedder)
+
+    @property
+    def context_tools(self) -> ContextTools:
+        """The core tools this tool delegates to."""
+        return self._tools
+
+    def _run(
+        self, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any
+    ) -> tuple[str, dict[str, Any]]:
+        result = self._tools.call(self.name, kwargs)
+        return format_tool_result(result), result
+
+    async def _arun(
+        self, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
+    ) -> tuple[str, dict[str, Any]]:
+        result = await asyncio.to_thread(self._tools.call, self.name, kwargs)
+        return format_tool_result(result), result
+
+
+def _fixed(tool_name: str, class_name: str) -> type[ContextTool]:
+    spec = ContextTools.spec(tool_name)
+    namespace = {
+        "__annotations__": {"name": str, "description": str, "args_schema": Any},
+        "name": tool_name,
+        "description": spec.description,
+        "args_schema": args_schema_for(spec),
+        "__doc__": f"``{tool_name}`` as a LangChain tool: {spec.description}",
+        "__module__": __name__,
+    }
+    return type(class_name, (ContextTool,), namespace)
+
+
+FragmentContextTool = _fixed("fragment_context", "FragmentContextTool")
+SummarizeFragmentTool = _fixed("summarize_fragment", "SummarizeFragmentTool")
+FoldFragmentTool = _fixed("fold_fragment", "FoldFragmentTool")
+RestoreFragmentTool = _fixed("restore_fragment", "RestoreFragmentTool")
+SearchContextTool = _fixed("search_context", "SearchContextTool")
+GetSearchDetailTool = _fixed("get_search_detail", "GetSearchDetailTool")
+ListFragmentsTool = _fixed("list_fragments", "ListFragmentsTool")
+UndoLastOperationTool = _fixed("undo_last_operation", "UndoLastOperationTool")
+
+
+class ContextToolkit(BaseToolkit):
+    """All context tools bound to one ``WorkingContext``, for a LangChain agent.
+
+    Attributes:
+        context: The working context every tool acts on.
+        llm: Writes summaries: a core ``LLM`` or a LangChain chat model (optional).
+        embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
+        tool_names: Offer only these tools (default: all).
+
+    Examples:
+        >>> from ctx_core.context import WorkingContext
+        >>> kit = ContextToolkit(context=WorkingContext([("user", "hi")]))
+        >>> [t.name for t in kit.get_tools()][:3]
+        ['fragment_context', 'summarize_fragment', 'fold_fragment']
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    context: Any
+    llm: Any = None
+    embedder: Any = None
+    tool_names: Sequence[str] | None = None
+
+    def model_post_init(self, context: Any, /) -> None:
+        if not isinstance(self.context, WorkingContext):
+            raise TypeError(f"context must be a WorkingContext, got {type(self.context).__name__}")
+        ContextTools.specs(self.tool_names)  # unknown names fail here
+
+    def get_tools(self) -> list[BaseTool]:
+        """One tool per core tool, sharing the context (and its search hits)."""
+        return [
+            ContextTool(name=spec.name, context=self.context, llm=self.llm, embedder=self.embedder)
+            for spec in ContextTools.specs(self.tool_names)
+        ]
+
+
+def messages_to_context(messages: Sequence[BaseMessage]) -> WorkingContext:
+    """A working context holding LangChain messages (text content, roles mapped)."""
+    context = WorkingContext()
+    for i, message in enumerate(messages):
+        if not isinstance(message, BaseMessage):
+            raise TypeError(f"messages[{i}] must be a BaseMessage, got {type(message).__name__}")
+        role = _ROLE_OF_TYPE.get(message.type)
+        if role is None:
+            raise ValueError(f"messages[{i}] has unsupported type {message.type!r}")
+        context.append(
+            role, message.text, metadata={"message_id": message.id} if message.id else None
+        )
+    return context
+
+
+def rendered_to_messages(rendered: RenderedContext | WorkingContext) -> list[BaseMessage]:
+    """LangChain messages of what the model should read now (``WorkingContext.render()``).
+
+    Tool results (role ``tool``) become human messages prefixed ``[tool result]``, which
+    any chat model accepts (a ``ToolMessage`` needs the id of a matching tool call).
+    """
+    if isinstance(rendered, WorkingContext):
+        rendered = rendered.render()
+    out: list[BaseMessage] = []
+    for m in rendered.messages:
+        role, content = m["role"], m["content"]
+        if role == "system":
+            out.append(SystemMessage(content))
+        elif role == "assistant":
+            out.append(AIMessage(content))
+        elif role == "tool":
+            out.append(HumanMessage(f"[tool result] {content}"))
+        else:
+            out.append(HumanMessage(content))
+    return out

@@ -1,0 +1,61 @@
+"""``UDCGReranker``: utility-and-distraction-aware reranking of LangChain documents."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, PrivateAttr
+
+from ctx_core.udcg import UtilityDistractionReranker
+from langchain_ctx.compressor import CtxDocumentCompressor
+
+__all__ = ["UDCGReranker"]
+
+
+class UDCGReranker(CtxDocumentCompressor):
+    """Keeps the documents expected to help the reader; drops likely distractors.
+
+    A LangChain document compressor over :class:`ctx_core.udcg.UtilityDistractionReranker`;
+    use it in a ``ContextualCompressionRetriever`` or a ``RerankingRetriever``. Kept
+    documents are copies whose metadata gains ``relevance_score``,
+    ``relevance_probability``, ``utility`` and ``expected_gain``.
+
+    Attributes:
+        relevance: A core scorer (default: packaged MiniLM).
+        utility: A core ``AbstentionUtility`` for the reader LLM, or None.
+        calibrator: Calibrator, path or shipped name (default for the default scorer).
+        token_budget: Most tokens kept.
+        top_n: Most documents kept (None: as many as have positive expected gain).
+        order: "best_first" or "edges".
+        allow_empty: Allow an empty result when every document looks harmful.
+
+    Examples:
+        >>> from langchain_core.documents import Document
+        >>> reranker = UDCGReranker()
+        >>> docs = [Document("Hamlet was written by William Shakespeare."), Document("Bananas are yellow.")]
+        >>> [d.page_content for d in reranker.compress_documents(docs, "Who wrote Hamlet?")]
+        ['Hamlet was written by William Shakespeare.']
+    """
+
+    top_n: int | None = Field(default=None, ge=1, description="Most documents kept.")
+    relevance: Any = Field(default=None, description="A ctx_core scorer.")
+    utility: Any = Field(default=None, description="A ctx_core AbstentionUtility, or None.")
+    calibrator: Any = Field(default=None, description="Calibrator, path or shipped name.")
+    token_budget: int | None = Field(default=None, ge=1, description="Most tokens kept.")
+    order: Literal["best_first", "edges"] = "best_first"
+    allow_empty: bool = True
+    _reranker: UtilityDistractionReranker = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._reranker = UtilityDistractionReranker(
+            self.relevance,
+            self.utility,
+            self.calibrator,
+            token_budget=self.token_budget,
+            order=self.order,
+            allow_empty=self.allow_empty,
+        )
+
+    def core_reranker(self) -> UtilityDistractionReranker:
+        """The core reranker doing the work (its ``explain`` says why each passage was dropped)."""
+        return self._reranker

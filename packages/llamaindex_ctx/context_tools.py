@@ -1,0 +1,249 @@
+"""The active-context tools as a LlamaIndex ``BaseToolSpec`` (-> ``FunctionTool``\\ s).
+
+:class:`ContextToolSpec` binds the core tools to one
+:class:`ctx_core.context.WorkingContext`; ``to_tool_list()`` gives one
+``FunctionTool`` per tool, with the core's description and a pydantic schema of
+its arguments, usable by any LlamaIndex agent (``FunctionAgent``, ``ReActAgent``).
+Each tool answers with the core's JSON result; errors come back as a result with
+``"ok": false``, never as an exception.
+
+Examples:
+    >>> from ctx_core.context import WorkingContext
+    >>> from llamaindex_ctx.context_tools import ContextToolSpec
+    >>> spec = ContextToolSpec(WorkingContext([("user", "bird: kea; bird: emu")]))
+    >>> tools = {t.metadata.name: t for t in spec.to_tool_list()}
+    >>> out = tools["search_context"].call(query="bird:", newest_first=True, max_results=1)
+    >>> '"snippet": "bird: emu"' in out.content
+    True
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, create_model
+from llama_index.core.llms import LLM as LlamaLLM
+from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
+from llama_index.core.tools.types import ToolMetadata
+
+from ctx_core.context import TOOL_NAMES, ContextTools, ToolSpec, WorkingContext, format_tool_result
+from llamaindex_ctx.llm import LlamaIndexLLM
+
+__all__ = ["ContextToolSpec", "fn_schema_for"]
+
+_TYPES: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
+_SCHEMAS: dict[str, type[BaseModel]] = {}
+
+
+def fn_schema_for(spec: ToolSpec) -> type[BaseModel]:
+    """A pydantic model of a core tool's arguments (same names, types, limits, enums)."""
+    if spec.name in _SCHEMAS:
+        return _SCHEMAS[spec.name]
+    fields: dict[str, Any] = {}
+    for param in spec.params:
+        annotation: Any = _TYPES[param.type]
+        if param.enum is not None:
+            annotation = Literal[tuple(param.enum)]
+        options: dict[str, Any] = {"description": param.description}
+        if param.minimum is not None:
+            options["ge"] = param.minimum
+        if param.maximum is not None:
+            options["le"] = param.maximum
+        if param.required:
+            fields[param.name] = (annotation, Field(..., **options))
+        elif param.default is None:
+            fields[param.name] = (annotation | None, Field(None, **options))
+        else:
+            fields[param.name] = (annotation, Field(param.default, **options))
+    name = "".join(part.title() for part in spec.name.split("_")) + "Args"
+    model = create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
+    model.__doc__ = spec.description
+    _SCHEMAS[spec.name] = model
+    return model
+
+
+class ContextToolSpec(BaseToolSpec):
+    """The context tools bound to one working context, as LlamaIndex tools.
+
+    Args:
+        context: The ``WorkingContext`` the tools act on.
+        llm: Writes summaries for ``summarize_fragment``: a core ``LLM`` or any LlamaIndex LLM.
+        embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
+        tool_names: Offer only these tools (default: all).
+    """
+
+    spec_functions: ClassVar[list[SPEC_FUNCTION_TYPE]] = [(n, f"a{n}") for n in TOOL_NAMES]
+
+    def __init__(
+        self,
+        context: WorkingContext,
+        *,
+        llm: Any = None,
+        embedder: Any = None,
+        tool_names: Sequence[str] | None = None,
+    ) -> None:
+        if isinstance(llm, LlamaLLM):
+            llm = LlamaIndexLLM(llm)
+        self.tools = ContextTools(context, llm=llm, embedder=embedder)
+        self.context = context
+        specs = ContextTools.specs(tool_names)
+        self.spec_functions = [(s.name, f"a{s.name}") for s in specs]
+
+    # -- metadata from the core specs ------------------------------------------
+
+    def get_fn_schema_from_fn_name(
+        self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
+    ) -> type[BaseModel] | None:
+        """The pydantic schema of a tool's arguments."""
+        return fn_schema_for(ContextTools.spec(fn_name))
+
+    def get_metadata_from_fn_name(
+        self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
+    ) -> ToolMetadata | None:
+        """Name, description and schema of a tool, from the core spec."""
+        spec = ContextTools.spec(fn_name)
+        return ToolMetadata(
+            name=spec.name, description=spec.description, fn_schema=fn_schema_for(spec)
+        )
+
+    def _call(self, tool: str, /, **kwargs: Any) -> str:
+        # Unknown arguments reach the core, which reports them as an error result.
+        arguments = {k: v for k, v in kwargs.items() if v is not None}
+        return format_tool_result(self.tools.call(tool, arguments))
+
+    async def _acall(self, tool: str, /, **kwargs: Any) -> str:
+        return await asyncio.to_thread(self._call, tool, **kwargs)
+
+    # -- the tools -------------------------------------------------------------
+
+    def fragment_context(
+        self,
+        start_marker: str | None = None,
+        end_marker: str | None = None,
+        window_tokens: int | None = None,
+        message: int | None = None,
+        **extra: Any,
+    ) -> str:
+        """Split the context into fragments, by start/end markers or by token window."""
+        return self._call(
+            "fragment_context",
+            **extra,
+            start_marker=start_marker,
+            end_marker=end_marker,
+            window_tokens=window_tokens,
+            message=message,
+        )
+
+    async def afragment_context(
+        self,
+        start_marker: str | None = None,
+        end_marker: str | None = None,
+        window_tokens: int | None = None,
+        message: int | None = None,
+        **extra: Any,
+    ) -> str:
+        """Async twin of :meth:`fragment_context`."""
+        return await self._acall(
+            "fragment_context",
+            **extra,
+            start_marker=start_marker,
+            end_marker=end_marker,
+            window_tokens=window_tokens,
+            message=message,
+        )
+
+    def summarize_fragment(self, fragment_id: str, focus: str = "", **extra: Any) -> str:
+        """Replace a fragment by an LLM-written summary (the original is kept)."""
+        return self._call("summarize_fragment", **extra, fragment_id=fragment_id, focus=focus)
+
+    async def asummarize_fragment(self, fragment_id: str, focus: str = "", **extra: Any) -> str:
+        """Async twin of :meth:`summarize_fragment`."""
+        return await self._acall(
+            "summarize_fragment", **extra, fragment_id=fragment_id, focus=focus
+        )
+
+    def fold_fragment(self, fragment_id: str, **extra: Any) -> str:
+        """Hide a fragment behind a one-line marker."""
+        return self._call("fold_fragment", **extra, fragment_id=fragment_id)
+
+    async def afold_fragment(self, fragment_id: str, **extra: Any) -> str:
+        """Async twin of :meth:`fold_fragment`."""
+        return await self._acall("fold_fragment", **extra, fragment_id=fragment_id)
+
+    def restore_fragment(self, fragment_id: str, **extra: Any) -> str:
+        """Show a folded or summarized fragment's original text again."""
+        return self._call("restore_fragment", **extra, fragment_id=fragment_id)
+
+    async def arestore_fragment(self, fragment_id: str, **extra: Any) -> str:
+        """Async twin of :meth:`restore_fragment`."""
+        return await self._acall("restore_fragment", **extra, fragment_id=fragment_id)
+
+    def search_context(
+        self,
+        query: str,
+        scope: str = "all",
+        mode: str = "exact",
+        max_results: int = 10,
+        window: int = 80,
+        newest_first: bool = False,
+        **extra: Any,
+    ) -> str:
+        """Search the whole original context (folded parts included)."""
+        return self._call(
+            "search_context",
+            **extra,
+            query=query,
+            scope=scope,
+            mode=mode,
+            max_results=max_results,
+            window=window,
+            newest_first=newest_first,
+        )
+
+    async def asearch_context(
+        self,
+        query: str,
+        scope: str = "all",
+        mode: str = "exact",
+        max_results: int = 10,
+        window: int = 80,
+        newest_first: bool = False,
+        **extra: Any,
+    ) -> str:
+        """Async twin of :meth:`search_context`."""
+        return await self._acall(
+            "search_context",
+            **extra,
+            query=query,
+            scope=scope,
+            mode=mode,
+            max_results=max_results,
+            window=window,
+            newest_first=newest_first,
+        )
+
+    def get_search_detail(self, hit_id: str, window: int = 300, **extra: Any) -> str:
+        """Read the original text around a search hit (or a fragment's original text)."""
+        return self._call("get_search_detail", **extra, hit_id=hit_id, window=window)
+
+    async def aget_search_detail(self, hit_id: str, window: int = 300, **extra: Any) -> str:
+        """Async twin of :meth:`get_search_detail`."""
+        return await self._acall("get_search_detail", **extra, hit_id=hit_id, window=window)
+
+    def list_fragments(self, **extra: Any) -> str:
+        """List the fragments with their states and sizes, and the context's size."""
+        return self._call("list_fragments", **extra)
+
+    async def alist_fragments(self, **extra: Any) -> str:
+        """Async twin of :meth:`list_fragments`."""
+        return await self._acall("list_fragments", **extra)
+
+    def undo_last_operation(self, **extra: Any) -> str:
+        """Undo the latest fragment operation."""
+        return self._call("undo_last_operation", **extra)
+
+    async def aundo_last_operation(self, **extra: Any) -> str:
+        """Async twin of :meth:`undo_last_operation`."""
+        return await self._acall("undo_last_operation", **extra)

@@ -1,0 +1,69 @@
+"""``UDCGPostprocessor``: utility-and-distraction-aware reranking of LlamaIndex nodes."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+
+from ctx_core.udcg import UtilityDistractionReranker
+from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
+
+__all__ = ["UDCGPostprocessor"]
+
+
+class UDCGPostprocessor(CtxRerankPostprocessor):
+    """Keeps the nodes expected to help the reader; drops likely distractors.
+
+    ``NodeWithScore.score`` becomes the expected gain; the node metadata gains
+    ``relevance_score``, ``relevance_probability``, ``utility``, ``expected_gain`` and
+    ``retrieval_score`` (all hidden from the LLM and embedding views).
+
+    Attributes:
+        top_n: Most nodes kept (None: as many as have positive expected gain).
+        token_budget: Most tokens kept.
+        order: "best_first" or "edges".
+        allow_empty: Allow an empty result when every node looks harmful.
+
+    Examples:
+        >>> from llama_index.core.schema import NodeWithScore, TextNode
+        >>> post = UDCGPostprocessor()
+        >>> nodes = [NodeWithScore(node=TextNode(text="Hamlet was written by William Shakespeare.")),
+        ...          NodeWithScore(node=TextNode(text="Bananas are yellow."))]
+        >>> [n.node.get_content() for n in post.postprocess_nodes(nodes, query_str="Who wrote Hamlet?")]
+        ['Hamlet was written by William Shakespeare.']
+    """
+
+    top_n: int | None = Field(default=None, ge=1, description="Most nodes kept.")
+    token_budget: int | None = Field(default=None, ge=1, description="Most tokens kept.")
+    order: Literal["best_first", "edges"] = "best_first"
+    allow_empty: bool = True
+    _reranker: UtilityDistractionReranker = PrivateAttr()
+
+    # The node score is the expected gain; the raw relevance score stays in metadata.
+    score_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self, relevance: Any = None, utility: Any = None, calibrator: Any = None, **kwargs: Any
+    ) -> None:
+        """Args: relevance scorer, utility model and calibrator as for the core reranker."""
+        super().__init__(**kwargs)
+        self._reranker = UtilityDistractionReranker(
+            relevance,
+            utility,
+            calibrator,
+            token_budget=self.token_budget,
+            order=self.order,
+            allow_empty=self.allow_empty,
+        )
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "UDCGPostprocessor"
+
+    def model_label(self) -> str:
+        return "udcg:" + str(getattr(self._reranker.relevance, "model_name", "scorer"))
+
+    def core_reranker(self) -> UtilityDistractionReranker:
+        """The core reranker doing the work."""
+        return self._reranker

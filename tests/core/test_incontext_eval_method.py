@@ -1,0 +1,60 @@
+"""The ``incontext`` evaluation method: one forward pass serves several scoring variants."""
+
+import pytest
+
+from ctx_core import Passage
+from ctx_core.incontext import eval_method
+from ctx_core.incontext.eval_method import InContextMethod, build_incontext_method
+
+CANDIDATES = [
+    Passage("Paris is the capital of France.", id="a", metadata={"title": "Paris"}),
+    Passage("Bananas are yellow.", id="b", metadata={"title": "Banana"}),
+    Passage("Berlin is the capital of Germany.", id="c"),
+]
+
+
+def test_variants_share_one_pass_and_differ_as_expected(tiny_llama_dir):
+    model = str(tiny_llama_dir)
+    calibrated = build_incontext_method(model=model)
+    raw = InContextMethod(model, calibrate=False)
+    assert calibrated.ranker is raw.ranker  # same options: one shared ranker
+    before = len(eval_method._PASSES)
+    ranked = calibrated.rerank("capital of France?", CANDIDATES)
+    assert len(eval_method._PASSES) == before + 1
+    raw_ranked = raw.rerank("capital of France?", CANDIDATES)
+    assert len(eval_method._PASSES) == before + 1  # memoized: no second forward pass
+    details = calibrated._details("capital of France?", CANDIDATES)
+    by_id = {p.id: p.score for p in raw_ranked}
+    for i, p in enumerate(CANDIDATES):
+        assert abs(by_id[p.id] - details.raw[i]) < 1e-6
+    assert [p.score for p in ranked] == sorted((p.score for p in ranked), reverse=True)
+    assert {p.id for p in ranked} == {"a", "b", "c"}
+    config = calibrated.config()
+    assert config["calibrate"] is True and config["layers"] == [1]
+    assert config["forward_cpu_seconds_per_query"] >= 0 and config["tokens_per_query"] > 0
+    assert raw.config()["calibrate"] is False
+
+
+def test_heads_length_and_titles(tiny_llama_dir):
+    model = str(tiny_llama_dir)
+    one_head = InContextMethod(model, heads=[0], length_normalization="length", with_title=True)
+    scores = one_head.scores("capital of France?", CANDIDATES)
+    details = one_head._details("capital of France?", [one_head._view(p) for p in CANDIDATES])
+    assert details.token_counts[0] > InContextMethod._view(CANDIDATES[2]).text.count(" ")
+    assert len(scores) == 3 and one_head.config()["heads"] == [0]
+    assert one_head.rerank("q", []) == []
+    with pytest.raises(ValueError):
+        InContextMethod(model, length_normalization="log")
+
+
+def test_use_layers_picks_from_one_pass(tiny_llama_dir):
+    model = str(tiny_llama_dir)
+    both = InContextMethod(model, scoring_layer=[0, 1])
+    first = InContextMethod(model, scoring_layer=[0, 1], use_layers=[0])
+    assert both.ranker is first.ranker
+    a = first.scores("capital of France?", CANDIDATES)
+    only = InContextMethod(model, scoring_layer=0).scores("capital of France?", CANDIDATES)
+    assert max(abs(x - y) for x, y in zip(a, only, strict=True)) < 1e-6
+    assert both.scores("capital of France?", CANDIDATES) != a
+    with pytest.raises(ValueError, match="not scored"):
+        InContextMethod(model, scoring_layer=[0, 1], use_layers=[5]).scores("q", CANDIDATES)
