@@ -107,6 +107,12 @@ def _core_corpus_section(ctx: DemoContext) -> None:
     ctx.line("Questions: " + " | ".join(ctx.questions))
 
 
+def _memory_section(ctx: DemoContext) -> None:
+    from ctx_core.memory.demo import memory_section
+
+    memory_section(ctx)
+
+
 def _active_context_section(ctx: DemoContext) -> None:
     from ctx_core.context.demo import context_section
 
@@ -121,6 +127,7 @@ def _incontext_section(ctx: DemoContext) -> None:
 
 CORE_SECTIONS: dict[str, Section] = {
     "00-corpus": _core_corpus_section,
+    "30-document-memory": _memory_section,
     "40-active-context": _active_context_section,
     "30-incontext-ranker": _incontext_section,
 }

@@ -20,6 +20,7 @@ from langchain_ctx.convert import (
 from langchain_ctx.embeddings import CtxEmbeddings
 from langchain_ctx.incontext import InContextReranker
 from langchain_ctx.llm import CtxChatModel, LangChainLLM
+from langchain_ctx.memory import MemoryRetriever
 from langchain_ctx.reranker import ContextReranker
 from langchain_ctx.retriever import RerankingRetriever
 from langchain_ctx.udcg import UDCGReranker
@@ -33,6 +34,7 @@ __all__ = [
     "CtxEmbeddings",
     "InContextReranker",
     "LangChainLLM",
+    "MemoryRetriever",
     "RerankingRetriever",
     "UDCGReranker",
     "documents_to_passages",

@@ -9,6 +9,7 @@ from llamaindex_ctx.convert import nodes_to_passages, passages_to_nodes, to_node
 from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.incontext import InContextRerankPostprocessor
 from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
+from llamaindex_ctx.memory import MemoryExtractTransform, MemoryRetriever
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 from llamaindex_ctx.reranker import ContextRerankPostprocessor
 from llamaindex_ctx.udcg import UDCGPostprocessor
@@ -21,6 +22,8 @@ __all__ = [
     "CtxRerankPostprocessor",
     "InContextRerankPostprocessor",
     "LlamaIndexLLM",
+    "MemoryExtractTransform",
+    "MemoryRetriever",
     "UDCGPostprocessor",
     "nodes_to_passages",
     "passages_to_nodes",
