@@ -113,7 +113,11 @@ class _ShardWorker:
                 raise RuntimeError(
                     f"transform {self.transform.name!r} returned {len(out)} rows for {len(rows)}"
                 )
-            write_shard(out, self.output / shard_filename(shard.index, self.output_format), self.output_format)
+            write_shard(
+                out,
+                self.output / shard_filename(shard.index, self.output_format),
+                self.output_format,
+            )
             done.append(
                 {
                     "index": shard.index,
@@ -191,7 +195,11 @@ def _load_or_write_manifest(
             "use an empty folder or overwrite"
         )
     shards = plan_shards(files, manifest["shard_size"])
-    saved = {**manifest, "rows": sum(s.rows for s in shards), "shards": [s.to_dict() for s in shards]}
+    saved = {
+        **manifest,
+        "rows": sum(s.rows for s in shards),
+        "shards": [s.to_dict() for s in shards],
+    }
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(saved, indent=1), encoding="utf-8")
     os.replace(temporary, path)
@@ -262,7 +270,9 @@ def run_batch(
     """
     require("ray", "batch", "Batch jobs")
     if output_format not in FORMATS:
-        raise ValueError(f"output_format must be one of {', '.join(FORMATS)}, got {output_format!r}")
+        raise ValueError(
+            f"output_format must be one of {', '.join(FORMATS)}, got {output_format!r}"
+        )
     for name, value in (("batch_size", batch_size), ("workers", workers)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -361,7 +371,11 @@ def _run_shards(
     )
     show = show_progress if show_progress is not None else len(pending) >= 8
     for row in progress(
-        done.iter_rows(), total=len(pending), desc=f"batch {_transform_name(transform)}", show=show, unit="shard"
+        done.iter_rows(),
+        total=len(pending),
+        desc=f"batch {_transform_name(transform)}",
+        show=show,
+        unit="shard",
     ):
         result.shards_done += 1
         result.rows_done += int(row["rows"])

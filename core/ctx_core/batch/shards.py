@@ -126,7 +126,9 @@ def list_inputs(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
                 and p.suffix.lower() in _EXTENSIONS
             )
             if not found:
-                raise FileNotFoundError(f"input folder {str(path)!r} holds no .jsonl or .parquet file")
+                raise FileNotFoundError(
+                    f"input folder {str(path)!r} holds no .jsonl or .parquet file"
+                )
             files.extend(found)
         elif path.is_file():
             input_format(path)
@@ -250,7 +252,9 @@ def _read_parquet_rows(path: str, start: int, count: int) -> list[dict[str, Any]
 def shard_filename(index: int, output_format: str) -> str:
     """Name of a shard's output file, e.g. ``shard-00003.jsonl``."""
     if output_format not in FORMATS:
-        raise ValueError(f"output_format must be one of {', '.join(FORMATS)}, got {output_format!r}")
+        raise ValueError(
+            f"output_format must be one of {', '.join(FORMATS)}, got {output_format!r}"
+        )
     return f"shard-{index:05d}.{output_format}"
 
 

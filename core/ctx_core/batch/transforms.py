@@ -56,7 +56,9 @@ def resolve_transform(name: str) -> type[BatchTransform]:
         ValueError: ``name`` is not a registered transform.
     """
     if name not in TRANSFORMS:
-        raise ValueError(f"unknown transform {name!r}; choose one of {', '.join(transform_names())}")
+        raise ValueError(
+            f"unknown transform {name!r}; choose one of {', '.join(transform_names())}"
+        )
     module, attribute = TRANSFORMS[name].split(":")
     cls = getattr(importlib.import_module(module), attribute)
     if not (isinstance(cls, type) and issubclass(cls, BatchTransform)):
@@ -146,7 +148,9 @@ def _field(record: Mapping[str, Any], name: str) -> Any:
 def _candidates(record: Mapping[str, Any], name: str) -> list[Passage]:
     value = _field(record, name)
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise TypeError(f"row field {name!r} must be a list of passages, got {type(value).__name__}")
+        raise TypeError(
+            f"row field {name!r} must be a list of passages, got {type(value).__name__}"
+        )
     passages = []
     for i, item in enumerate(value):
         if isinstance(item, str):
