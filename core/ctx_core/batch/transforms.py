@@ -41,6 +41,8 @@ __all__ = [
 TRANSFORMS: dict[str, str] = {
     "score": "ctx_core.batch.transforms:ScoreTransform",
     "rerank": "ctx_core.batch.transforms:RerankTransform",
+    "structurize": "ctx_core.batch.structure:StructurizeTransform",
+    "extract_memories": "ctx_core.batch.memory:ExtractMemoriesTransform",
 }
 
 

@@ -1,4 +1,4 @@
-"""``ctx batch``: restartable batch jobs on Ray (``ctx batch rerank|score ...``).
+"""``ctx batch``: restartable batch jobs on Ray (``ctx batch rerank|score|structurize|memorize``).
 
 Each transform is one subcommand; the options shared by all (input, output,
 sharding, workers, cluster address) are added here, the transform's own options
@@ -72,6 +72,83 @@ def _score_options(args: argparse.Namespace) -> dict[str, Any]:
     return {**_scorer_options(args), "output_field": args.output_field}
 
 
+def _document_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-field", default="text", help="row field holding the text")
+    parser.add_argument("--id-field", default="id", help="row field holding the document id")
+    parser.add_argument(
+        "--metadata-field", default="metadata", help="row field holding the document metadata"
+    )
+
+
+def _document_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "text_field": args.text_field,
+        "id_field": args.id_field,
+        "metadata_field": args.metadata_field,
+        "output_field": args.output_field,
+    }
+
+
+def _add_structurize(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--llm",
+        default=None,
+        help="structure with this LLM (alias, Hugging Face id or path); default: heuristic",
+    )
+    parser.add_argument(
+        "--chunk-tokens", type=int, default=None, help="with --llm: longest chunk per prompt"
+    )
+    parser.add_argument(
+        "--structure-format",
+        default="reading",
+        help="rendering of the structurized text (see ctx structurize --format)",
+    )
+    _document_arguments(parser)
+    parser.add_argument("--output-field", default="structured", help="row field for the result")
+
+
+def _structurize_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if args.llm is not None:
+        options["llm"] = args.llm
+        if args.chunk_tokens is not None:
+            options["chunk_tokens"] = args.chunk_tokens
+    elif args.chunk_tokens is not None:
+        raise ValueError("--chunk-tokens is only for --llm")
+    return {
+        "structurizer": "llm" if args.llm else "heuristic",
+        "structurizer_options": options,
+        "format": args.structure_format,
+        **_document_options(args),
+    }
+
+
+def _add_memorize(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--extractor",
+        choices=["heuristic", "llm"],
+        default="heuristic",
+        help="heuristic (no LLM, default) or llm (MoM extraction with candidate selection)",
+    )
+    parser.add_argument(
+        "--llm", default=None, help="LLM id or path for --extractor llm (default: smollm2)"
+    )
+    parser.add_argument("--max-words", type=int, default=150, help="longest chunk in words")
+    _document_arguments(parser)
+    parser.add_argument("--output-field", default="memory", help="row field for the result")
+
+
+def _memorize_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.llm is not None and args.extractor != "llm":
+        raise ValueError("--llm is only for --extractor llm")
+    return {
+        "extractor": args.extractor,
+        "extractor_options": {"max_words": args.max_words},
+        "llm": args.llm,
+        **_document_options(args),
+    }
+
+
 #: Subcommand name -> (transform name, help, add arguments, options from arguments).
 SUBCOMMANDS: dict[
     str,
@@ -93,6 +170,18 @@ SUBCOMMANDS: dict[
         "score the candidates of (query, candidates) rows",
         _add_score,
         _score_options,
+    ),
+    "structurize": (
+        "structurize",
+        "structurize the text of document rows (scope, aspects, descriptions)",
+        _add_structurize,
+        _structurize_options,
+    ),
+    "memorize": (
+        "extract_memories",
+        "extract the document memory (outline, scenario chunks, core contents) of document rows",
+        _add_memorize,
+        _memorize_options,
     ),
 }
 
