@@ -401,3 +401,141 @@ def test_resume_after_killed_run(ray_local, tmp_path, one_thread):
     assert result.rows_done == len(rows) - len(finished)
     assert all((out / name).stat().st_mtime_ns == stamp for name, stamp in finished.items())
     assert read_output(out) == reference(rows, top_n=2)
+
+
+# --- structurization and document memories ----------------------------------------------------
+
+DOCUMENTS = [
+    {
+        "id": "garden",
+        "text": (
+            "Tomatoes need full sun and warm soil. Plant them after the last frost. "
+            "Water them deeply twice a week. Mulch keeps the soil moist.\n\n"
+            "Pests can ruin a harvest. Aphids gather under the leaves. Ladybirds eat aphids. "
+            "Neem oil keeps many insects away."
+        ),
+        "metadata": {"source": "notes", "year": 2024},
+    },
+    {
+        "id": 7,
+        "text": "# Setup\nInstall the package. Run the tests.\n\n# Usage\nImport the module. Call the function.",
+    },
+    {"text": "Rivers carve valleys over millions of years. Glaciers carve them faster."},
+    {"id": "blank", "text": "   ", "metadata": {"kept": True}},
+    {
+        "id": "again",
+        "text": "Rivers carve valleys over millions of years. Glaciers carve them faster.",
+    },
+]
+
+
+def test_structurize_transform_is_structurize_passages(one_thread):
+    from ctx_core.batch import StructurizeTransform
+    from ctx_core.structure import HeuristicStructurizer
+
+    out = StructurizeTransform().process(DOCUMENTS)
+    passages = [
+        Passage(d["text"], id=str(d.get("id") or ""), metadata=dict(d.get("metadata") or {}))
+        for d in DOCUMENTS[:4]
+    ]
+    expected = HeuristicStructurizer().structurize_passages(passages)
+    for row, document, passage in zip(out, DOCUMENTS, expected, strict=False):
+        assert {k: v for k, v in row.items() if k != "structured"} == document
+        assert row["structured"] == passage.to_dict()
+    assert out[1]["structured"]["id"] == "7"
+    assert out[3]["structured"] == {
+        "id": "blank",
+        "text": "   ",
+        "metadata": {"kept": True},
+        "score": None,
+    }
+    # the same text twice in one batch: each row keeps its own id
+    assert out[2]["structured"]["text"] == out[4]["structured"]["text"]
+    assert out[4]["structured"]["id"] == "again"
+    assert out[2]["structured"]["id"] == Passage(DOCUMENTS[2]["text"]).id
+
+
+def test_extract_memories_transform_is_the_extractor(one_thread):
+    from ctx_core.batch import ExtractMemoriesTransform
+    from ctx_core.memory import DocumentMemory, HeuristicMemoryExtractor
+
+    documents = [d for d in DOCUMENTS if d["text"].strip()]
+    out = ExtractMemoriesTransform(extractor_options={"max_words": 20}).process(documents)
+    extractor = HeuristicMemoryExtractor(max_words=20)
+    for row, document in zip(out, documents, strict=True):
+        doc_id = None if document.get("id") is None else str(document["id"])
+        expected = extractor.extract(
+            document["text"], doc_id=doc_id, metadata=document.get("metadata")
+        )
+        assert row["memory"] == expected.to_dict()
+        assert DocumentMemory.from_dict(row["memory"]).source == document["text"]
+    assert out[1]["memory"]["doc_id"] == "7"
+    with pytest.raises(ValueError, match="document blank"):
+        ExtractMemoriesTransform().process([DOCUMENTS[3]])
+
+
+@pytest.mark.parametrize(
+    ("row", "error", "message"),
+    [
+        ({"id": "x"}, ValueError, "no 'text' field"),
+        ({"text": 3}, TypeError, "'text' must be a str"),
+        ({"text": "Some text.", "metadata": [1]}, TypeError, "'metadata' must be an object"),
+    ],
+)
+def test_bad_document_rows(row, error, message):
+    from ctx_core.batch import ExtractMemoriesTransform, StructurizeTransform
+
+    for transform in (StructurizeTransform(), ExtractMemoriesTransform()):
+        with pytest.raises(error, match=message):
+            transform.process([row])
+    with pytest.raises(ValueError, match="structurizer must be"):
+        StructurizeTransform("gpt")
+    with pytest.raises(ValueError, match="only for the 'llm' extractor"):
+        ExtractMemoriesTransform(llm="smollm2")
+
+
+def test_structurize_and_memorize_jobs_equal_single_process(ray_local, tmp_path, one_thread):
+    from ctx_core.batch import ExtractMemoriesTransform, StructurizeTransform
+
+    source = write_jsonl(tmp_path / "docs.jsonl", DOCUMENTS)
+    out = tmp_path / "structured"
+    run_batch("structurize", {}, source, out, shard_size=2, batch_size=2, workers=2)
+    transform = StructurizeTransform()
+    expected = [row for i in range(0, 5, 2) for row in transform.process(DOCUMENTS[i : i + 2])]
+    assert read_output(out) == expected
+
+    documents = [d for d in DOCUMENTS if d["text"].strip()]
+    source = write_jsonl(tmp_path / "memorize.jsonl", documents)
+    options = {"extractor_options": {"max_words": 20}}
+    result = run_batch("extract_memories", options, source, tmp_path / "memories", workers=2)
+    assert result.rows_done == len(documents)
+    assert read_output(tmp_path / "memories") == ExtractMemoriesTransform(**options).process(
+        documents
+    )
+
+
+def test_cli_batch_structurize_and_memorize(ray_local, tmp_path, capsys, one_thread):
+    from ctx_core.batch import ExtractMemoriesTransform, StructurizeTransform
+    from ctx_core.cli.main import main
+
+    documents = [{"doc": d["text"], "n": i} for i, d in enumerate(DOCUMENTS) if d["text"].strip()]
+    source = write_jsonl(tmp_path / "docs.jsonl", documents)
+    common = ["-i", str(source), "--text-field", "doc", "--shard-size", "2"]
+    assert main(["batch", "structurize", *common, "-o", str(tmp_path / "s")]) == 0
+    assert json.loads(capsys.readouterr().out)["rows_done"] == 4
+    expected = [
+        row
+        for i in range(0, 4, 2)
+        for row in StructurizeTransform(text_field="doc").process(documents[i : i + 2])
+    ]
+    assert read_output(tmp_path / "s") == expected
+
+    argv = ["batch", "memorize", *common, "-o", str(tmp_path / "m"), "--max-words", "20"]
+    assert main([*argv, "--format", "parquet"]) == 0
+    rows = read_output(tmp_path / "m")
+    reference_rows = ExtractMemoriesTransform(
+        extractor_options={"max_words": 20}, text_field="doc"
+    ).process(documents)
+    assert rows == reference_rows  # nested objects travel through Parquet as JSON text
+    assert main(["batch", "memorize", *common, "-o", str(tmp_path / "x"), "--llm", "smollm2"]) == 2
+    assert "--llm is only for --extractor llm" in capsys.readouterr().err

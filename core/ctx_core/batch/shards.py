@@ -32,6 +32,7 @@ from typing import Any
 
 __all__ = [
     "FORMATS",
+    "JSON_COLUMNS_KEY",
     "MANIFEST_NAME",
     "SUCCESS_NAME",
     "Shard",
@@ -268,10 +269,9 @@ def write_shard(records: Sequence[Mapping[str, Any]], path: str | Path, output_f
     temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
     try:
         if output_format == "parquet":
-            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            pq.write_table(pa.Table.from_pylist([dict(r) for r in records]), temporary)
+            pq.write_table(_parquet_table(records), temporary)
         elif output_format == "jsonl":
             with open(temporary, "w", encoding="utf-8") as handle:
                 for record in records:
@@ -284,6 +284,51 @@ def write_shard(records: Sequence[Mapping[str, Any]], path: str | Path, output_f
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+#: Parquet schema metadata key listing the columns stored as JSON text.
+JSON_COLUMNS_KEY = b"ctx_batch.json_columns"
+
+
+def _holds_object(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_object(v) for v in value)
+    return False
+
+
+def _parquet_table(records: Sequence[Mapping[str, Any]]) -> Any:
+    """Records as an Arrow table; columns holding objects (free-form, e.g. metadata) as JSON text.
+
+    Objects with varying or no keys have no stable Parquet type (an empty object cannot
+    be written at all), so such columns are stored as JSON strings and listed in the
+    schema metadata; :func:`read_output` decodes them.
+    """
+    import pyarrow as pa
+
+    rows = [dict(r) for r in records]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    encoded = [c for c in columns if any(_holds_object(row.get(c)) for row in rows)]
+    for row in rows:
+        for column in encoded:
+            if row.get(column) is not None:
+                row[column] = json.dumps(row[column], ensure_ascii=False)
+    table = pa.Table.from_pylist(rows)
+    return table.replace_schema_metadata({JSON_COLUMNS_KEY: json.dumps(encoded).encode()})
+
+
+def _read_parquet_output(path: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    encoded = json.loads((table.schema.metadata or {}).get(JSON_COLUMNS_KEY, b"[]"))
+    rows = [dict(r) for r in table.to_pylist()]
+    for row in rows:
+        for column in encoded:
+            if row.get(column) is not None:
+                row[column] = json.loads(row[column])
+    return rows
 
 
 def read_output(folder: str | Path) -> list[dict[str, Any]]:
@@ -308,9 +353,7 @@ def read_output(folder: str | Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name in names:
         if output_format == "parquet":
-            import pyarrow.parquet as pq
-
-            rows.extend(dict(r) for r in pq.read_table(folder / name).to_pylist())
+            rows.extend(_read_parquet_output(folder / name))
         else:
             with open(folder / name, encoding="utf-8") as handle:
                 rows.extend(json.loads(line) for line in handle if line.strip())
