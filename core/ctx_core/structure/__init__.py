@@ -4,8 +4,8 @@ Examples:
     >>> from ctx_core.structure import HeuristicStructurizer, render
     >>> s = HeuristicStructurizer().structurize("Cats purr. Cats nap.")
     >>> print(render(s, "retrieval"))
-    Cats.
-    **Purr and nap**: Cats purr. Cats nap.
+    Cats purr.
+    **Nap**: Cats purr. Cats nap.
 """
 
 from ctx_core.structure.base import (
@@ -18,6 +18,8 @@ from ctx_core.structure.base import (
     structure_from_metadata,
 )
 from ctx_core.structure.heuristic import HeuristicStructurizer
+from ctx_core.structure.llm import LLMStructurizer
+from ctx_core.structure.parse import ParsedStructure, StructureParseError, parse_structure
 from ctx_core.structure.render import FORMATS, Part, render, render_parts
 from ctx_core.structure.sentences import Sentence, split_sentences
 from ctx_core.structure.tree import Aspect, Structure, StructureError
@@ -30,12 +32,16 @@ __all__ = [
     "Aspect",
     "BaseStructurizer",
     "HeuristicStructurizer",
+    "LLMStructurizer",
+    "ParsedStructure",
     "Part",
     "Sentence",
     "Structure",
     "StructureError",
+    "StructureParseError",
     "Structurizer",
     "original_text",
+    "parse_structure",
     "render",
     "render_parts",
     "split_sentences",

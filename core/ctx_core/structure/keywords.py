@@ -59,7 +59,13 @@ def phrases(sentence: str, max_words: int = 3) -> list[tuple[Phrase, str]]:
         >>> [p[1] for p in phrases("The propeller slipstream of a wing.")]
         ['propeller', 'propeller slipstream', 'slipstream', 'wing']
     """
+    return [(key, spelling) for key, spelling, _ in _phrases(sentence, max_words)]
+
+
+def _phrases(sentence: str, max_words: int = 3) -> list[tuple[Phrase, str, bool]]:
+    """Like :func:`phrases`, with a flag: the phrase starts the sentence (capitals prove nothing)."""
     runs: list[list[str]] = [[]]
+    starts: list[int] = []
     for match in _TOKEN.finditer(sentence):
         token = _POSSESSIVE.sub("", match.group()).strip("-")
         lower = token.lower()
@@ -71,17 +77,21 @@ def phrases(sentence: str, max_words: int = 3) -> list[tuple[Phrase, str]]:
             and (len(lower) >= 3 or token.isupper())
         )
         if content:
+            if not runs[-1]:
+                starts.append(match.start())
             runs[-1].append(token)
         elif runs[-1]:
             runs.append([])
-    found: list[tuple[Phrase, str]] = []
-    for run in runs:
+    first = len(sentence) - len(sentence.lstrip(" \t\n\"'\u201c\u2018(*#-"))
+    found: list[tuple[Phrase, str, bool]] = []
+    for run, start in zip([r for r in runs if r], starts, strict=True):
         for i in range(len(run)):
             for n in range(1, max_words + 1):
                 if i + n > len(run):
                     break
                 words = run[i : i + n]
-                found.append((tuple(w.lower() for w in words), " ".join(words)))
+                initial = i == 0 and start <= first
+                found.append((tuple(w.lower() for w in words), " ".join(words), initial))
     return found
 
 
@@ -108,12 +118,15 @@ def key_phrases(
     """
     counts: list[Counter[Phrase]] = []
     spellings: dict[Phrase, Counter[str]] = {}
+    names: Counter[Phrase] = Counter()  # capitalized away from a sentence start
     for group in groups:
         counter: Counter[Phrase] = Counter()
         for sentence in group:
-            for key, spelling in phrases(sentence):
+            for key, spelling, initial in _phrases(sentence):
                 counter[key] += 1
                 spellings.setdefault(key, Counter())[spelling] += 1
+                if not initial and _is_name(spelling):
+                    names[key] += 1
         counts.append(counter)
     document_frequency: Counter[Phrase] = Counter()
     for counter in counts:
@@ -129,14 +142,13 @@ def key_phrases(
             idf = math.log((1 + n_groups) / (1 + document_frequency[key])) + 1.0
             # Longer phrases count more, but a multi-word phrase seen once is weak evidence.
             length_bonus = 1.0 + 0.6 * (len(key) - 1) * (1.0 if count > 1 else 0.5)
-            spelling = spellings[key].most_common(1)[0][0]
-            name_bonus = 1.3 if _is_name(spelling) else 1.0
+            name_bonus = 1.3 if names[key] else 1.0
             weight = count * idf * length_bonus * name_bonus
-            scored.append((weight, -_first_seen(key, counter), key))
+            scored.append((weight, len(key), -_first_seen(key, counter), key))
         scored.sort(reverse=True)
         chosen: list[Phrase] = []
         best = scored[0][0] if scored else 0.0
-        for weight, _, key in scored:
+        for weight, _, _, key in scored:
             if weight < min_ratio * best:
                 break
             if any(set(key) & set(other) for other in chosen):
