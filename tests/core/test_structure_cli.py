@@ -12,7 +12,9 @@ def test_structurize_file_in_every_format(tmp_path, capsys):
     path.write_text(MARKDOWN, encoding="utf-8")
     assert main(["structurize", str(path)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("This passage talks about Caring for rice seedlings:\n1. Caring for rice seedlings:")
+    assert out.startswith(
+        "This passage talks about Caring for rice seedlings:\n1. Caring for rice seedlings:"
+    )
     assert main(["structurize", str(path), "--format", "json"]) == 0
     structure = Structure.from_json(capsys.readouterr().out)
     assert structure.source == MARKDOWN and structure.metadata["method"] == "markers"

@@ -133,9 +133,15 @@ def test_missing_names_and_scope_come_from_key_phrases():
     [
         ("I cannot help with that.", "no YAML"),
         ("scope: x\naspects: none", "no aspect"),
-        ("scope: x\naspects:\n  - name: a\n    sentences: 1-4", "sentences 5-12 of 12 are in no aspect"),
+        (
+            "scope: x\naspects:\n  - name: a\n    sentences: 1-4",
+            "sentences 5-12 of 12 are in no aspect",
+        ),
         ("scope: x\naspects:\n  - name: a\n    sentences: 12-1", "no aspect"),
-        ("scope: honeybee colonies\naspects:\n  - name: a\n    sentences: 1-12", "copies a worked example"),
+        (
+            "scope: honeybee colonies\naspects:\n  - name: a\n    sentences: 1-12",
+            "copies a worked example",
+        ),
         ("scope: [unclosed\naspects:\n  - {{{", "does not parse"),
     ],
 )
@@ -156,7 +162,11 @@ def test_llm_structure_is_used_and_faithful(heuristic):
     llm = ScriptedLLM(GOOD)
     s = LLMStructurizer(llm, fallback=heuristic).structurize(TOPICS)
     assert s.metadata == {"structurizer": "llm", "model": "scripted", "chunks": 1}
-    assert [a.name for a in s.aspects] == ["the Amazon rainforest", "origins of jazz", "photosynthesis"]
+    assert [a.name for a in s.aspects] == [
+        "the Amazon rainforest",
+        "origins of jazz",
+        "photosynthesis",
+    ]
     assert_faithful(s)
     prompt = llm.prompts[0]
     assert prompt[0]["role"] == "system" and len(prompt) == 6  # system, 2 worked examples, the text

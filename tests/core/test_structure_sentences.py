@@ -14,7 +14,10 @@ def spans_are_exact(text, sentences):
     [
         ("Dr. Watson met Mr. Holmes. They talked.", ["Dr. Watson met Mr. Holmes.", "They talked."]),
         ("It cost 3.50 dollars. Cheap!", ["It cost 3.50 dollars.", "Cheap!"]),
-        ("J. R. R. Tolkien wrote it. He was English.", ["J. R. R. Tolkien wrote it.", "He was English."]),
+        (
+            "J. R. R. Tolkien wrote it. He was English.",
+            ["J. R. R. Tolkien wrote it.", "He was English."],
+        ),
         ("He said “Go away.” Then he left.", ["He said “Go away.”", "Then he left."]),
         ("Is it? Yes... it is.", ["Is it?", "Yes... it is."]),
         ("Apples, pears, etc. Fruit is good.", ["Apples, pears, etc.", "Fruit is good."]),
@@ -42,7 +45,9 @@ def test_type_error_names_the_argument():
 def test_hard_wrapped_lines_stay_one_sentence_and_blocks_count():
     sentences = split_sentences(HARD_WRAPPED)
     assert spans_are_exact(HARD_WRAPPED, sentences)
-    assert sentences[1].text == "I\nwas sent for at eight o'clock on the morning of Friday the 17th."
+    assert (
+        sentences[1].text == "I\nwas sent for at eight o'clock on the morning of Friday the 17th."
+    )
     assert [s.block for s in sentences] == [0, 0, 0, 0, 1, 1]
 
 
@@ -67,7 +72,12 @@ def test_headings_and_items_are_their_own_blocks():
 
 def test_title_line_is_a_heading_but_a_sentence_is_not():
     sentences = split_sentences("CHAPTER I\n\nIt began. It ended.\n\nShort line.")
-    assert [(s.kind, s.level) for s in sentences] == [("heading", 7), ("text", 0), ("text", 0), ("text", 0)]
+    assert [(s.kind, s.level) for s in sentences] == [
+        ("heading", 7),
+        ("text", 0),
+        ("text", 0),
+        ("text", 0),
+    ]
 
 
 def test_helpers():

@@ -72,7 +72,9 @@ def test_bad_scope_and_tampered_sentence_offsets():
 
 def test_descriptions_skip_the_title_line():
     text = "# Pets\n\nCats purr. Cats nap."
-    s = Structure("pets", (Aspect("Pets", (0, 1, 2), title=True),), tuple(split_sentences(text)), text)
+    s = Structure(
+        "pets", (Aspect("Pets", (0, 1, 2), title=True),), tuple(split_sentences(text)), text
+    )
     s.validate()
     assert s.descriptions(s.aspects[0]) == ["Cats purr.", "Cats nap."]
     assert render(s, "retrieval") == "pets.\n**Pets**: Cats purr. Cats nap."

@@ -85,7 +85,9 @@ async def test_async_with_an_llm_structurizer_uses_acomplete(embedder, documents
     )
     out = await transformer.atransform_documents(documents)
     assert AsyncScripted.calls == 2  # the blank document never reaches the model
-    assert out[0].page_content.startswith("This passage talks about rainforest and jazz:\n1. the Amazon:")
+    assert out[0].page_content.startswith(
+        "This passage talks about rainforest and jazz:\n1. the Amazon:"
+    )
     meta = json.loads(out[0].metadata["structure"])["metadata"]
     assert meta["structurizer"] == "llm"
     # The second text has 2 sentences: YAML pointing at 3-4 is clipped away, repaired.

@@ -20,7 +20,9 @@ def structure_section(ctx: DemoContext) -> None:
     scores = scorer.score(question, ctx.corpus)
     ranked = sorted(zip(scores, ctx.corpus, strict=True), key=lambda pair: -pair[0])[:2]
     structurizer = HeuristicStructurizer(scorer.embedder)
-    ctx.line(f"Q: {question}  -> top 2 chunks (MiniLM), structurized offline (HeuristicStructurizer)")
+    ctx.line(
+        f"Q: {question}  -> top 2 chunks (MiniLM), structurized offline (HeuristicStructurizer)"
+    )
     for score, passage in ranked:
         structure = structurizer.structurize(passage.text)
         kept = structure.sentence_order() == list(range(len(structure.sentences)))
@@ -30,4 +32,6 @@ def structure_section(ctx: DemoContext) -> None:
             f"every sentence kept once: {kept}"
         )
         for line in render(structure, "reading").splitlines():
-            ctx.line(textwrap.fill(line, ctx.width - 4, initial_indent="  ", subsequent_indent="       "))
+            ctx.line(
+                textwrap.fill(line, ctx.width - 4, initial_indent="  ", subsequent_indent="       ")
+            )

@@ -30,6 +30,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -133,7 +134,9 @@ class HeuristicStructurizer(BaseStructurizer):
             raise ValueError("sentences must not be empty")
         if self._has_markers(sentences):
             return self._from_markers(source, sentences)
-        embeddings = self._embed([s.text for s in sentences]) if self._needs_embedding(sentences) else None
+        embeddings = (
+            self._embed([s.text for s in sentences]) if self._needs_embedding(sentences) else None
+        )
         return self._from_topics(source, sentences, embeddings)
 
     def structurize_many(
@@ -145,7 +148,9 @@ class HeuristicStructurizer(BaseStructurizer):
             not self._has_markers(sentences) and self._needs_embedding(sentences)
             for sentences in split
         ]
-        flat = [s.text for sentences, need in zip(split, needs, strict=True) if need for s in sentences]
+        flat = [
+            s.text for sentences, need in zip(split, needs, strict=True) if need for s in sentences
+        ]
         vectors = self._embed(flat) if flat else None
         results = []
         position = 0
@@ -195,7 +200,11 @@ class HeuristicStructurizer(BaseStructurizer):
             if new_block and stack[-1].level >= 10 and stack[-1] is not root:
                 # A paragraph after a list, no deeper than the list, closes it.
                 column = sentence.start - (source.rfind("\n", 0, sentence.start) + 1)
-                while stack[-1].level >= 10 and stack[-1].level != _INTRO_LEVEL and column <= stack[-1].level - 10:
+                while (
+                    stack[-1].level >= 10
+                    and stack[-1].level != _INTRO_LEVEL
+                    and column <= stack[-1].level - 10
+                ):
                     stack.pop()
             top = stack[-1]
             if top is root or top.children:
@@ -214,7 +223,9 @@ class HeuristicStructurizer(BaseStructurizer):
         if len(nodes) == 1 and nodes[0].heading and nodes[0].children:
             only = nodes[0]
             scope = only.name
-            lead = _Node(level=only.level, name=only.name, sentences=only.sentences, title=only.title)
+            lead = _Node(
+                level=only.level, name=only.name, sentences=only.sentences, title=only.title
+            )
             nodes = [lead, *only.children] if only.sentences else only.children
         texts = [s.text for s in sentences]
         for node in _iter_nodes(nodes):
@@ -265,15 +276,19 @@ class HeuristicStructurizer(BaseStructurizer):
         for gap in range(n - 1):  # the gap between sentence gap and gap + 1
             left = embeddings[max(0, gap - w + 1) : gap + 1].mean(axis=0)
             right = embeddings[gap + 1 : gap + 1 + w].mean(axis=0)
-            similarity = float(left @ right / max(np.linalg.norm(left) * np.linalg.norm(right), 1e-12))
-            bonus = self.paragraph_bonus if sentences[gap].block != sentences[gap + 1].block else 0.0
+            similarity = float(
+                left @ right / max(np.linalg.norm(left) * np.linalg.norm(right), 1e-12)
+            )
+            bonus = (
+                self.paragraph_bonus if sentences[gap].block != sentences[gap + 1].block else 0.0
+            )
             scores.append((1.0 - similarity + bonus, -gap))
         cuts: list[int] = []
         size = self.min_aspect_sentences
         for _, negative_gap in sorted(scores, reverse=True):
             start = -negative_gap + 1
             edges = sorted([0, *cuts, start, n])
-            if all(b - a >= size for a, b in zip(edges, edges[1:], strict=False)):
+            if all(b - a >= size for a, b in pairwise(edges)):
                 cuts.append(start)
                 if len(cuts) == k - 1:
                     break
@@ -299,7 +314,10 @@ class HeuristicStructurizer(BaseStructurizer):
             aspects=aspects,
             sentences=tuple(sentences),
             source=source,
-            metadata={"structurizer": self.name, "method": "topics" if len(spans) > 1 else "single"},
+            metadata={
+                "structurizer": self.name,
+                "method": "topics" if len(spans) > 1 else "single",
+            },
         )
         structure.validate()
         return structure

@@ -43,7 +43,7 @@ STOPWORDS = frozenset(
     mr mrs ms dr sir miss madam mme prof st
     i'm i've i'd i'll it's that's there's don't didn't doesn't isn't wasn't can't won't couldn't
     shouldn't wouldn't he's she's let's we're they're you're
-    """.split()
+    """.split()  # noqa: SIM905
 )
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\u2019\-]*|[^\sA-Za-z0-9]")

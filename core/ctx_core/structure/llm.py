@@ -39,7 +39,7 @@ from ctx_core.llm.base import LLM, Prompt
 from ctx_core.progress import progress
 from ctx_core.structure.base import BaseStructurizer, validate_text
 from ctx_core.structure.heuristic import keyword_scope
-from ctx_core.structure.parse import StructureParseError, parse_structure
+from ctx_core.structure.parse import parse_structure
 from ctx_core.structure.prompts import scope_messages, structure_messages
 from ctx_core.structure.sentences import Sentence
 from ctx_core.structure.tree import Aspect, Structure, StructureError
@@ -117,9 +117,7 @@ class LLMStructurizer(BaseStructurizer):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if fallback is not None and not isinstance(fallback, BaseStructurizer):
-            raise TypeError(
-                f"fallback must be a BaseStructurizer, got {type(fallback).__name__}"
-            )
+            raise TypeError(f"fallback must be a BaseStructurizer, got {type(fallback).__name__}")
         self._llm = llm if llm is not None else "smollm2"
         self._fallback = fallback
         self.chunk_tokens = chunk_tokens
@@ -201,12 +199,12 @@ class LLMStructurizer(BaseStructurizer):
         show = self.show_progress if show_progress is None else show_progress
         replies: list[str] = []
         for group in progress(
-            groups, desc="structurizing (LLM)", show=show if show is not None else len(prompts) >= 64
+            groups,
+            desc="structurizing (LLM)",
+            show=show if show is not None else len(prompts) >= 64,
         ):
             if callable(batch):
-                replies.extend(
-                    batch(group, max_tokens=max_tokens, temperature=self.temperature)
-                )
+                replies.extend(batch(group, max_tokens=max_tokens, temperature=self.temperature))
             else:
                 replies.extend(
                     llm.complete(p, max_tokens=max_tokens, temperature=self.temperature)
@@ -284,9 +282,7 @@ class LLMStructurizer(BaseStructurizer):
 
     def _read(self, chunk: _Chunk, reply: str) -> None:
         try:
-            parsed = parse_structure(
-                reply, [s.text for s in chunk.sentences], max_gap=self.max_gap
-            )
+            parsed = parse_structure(reply, [s.text for s in chunk.sentences], max_gap=self.max_gap)
         except StructureError as err:
             chunk.fallback = str(err)
             logger.info("LLM structure answer unusable (%s); using the fallback", err)

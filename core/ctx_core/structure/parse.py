@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import yaml
@@ -100,9 +101,9 @@ def extract_yaml(reply: str) -> str:
     kept = []
     for line in lines[start:]:
         stripped = line.strip()
-        if stripped and line == line.lstrip() and not stripped.startswith(("-", "#")):
-            if not _KEY_LINE.match(stripped):
-                break  # prose after the YAML
+        top_level = stripped and line == line.lstrip() and not stripped.startswith(("-", "#"))
+        if top_level and not _KEY_LINE.match(stripped):
+            break  # prose after the YAML
         kept.append(line)
     return "\n".join(kept)
 
@@ -184,7 +185,9 @@ def _read_spans(items: Any, depth: int, repairs: list[str]) -> list[_Span]:
         name = _clean_name(_get(item, "name", "aspect", "aspectname", "title", "topic"))
         own = _parse_range(_get(item, "sentences", "sentencerange", "range", "sentence", "lines"))
         children = (
-            _read_spans(_get(item, "subaspects", "sub_aspects", "children", "aspects"), depth + 1, repairs)
+            _read_spans(
+                _get(item, "subaspects", "sub_aspects", "children", "aspects"), depth + 1, repairs
+            )
             if depth < _MAX_DEPTH
             else []
         )
@@ -196,15 +199,13 @@ def _read_spans(items: Any, depth: int, repairs: list[str]) -> list[_Span]:
         if not bounds:
             repairs.append(f"dropped aspect {name!r} without sentences")
             continue
-        spans.append(
-            _Span(name, min(b[0] for b in bounds), max(b[1] for b in bounds), children)
-        )
+        spans.append(_Span(name, min(b[0] for b in bounds), max(b[1] for b in bounds), children))
     return spans
 
 
 def _fit(spans: list[_Span], low: int, high: int, repairs: list[str]) -> list[_Span]:
     """Clip to [low, high], sort, and remove overlaps (later spans start after earlier ones)."""
-    fitted = []
+    fitted: list[_Span] = []
     for span in sorted(spans, key=lambda s: (s.start, s.end)):
         start, end = max(span.start, low), min(span.end, high)
         if (start, end) != (span.start, span.end):
@@ -234,7 +235,7 @@ def _fit_children(span: _Span, repairs: list[str]) -> None:
             continue
         merged.append(child)
     # Fill gaps: after the parent's lead sentences, every sentence goes to a sub-aspect.
-    for previous, current in zip(merged, merged[1:], strict=False):
+    for previous, current in pairwise(merged):
         if current.start > previous.end + 1:
             previous.end = current.start - 1
     if merged and merged[-1].end < span.end:
@@ -306,7 +307,7 @@ def parse_structure(reply: str, sentences: Sequence[str], *, max_gap: int = 2) -
     if spans[0].start > 1:
         repairs.append(f"gave sentences 1-{spans[0].start - 1} to {spans[0].name!r}")
         spans[0].start = 1
-    for previous, current in zip(spans, spans[1:], strict=False):
+    for previous, current in pairwise(spans):
         if current.start > previous.end + 1:
             repairs.append(
                 f"gave sentences {previous.end + 1}-{current.start - 1} to {previous.name!r}"

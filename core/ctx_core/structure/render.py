@@ -71,7 +71,9 @@ class Part:
     index: int = -1
 
 
-def render(structure: Structure, format: str = "reading", *, collapse_whitespace: bool = True) -> str:
+def render(
+    structure: Structure, format: str = "reading", *, collapse_whitespace: bool = True
+) -> str:
     """Render ``structure`` in one of :data:`FORMATS`.
 
     Args:
@@ -135,7 +137,9 @@ class _Writer:
         """The aspect's heading: its source title line when it has one, else its name."""
         if aspect.title:
             index = aspect.sentences[0]
-            self.parts.append(Part("title", heading_text(self.structure.sentences[index].text), index))
+            self.parts.append(
+                Part("title", heading_text(self.structure.sentences[index].text), index)
+            )
         else:
             self.heading(aspect.name)
 
@@ -162,7 +166,9 @@ class _Writer:
         self.markup(":\n")
         self._reading_aspects(self.structure.aspects, (), 0)
 
-    def _reading_aspects(self, aspects: Sequence[Aspect], prefix: tuple[int, ...], depth: int) -> None:
+    def _reading_aspects(
+        self, aspects: Sequence[Aspect], prefix: tuple[int, ...], depth: int
+    ) -> None:
         for position, aspect in enumerate(aspects, start=1):
             path = (*prefix, position)
             self.markup("   " * depth + ".".join(map(str, path)) + ". ")

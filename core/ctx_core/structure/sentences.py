@@ -256,18 +256,16 @@ def _next_nonspace(segment: str, position: int) -> int:
     return -1
 
 
-def _is_boundary(
-    segment: str, begin: int, punct: int, stop: int, nxt: int, caseless: bool
-) -> bool:
+def _is_boundary(segment: str, begin: int, punct: int, stop: int, nxt: int, caseless: bool) -> bool:
     following = segment[nxt]
     mark = segment[punct]
     before = segment[begin:punct]
     if mark == "." and punct + 1 == stop:  # a lone period (no quote or bracket after it)
         word_match = _WORD_BEFORE.search(segment[begin : punct + 1])
         word = word_match.group(1).lower() if word_match else ""
-        if word and (word in _ABBREVIATIONS or word.rstrip(".") in _ABBREVIATIONS):
-            if not (word.rstrip(".") in _MAY_END and following.isupper()):
-                return False
+        abbreviation = word and (word in _ABBREVIATIONS or word.rstrip(".") in _ABBREVIATIONS)
+        if abbreviation and not (word.rstrip(".") in _MAY_END and following.isupper()):
+            return False
         if word_match and len(word_match.group(1)) == 1 and word_match.group(1).isupper():
             return False  # an initial: "J. Smith"
         if not before.strip():  # nothing before the period: an enumeration marker "1."
