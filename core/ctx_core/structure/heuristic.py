@@ -38,7 +38,7 @@ import numpy as np
 from ctx_core.progress import progress
 from ctx_core.structure.base import BaseStructurizer, validate_text
 from ctx_core.structure.keywords import join_phrases, key_phrases, phrases
-from ctx_core.structure.sentences import HEADING, LIST_ITEM, Sentence
+from ctx_core.structure.sentences import HEADING, LIST_ITEM, Sentence, heading_text
 from ctx_core.structure.tree import Aspect, Structure
 
 __all__ = ["HeuristicStructurizer"]
@@ -303,6 +303,8 @@ class HeuristicStructurizer(BaseStructurizer):
         texts = [s.text for s in sentences]
         scope_terms = _scope_terms(texts, self.scope_phrases)
         scope = join_phrases(scope_terms, fallback=_short(texts[0]))
+        if sentences[0].kind == "heading":  # a title line on top names the whole
+            scope = heading_text(sentences[0].text)
         exclude = [tuple(t.lower().split()) for t in scope_terms] if len(spans) == 1 else []
         names = key_phrases([texts[a:b] for a, b in spans], top=2, exclude=exclude)
         aspects = tuple(

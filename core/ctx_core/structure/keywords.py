@@ -41,6 +41,11 @@ STOPWORDS = frozenset(
     whenever where whereas whether which while who whoever whole whom whose why will with within
     without would yet you your yours yourself yourselves
     mr mrs ms dr sir miss madam mme prof st
+    went come came go goes going gone get getting took take takes taken give gave told tell tells
+    asked ask know knew known think thought see saw seen look looked looking seem want wanted
+    put let keep kept find found felt feel left leave turned turn began begin became show showed
+    shown called call tried try use uses yes oh ah well quite just really rather still already
+    thing things way ways time times day days lot lots kind sort part
     i'm i've i'd i'll it's that's there's don't didn't doesn't isn't wasn't can't won't couldn't
     shouldn't wouldn't he's she's let's we're they're you're
     """.split()  # noqa: SIM905
