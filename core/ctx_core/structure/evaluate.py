@@ -58,8 +58,7 @@ logger = logging.getLogger(__name__)
 VARIANTS = ("original", "heuristic", "llm")
 
 READER_PROMPT = (
-    "Answer the question using the passages. Reply with the answer only, in a few words.\n\n"
-    "{context}\n\nQuestion: {question}"
+    "Question: {question}\n\nPassages:\n{context}\n\nQuestion: {question}\nShort answer:"
 )
 
 
@@ -139,8 +138,10 @@ def run_retrieval_eval(
     min_words: int = 50,
     limit: int | None = None,
     pool_depth: int | None = None,
+    batch_size: int = 8,
     data_dir: str | Path | None = None,
     show_progress: bool = True,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Dense retrieval over original vs structurized documents (see the module docs).
 
@@ -153,8 +154,10 @@ def run_retrieval_eval(
         limit: Evaluate only the first ``limit`` judged queries.
         pool_depth: Rank within a pool (relevant documents plus this many original-text
             hits per query) instead of the whole collection.
+        batch_size: Prompts per LLM batch (``llm`` variant).
         data_dir: The data folder.
         show_progress: Progress bars.
+        command: The command line to record (default: this process's arguments).
     """
     from ctx_core.embeddings import Embedder
 
@@ -188,7 +191,9 @@ def run_retrieval_eval(
     results: dict[str, Any] = {}
     per_query: dict[str, list[dict[str, Any]]] = {}
     for variant in variants:
-        structurizer = build_structurizer(variant, embedder=embedder, llm=llm)
+        structurizer = build_structurizer(
+            variant, embedder=embedder, llm=llm, batch_size=batch_size
+        )
         texts, stats = structurize_texts(
             structurizer, original, format="retrieval", min_words=min_words,
             show_progress=show_progress,
@@ -197,7 +202,7 @@ def run_retrieval_eval(
         stats["truncated_by_embedder"] = _truncated(embedder, texts)
         stats["mean_words"] = round(mean(len(t.split()) for t in texts), 2)
         scores = query_vectors @ vectors.T
-        rows = []
+        rows: list[dict[str, Any]] = []
         for row, qid in enumerate(query_ids):
             order = np.argsort(-scores[row], kind="stable")[:100]
             ranked = [ids[i] for i in order]
@@ -238,7 +243,7 @@ def run_retrieval_eval(
         "per_query": per_query,
         "wall_time_s": round(time.perf_counter() - started, 2),
         "environment": environment(),
-        "command": _command(),
+        "command": command or _command(),
         "created": created,
     }
 
@@ -254,6 +259,7 @@ def run_reader_eval(
     embedder: Any | None = None,
     data_dir: str | Path | None = None,
     show_progress: bool = True,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """HotpotQA reader EM/F1 with original vs structurized paragraphs (see the module docs).
 
@@ -268,6 +274,7 @@ def run_reader_eval(
         embedder: Embedder of the heuristic structurizer.
         data_dir: The data folder.
         show_progress: Progress bars.
+        command: The command line to record (default: this process's arguments).
     """
     from ctx_core.llm import TransformersLLM
 
@@ -304,7 +311,7 @@ def run_reader_eval(
         for group in progress(groups, desc=f"reading ({variant})", show=show_progress):
             replies.extend(reader.complete_batch(group, max_tokens=max_new_tokens))
         read_s = time.perf_counter() - t0
-        rows = []
+        rows: list[dict[str, Any]] = []
         for ex, prompt, reply in zip(examples, prompts, replies, strict=True):
             answer = clean_answer(reply)
             rows.append(
@@ -347,7 +354,7 @@ def run_reader_eval(
         "per_query": per_query,
         "wall_time_s": round(time.perf_counter() - started, 2),
         "environment": environment(),
-        "command": _command(),
+        "command": command or _command(),
         "created": created,
     }
 
