@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("ctx_core.eval", reason="needs the evaluation harness (issue 3)")
 
-from ctx_core.cli.main import main  # noqa: E402
-from ctx_core.llm import BaseLLM  # noqa: E402
-from ctx_core.structure.evaluate import (  # noqa: E402
+from ctx_core.cli.main import main
+from ctx_core.llm import BaseLLM
+from ctx_core.structure.evaluate import (
     clean_answer,
     run_reader_eval,
     run_retrieval_eval,
@@ -31,7 +31,8 @@ def write_cranfield(root):
     folder = root / "glasgow-ir" / "cran"
     folder.mkdir(parents=True)
     records = "".join(
-        f".I {i}\n.T\n{title}\n.A\nsomeone\n.B\nj. ae. scs.\n.W\n{text}\n" for i, title, text in DOCS
+        f".I {i}\n.T\n{title}\n.A\nsomeone\n.B\nj. ae. scs.\n.W\n{text}\n"
+        for i, title, text in DOCS
     )
     (folder / "cran.all.1400").write_text(records)
     (folder / "cran.qry").write_text(
@@ -108,7 +109,9 @@ def test_reader_eval_reads_structurized_paragraphs(tmp_path, embedder):
     assert results["results"]["heuristic"]["metrics"]["f1"] == 1.0
     original, structured = reader.prompts
     assert "Paris\nParis is the capital of France." in original
-    assert "This passage talks about" in structured and "Paris is the capital of France." in structured
+    assert (
+        "This passage talks about" in structured and "Paris is the capital of France." in structured
+    )
     row = results["per_query"]["heuristic"][0]
     assert row["prediction"] == "Paris" and row["answers"] == ["Paris"]
 

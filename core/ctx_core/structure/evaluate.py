@@ -168,7 +168,7 @@ def run_retrieval_eval(
     started = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     collection = loaders[dataset](data_dir)
-    embedder = embedder or Embedder(show_progress=show_progress)
+    embedder = embedder or Embedder()  # a progress bar for long batches only
     query_ids = [q for q in collection.queries if collection.qrels.get(q)]
     if limit is not None:
         query_ids = query_ids[:limit]
