@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := langchain,llamaindex,local,cohere,dev
+EXTRAS := langchain,llamaindex,local,cohere,eval,dev
 PYTEST_ARGS ?=
 
 .PHONY: install demo test test-all lint typecheck docs docs-serve clean

@@ -21,6 +21,7 @@ COMMANDS = [
     "ctx_core.cli.rerank",
     "ctx_core.cli.structurize",
     "ctx_core.cli.demo",
+    "ctx_core.cli.eval",
 ]
 
 

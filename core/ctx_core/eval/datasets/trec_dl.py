@@ -1,0 +1,110 @@
+"""TREC Deep Learning 2019 passage ranking: BM25 top-100 candidates with NIST graded qrels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ctx_core.eval.datasets.paths import data_file
+from ctx_core.eval.datasets.records import RankingQuery
+from ctx_core.types import Passage
+
+__all__ = ["DL19_FOLDER", "load_dl19", "read_qrels", "read_topics"]
+
+#: Folder of the TREC DL 2019 files inside the data folder.
+DL19_FOLDER = "trec-dl-passage"
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """Read a TREC qrels file (``qid iteration docid relevance`` per line).
+
+    Returns:
+        Relevance by query id, then document id, exactly as graded in the file.
+
+    Raises:
+        ValueError: A line does not have four fields or its relevance is not an integer
+            (the line number is named).
+    """
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 4:
+                raise ValueError(f"{path} line {number}: expected 4 fields, got {len(fields)}")
+            qid, _, docid, rel = fields
+            try:
+                qrels.setdefault(qid, {})[docid] = int(rel)
+            except ValueError as err:
+                raise ValueError(f"{path} line {number}: relevance {rel!r} is not an int") from err
+    return qrels
+
+
+def read_topics(path: str | Path) -> dict[str, str]:
+    """Read a tab-separated topics file (``qid<TAB>query`` per line)."""
+    topics: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            qid, sep, text = line.rstrip("\n").partition("\t")
+            if not sep:
+                raise ValueError(f"{path} line {number}: expected 'qid<TAB>query'")
+            topics[qid.strip()] = text.strip()
+    return topics
+
+
+def load_dl19(data_dir: str | Path | None = None, limit: int | None = None) -> list[RankingQuery]:
+    """The 43 judged TREC DL 2019 passage queries with their BM25 top-100 passages.
+
+    Candidates keep BM25's order; each passage's ``score`` is its BM25 score and its
+    metadata holds ``rank`` (1-based BM25 rank) and ``bm25_score``. ``qrels`` holds every
+    NIST judgement of the query (grades 0-3), also for judged passages BM25 did not
+    retrieve, so nDCG's ideal ranking is the official one.
+
+    Args:
+        data_dir: The data folder (see :func:`~ctx_core.eval.datasets.resolve_data_dir`).
+        limit: Keep only the first ``limit`` queries (file order).
+
+    Examples:
+        >>> queries = load_dl19(limit=1)  # doctest: +SKIP
+        >>> len(queries[0].candidates)  # doctest: +SKIP
+        100
+    """
+    _check_limit(limit)
+    hits_path = data_file(data_dir, DL19_FOLDER, "bm25_top100_dl19.json")
+    qrels = read_qrels(data_file(data_dir, DL19_FOLDER, "qrels.dl19-passage.txt"))
+    topics = read_topics(data_file(data_dir, DL19_FOLDER, "topics.dl19-passage.txt"))
+    by_text = {text: qid for qid, text in topics.items()}
+    records = json.loads(hits_path.read_text(encoding="utf-8"))
+    queries: list[RankingQuery] = []
+    for record in records[:limit] if limit is not None else records:
+        hits = record["hits"]
+        qid = str(hits[0]["qid"]) if hits else by_text.get(record["query"], "")
+        if not qid:
+            raise ValueError(f"{hits_path}: query {record['query']!r} has no hits and no topic id")
+        candidates = [
+            Passage(
+                hit["content"],
+                id=str(hit["docid"]),
+                metadata={"rank": int(hit["rank"]), "bm25_score": float(hit["score"])},
+                score=float(hit["score"]),
+            )
+            for hit in hits
+        ]
+        queries.append(
+            RankingQuery(
+                query_id=qid,
+                query=record["query"],
+                candidates=candidates,
+                qrels=dict(qrels.get(qid, {})),
+                metadata={"first_stage": "bm25 (Anserini, top-100)"},
+            )
+        )
+    return queries
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
