@@ -14,6 +14,6 @@ ctx eval structure --task reader --variants original,heuristic --limit 100
 
 # With the SmolLM2 structurizer: a pool per collection (first 5 judged queries, their
 # relevant documents plus the top 5 MiniLM hits each), and the first 10 HotpotQA questions.
-ctx eval structure --task retrieval --dataset cranfield --variants original,heuristic,llm --limit 5 --pool-depth 5
-ctx eval structure --task retrieval --dataset cacm --variants original,heuristic,llm --limit 5 --pool-depth 5
-ctx eval structure --task reader --variants original,heuristic,llm --limit 10
+ctx eval structure --task retrieval --dataset cranfield --variants original,heuristic,llm --limit 5 --pool-depth 5 --batch-size 8
+ctx eval structure --task retrieval --dataset cacm --variants original,heuristic,llm --limit 5 --pool-depth 5 --batch-size 8
+ctx eval structure --task reader --variants original,heuristic,llm --limit 10 --batch-size 8

@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
         help="retrieval: structurize only documents of at least N words (default 50, as the paper)",
     )
     parser.add_argument("--max-new-tokens", type=int, default=16, help="reader: longest answer")
-    parser.add_argument("--batch-size", type=int, default=8, help="LLM prompts per batch")
+    parser.add_argument("--batch-size", type=int, default=4, help="LLM prompts per batch")
     parser.add_argument("--data-dir", default=None, help="folder of the evaluation data")
     parser.add_argument(
         "--output",
