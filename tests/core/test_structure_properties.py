@@ -15,7 +15,7 @@ from ctx_core.structure import (
 
 from .faithfulness import assert_faithful
 
-WORDS = "wing lift drag flow shock layer plate heat jazz river forest seed queen bee city".split()
+WORDS = ["wing", "lift", "drag", "flow", "shock", "layer", "plate", "heat", "jazz", "river", "forest", "seed", "queen", "bee", "city"]
 
 
 def sentence(rng):
