@@ -15,7 +15,23 @@ from ctx_core.structure import (
 
 from .faithfulness import assert_faithful
 
-WORDS = ["wing", "lift", "drag", "flow", "shock", "layer", "plate", "heat", "jazz", "river", "forest", "seed", "queen", "bee", "city"]
+WORDS = [
+    "wing",
+    "lift",
+    "drag",
+    "flow",
+    "shock",
+    "layer",
+    "plate",
+    "heat",
+    "jazz",
+    "river",
+    "forest",
+    "seed",
+    "queen",
+    "bee",
+    "city",
+]
 
 
 def sentence(rng):
