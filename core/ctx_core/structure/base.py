@@ -145,8 +145,8 @@ class BaseStructurizer(ABC):
         ]
 
     async def astructurize_many(self, texts: Sequence[str]) -> list[Structure]:
-        """Async twin of :meth:`structurize_many`."""
-        return list(await asyncio.gather(*(self.astructurize(t) for t in texts)))
+        """Async twin of :meth:`structurize_many` (the whole batch in one worker thread)."""
+        return await asyncio.to_thread(self.structurize_many, texts)
 
     # -- passages ------------------------------------------------------------
 
