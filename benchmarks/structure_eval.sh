@@ -9,8 +9,8 @@ set -euo pipefail
 ctx eval structure --task retrieval --dataset cranfield --variants original,heuristic
 ctx eval structure --task retrieval --dataset cacm --variants original,heuristic
 
-# SmolLM2-135M reading HotpotQA dev250 (first 100 questions), ten paragraphs each.
-ctx eval structure --task reader --variants original,heuristic --limit 100
+# SmolLM2-135M reading HotpotQA dev250 (first 50 questions), ten paragraphs each.
+ctx eval structure --task reader --variants original,heuristic --limit 50
 
 # With the SmolLM2 structurizer: a pool per collection (first 5 judged queries, their
 # relevant documents plus the top 5 MiniLM hits each), and the first 10 HotpotQA questions.
