@@ -80,7 +80,8 @@ class LLMStructurizer(BaseStructurizer):
         fallback: Structurizer for chunks whose answer is unusable (default: a
             :class:`~ctx_core.structure.HeuristicStructurizer`).
         chunk_tokens: Longest chunk given to the LLM at once, in tokens of ``counter``.
-        max_tokens: Longest answer; default ``64 + 12`` per sentence, at most 1024.
+        max_tokens: Longest answer; default ``64 + 12`` per sentence of the chunk, at most 1024
+            (prompts are batched with others of similar length).
         max_gap: Longest run of uncovered sentences that is repaired (see
             :func:`~ctx_core.structure.parse.parse_structure`).
         examples: Include the two worked examples in the prompt.
@@ -175,41 +176,52 @@ class LLMStructurizer(BaseStructurizer):
     def _run(self, jobs: list[_Job], show_progress: bool | None = None) -> list[Structure]:
         chunks = [chunk for job in jobs for chunk in job.chunks]
         replies = self._complete_all(
-            [self._prompt(c) for c in chunks], self._answer_tokens(chunks), show_progress
+            [self._prompt(c) for c in chunks],
+            [self._answer_tokens([c]) for c in chunks],
+            show_progress,
         )
         for chunk, reply in zip(chunks, replies, strict=True):
             self._read(chunk, reply)
         self._fallbacks(jobs)
         merged = [job for job in jobs if len(job.chunks) > 1]
         scope_replies = self._complete_all(
-            [scope_messages([c.scope for c in job.chunks]) for job in merged], 32, False
+            [scope_messages([c.scope for c in job.chunks]) for job in merged],
+            [32] * len(merged),
+            False,
         )
         for job, reply in zip(merged, scope_replies, strict=True):
             job.scope = self._merged_scope(job, reply)
         return [self._assemble(job) for job in jobs]
 
     def _complete_all(
-        self, prompts: list[Prompt], max_tokens: int, show_progress: bool | None
+        self, prompts: list[Prompt], limits: list[int], show_progress: bool | None
     ) -> list[str]:
+        """Replies in the order of ``prompts``; batches group prompts of similar answer length."""
         if not prompts:
             return []
         llm = self.llm
         batch = getattr(llm, "complete_batch", None)
-        groups = [prompts[i : i + self.batch_size] for i in range(0, len(prompts), self.batch_size)]
+        order = sorted(range(len(prompts)), key=lambda i: limits[i])
+        groups = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         show = self.show_progress if show_progress is None else show_progress
-        replies: list[str] = []
+        replies: list[str] = [""] * len(prompts)
         for group in progress(
             groups,
             desc="structurizing (LLM)",
             show=show if show is not None else len(prompts) >= 64,
         ):
+            max_tokens = max(limits[i] for i in group)
             if callable(batch):
-                replies.extend(batch(group, max_tokens=max_tokens, temperature=self.temperature))
-            else:
-                replies.extend(
-                    llm.complete(p, max_tokens=max_tokens, temperature=self.temperature)
-                    for p in group
+                answers = batch(
+                    [prompts[i] for i in group], max_tokens=max_tokens, temperature=self.temperature
                 )
+            else:
+                answers = [
+                    llm.complete(prompts[i], max_tokens=max_tokens, temperature=self.temperature)
+                    for i in group
+                ]
+            for i, answer in zip(group, answers, strict=True):
+                replies[i] = answer
         return replies
 
     # -- async -----------------------------------------------------------------
@@ -224,11 +236,14 @@ class LLMStructurizer(BaseStructurizer):
             self._plan(text, validate_text(text, f"texts[{i}]")) for i, text in enumerate(texts)
         ]
         chunks = [chunk for job in jobs for chunk in job.chunks]
-        max_tokens = self._answer_tokens(chunks)
         llm = self.llm
         replies = await asyncio.gather(
             *(
-                llm.acomplete(self._prompt(c), max_tokens=max_tokens, temperature=self.temperature)
+                llm.acomplete(
+                    self._prompt(c),
+                    max_tokens=self._answer_tokens([c]),
+                    temperature=self.temperature,
+                )
                 for c in chunks
             )
         )
