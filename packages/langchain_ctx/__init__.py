@@ -15,6 +15,7 @@ from langchain_ctx.embeddings import CtxEmbeddings
 from langchain_ctx.llm import CtxChatModel, LangChainLLM
 from langchain_ctx.reranker import ContextReranker
 from langchain_ctx.retriever import RerankingRetriever
+from langchain_ctx.structurize import StructurizeTransformer
 
 __all__ = [
     "ContextReranker",
@@ -23,6 +24,7 @@ __all__ = [
     "CtxEmbeddings",
     "LangChainLLM",
     "RerankingRetriever",
+    "StructurizeTransformer",
     "documents_to_passages",
     "passages_to_documents",
     "to_document",

@@ -9,6 +9,7 @@ from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 from llamaindex_ctx.reranker import ContextRerankPostprocessor
+from llamaindex_ctx.structurize import StructurizePostprocessor, StructurizeTransform
 
 __all__ = [
     "ContextRerankPostprocessor",
@@ -16,6 +17,8 @@ __all__ = [
     "CtxLLM",
     "CtxRerankPostprocessor",
     "LlamaIndexLLM",
+    "StructurizePostprocessor",
+    "StructurizeTransform",
     "nodes_to_passages",
     "passages_to_nodes",
     "to_node",

@@ -19,6 +19,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS = [
     "ctx_core.cli.rerank",
+    "ctx_core.cli.structurize",
     "ctx_core.cli.demo",
     "ctx_core.cli.eval",
     "ctx_core.cli.batch",
