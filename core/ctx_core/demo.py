@@ -107,7 +107,16 @@ def _core_corpus_section(ctx: DemoContext) -> None:
     ctx.line("Questions: " + " | ".join(ctx.questions))
 
 
-CORE_SECTIONS: dict[str, Section] = {"00-corpus": _core_corpus_section}
+def _memory_section(ctx: DemoContext) -> None:
+    from ctx_core.memory.demo import memory_section
+
+    memory_section(ctx)
+
+
+CORE_SECTIONS: dict[str, Section] = {
+    "00-corpus": _core_corpus_section,
+    "30-document-memory": _memory_section,
+}
 
 
 def demo_sections() -> list[tuple[str, Section]]:

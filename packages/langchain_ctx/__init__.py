@@ -13,6 +13,7 @@ from langchain_ctx.convert import (
 )
 from langchain_ctx.embeddings import CtxEmbeddings
 from langchain_ctx.llm import CtxChatModel, LangChainLLM
+from langchain_ctx.memory import MemoryRetriever
 from langchain_ctx.reranker import ContextReranker
 from langchain_ctx.retriever import RerankingRetriever
 from langchain_ctx.structurize import StructurizeTransformer
@@ -23,6 +24,7 @@ __all__ = [
     "CtxDocumentCompressor",
     "CtxEmbeddings",
     "LangChainLLM",
+    "MemoryRetriever",
     "RerankingRetriever",
     "StructurizeTransformer",
     "documents_to_passages",

@@ -7,6 +7,7 @@ Examples:
 from llamaindex_ctx.convert import nodes_to_passages, passages_to_nodes, to_node, to_passage
 from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
+from llamaindex_ctx.memory import MemoryExtractTransform, MemoryRetriever
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 from llamaindex_ctx.reranker import ContextRerankPostprocessor
 from llamaindex_ctx.structurize import StructurizePostprocessor, StructurizeTransform
@@ -17,6 +18,8 @@ __all__ = [
     "CtxLLM",
     "CtxRerankPostprocessor",
     "LlamaIndexLLM",
+    "MemoryExtractTransform",
+    "MemoryRetriever",
     "StructurizePostprocessor",
     "StructurizeTransform",
     "nodes_to_passages",

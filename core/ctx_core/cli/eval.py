@@ -17,6 +17,7 @@ EVAL_COMMANDS = [
     "ctx_core.cli.eval_rerank",
     "ctx_core.cli.eval_plot",
     "ctx_core.cli.eval_structure",
+    "ctx_core.cli.eval_memory",
 ]
 
 

@@ -23,6 +23,8 @@ COMMANDS = [
     "ctx_core.cli.demo",
     "ctx_core.cli.eval",
     "ctx_core.cli.batch",
+    "ctx_core.cli.memorize",
+    "ctx_core.cli.ask",
 ]
 
 

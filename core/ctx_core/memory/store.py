@@ -1,0 +1,303 @@
+"""Keeping a :class:`~ctx_core.memory.index.MemoryIndex` in a local SQLite file.
+
+Schema (version 1):
+
+* ``ctx_memory_meta(key, value)`` - ``format``, ``schema_version``, ``embedder``,
+  ``dimension``, ``layer_words``;
+* ``memories(doc_id, position, fingerprint, memory)`` - one row per document, the memory
+  as JSON (:meth:`~ctx_core.memory.model.DocumentMemory.to_json`);
+* ``layer_rows(doc_id, layer, row, text, chunks, vector)`` - every embedded row, the vector
+  as little-endian float32 bytes, ``chunks`` a JSON list of chunk indexes.
+
+Saving into an existing file first checks, read-only, that it is a memory index built
+with the same embedder; then, in one transaction, it deletes the documents that are
+gone and writes only those that are new or changed. A file that is not a memory index
+(or is corrupted) is never written to.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ctx_core.embeddings import Embedder
+from ctx_core.errors import CtxError
+from ctx_core.memory.model import DocumentMemory
+
+if TYPE_CHECKING:
+    from ctx_core.memory.index import MemoryIndex
+
+__all__ = ["FORMAT_NAME", "SCHEMA_VERSION", "MemoryIndexError", "read_meta"]
+
+logger = logging.getLogger(__name__)
+
+#: Version of the SQLite schema written by this code.
+SCHEMA_VERSION = 1
+FORMAT_NAME = "ctx-rag.memory-index"
+
+_SCHEMA = """
+CREATE TABLE ctx_memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE memories (
+    doc_id TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    memory TEXT NOT NULL
+);
+CREATE TABLE layer_rows (
+    doc_id TEXT NOT NULL REFERENCES memories(doc_id) ON DELETE CASCADE,
+    layer TEXT NOT NULL CHECK (layer IN ('chunk', 'outline', 'core')),
+    row INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    chunks TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (doc_id, layer, row)
+);
+"""
+
+
+class MemoryIndexError(CtxError, ValueError):
+    """A memory-index file is corrupted, not a memory index, or does not fit this index."""
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    uri = path.resolve().as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True)
+
+
+def read_meta(path: str | Path) -> dict[str, str]:
+    """The ``ctx_memory_meta`` table of a memory-index file, checked (read-only).
+
+    Raises:
+        FileNotFoundError: no such file.
+        MemoryIndexError: not a readable SQLite file, not a memory index, or written by a
+            newer schema version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no memory index at {str(path)!r}")
+    try:
+        with closing(_read_only(path)) as connection:
+            tables = {
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if "ctx_memory_meta" not in tables:
+                raise MemoryIndexError(
+                    f"{str(path)!r} is an SQLite file but not a ctx-rag memory index "
+                    "(no ctx_memory_meta table); it was left unchanged"
+                )
+            meta = dict(connection.execute("SELECT key, value FROM ctx_memory_meta").fetchall())
+    except sqlite3.DatabaseError as err:
+        raise MemoryIndexError(
+            f"{str(path)!r} is not a readable memory index (corrupted, or not an SQLite "
+            f"file): {err}; it was left unchanged"
+        ) from err
+    if meta.get("format") != FORMAT_NAME:
+        raise MemoryIndexError(
+            f"{str(path)!r} is not a ctx-rag memory index (format {meta.get('format')!r}); "
+            "it was left unchanged"
+        )
+    try:
+        version = int(meta.get("schema_version", ""))
+    except ValueError:
+        version = -1
+    if version < 1:
+        raise MemoryIndexError(f"{str(path)!r} has no valid schema_version; it was left unchanged")
+    if version > SCHEMA_VERSION:
+        raise MemoryIndexError(
+            f"{str(path)!r} uses memory-index schema version {version}, newer than this "
+            f"code's {SCHEMA_VERSION}: upgrade ctx-rag to read it"
+        )
+    missing = [k for k in ("embedder", "dimension", "layer_words") if k not in meta]
+    if missing:
+        raise MemoryIndexError(f"{str(path)!r} lacks {', '.join(missing)} in its metadata")
+    return meta
+
+
+def save_index(index: MemoryIndex, path: Path) -> None:
+    """Write ``index`` to ``path`` (see the module docstring)."""
+    if path.exists():
+        if not path.is_file():
+            raise MemoryIndexError(f"{str(path)!r} exists and is not a file")
+        meta = read_meta(path)
+        _check_compatible(index, meta, path)
+        with closing(sqlite3.connect(path)) as connection:
+            connection.execute("PRAGMA foreign_keys = ON")
+            with connection:
+                _sync(connection, index)
+        return
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist")
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with closing(sqlite3.connect(staging)) as connection:
+            connection.execute("PRAGMA foreign_keys = ON")
+            with connection:
+                connection.executescript(_SCHEMA)
+                connection.executemany(
+                    "INSERT INTO ctx_memory_meta (key, value) VALUES (?, ?)",
+                    [
+                        ("format", FORMAT_NAME),
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("embedder", index.embedder.model_name),
+                        ("dimension", str(index.embedder.dimension)),
+                        ("layer_words", str(index.layer_words)),
+                    ],
+                )
+                _sync(connection, index)
+        os.replace(staging, path)
+    finally:
+        if staging.exists():
+            staging.unlink()
+
+
+def _check_compatible(index: MemoryIndex, meta: dict[str, str], path: Path) -> None:
+    if int(meta["dimension"]) != index.embedder.dimension:
+        raise MemoryIndexError(
+            f"{str(path)!r} holds {meta['dimension']}-dimensional vectors; this index's "
+            f"embedder makes {index.embedder.dimension}: save to another file"
+        )
+    if meta["embedder"] != index.embedder.model_name:
+        raise MemoryIndexError(
+            f"{str(path)!r} was built with embedder {meta['embedder']!r}, this index uses "
+            f"{index.embedder.model_name!r}: save to another file"
+        )
+    if int(meta["layer_words"]) != index.layer_words:
+        raise MemoryIndexError(
+            f"{str(path)!r} was built with layer_words={meta['layer_words']}, this index "
+            f"uses {index.layer_words}: save to another file"
+        )
+
+
+def _sync(connection: sqlite3.Connection, index: MemoryIndex) -> None:
+    """Make the file's documents equal the index's, writing only what changed."""
+    stored = dict(connection.execute("SELECT doc_id, fingerprint FROM memories").fetchall())
+    wanted = {doc_id: index._entries[doc_id] for doc_id in index.doc_ids}
+    gone = [doc_id for doc_id in stored if doc_id not in wanted]
+    connection.executemany("DELETE FROM memories WHERE doc_id = ?", [(d,) for d in gone])
+    written = 0
+    for position, (doc_id, entry) in enumerate(wanted.items()):
+        if stored.get(doc_id) == entry.fingerprint:
+            connection.execute(
+                "UPDATE memories SET position = ? WHERE doc_id = ?", (position, doc_id)
+            )
+            continue
+        connection.execute("DELETE FROM memories WHERE doc_id = ?", (doc_id,))
+        connection.execute(
+            "INSERT INTO memories (doc_id, position, fingerprint, memory) VALUES (?, ?, ?, ?)",
+            (doc_id, position, entry.fingerprint, entry.memory.to_json()),
+        )
+        connection.executemany(
+            "INSERT INTO layer_rows (doc_id, layer, row, text, chunks, vector) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    doc_id,
+                    layer,
+                    k,
+                    row.text,
+                    json.dumps(list(row.chunks)),
+                    np.asarray(entry.vectors[layer][k], dtype="<f4").tobytes(),
+                )
+                for layer, rows in entry.rows.items()
+                for k, row in enumerate(rows)
+            ],
+        )
+        written += 1
+    logger.info(
+        "memory index: %d document(s) written, %d removed, %d unchanged",
+        written,
+        len(gone),
+        len(wanted) - written,
+    )
+
+
+def load_index(
+    cls: type[MemoryIndex],
+    path: Path,
+    *,
+    embedder: Embedder | str | None = None,
+    scorer: Any = None,
+    **options: Any,
+) -> MemoryIndex:
+    """Read a memory index written by :func:`save_index`."""
+    from ctx_core.memory.index import LAYERS, LayerRow, _Entry
+
+    meta = read_meta(path)
+    dimension = int(meta["dimension"])
+    index = cls(
+        embedder if embedder is not None else meta["embedder"],
+        scorer=scorer,
+        layer_words=int(meta["layer_words"]),
+        **options,
+    )
+    if index.embedder.dimension != dimension:
+        raise MemoryIndexError(
+            f"{str(path)!r} holds {dimension}-dimensional vectors but the embedder makes "
+            f"{index.embedder.dimension}"
+        )
+    if index.embedder.model_name != meta["embedder"]:
+        logger.warning(
+            "memory index %s was built with embedder %r; querying it with %r",
+            path,
+            meta["embedder"],
+            index.embedder.model_name,
+        )
+    try:
+        with closing(_read_only(path)) as connection:
+            documents = connection.execute(
+                "SELECT doc_id, fingerprint, memory FROM memories ORDER BY position"
+            ).fetchall()
+            rows = connection.execute(
+                "SELECT doc_id, layer, row, text, chunks, vector FROM layer_rows "
+                "ORDER BY doc_id, layer, row"
+            ).fetchall()
+    except sqlite3.DatabaseError as err:
+        raise MemoryIndexError(f"{str(path)!r} is corrupted: {err}") from err
+    by_doc: dict[str, dict[str, list[tuple[LayerRow, np.ndarray]]]] = {}
+    for doc_id, layer, _, text, chunks, blob in rows:
+        if not isinstance(blob, bytes) or len(blob) != 4 * dimension:
+            raise MemoryIndexError(
+                f"{str(path)!r} is corrupted: a {layer} vector of {doc_id!r} has "
+                f"{len(blob) if isinstance(blob, bytes) else 0} bytes, expected {4 * dimension}"
+            )
+        vector = np.frombuffer(blob, dtype="<f4")
+        row = LayerRow(text, tuple(int(c) for c in json.loads(chunks)))
+        by_doc.setdefault(doc_id, {}).setdefault(layer, []).append((row, vector))
+    for doc_id, fingerprint, record in documents:
+        try:
+            memory = DocumentMemory.from_json(record)
+        except (ValueError, TypeError) as err:
+            raise MemoryIndexError(
+                f"{str(path)!r} is corrupted: memory {doc_id!r} is invalid ({err})"
+            ) from err
+        layers = by_doc.get(doc_id, {})
+        entry_rows = {layer: [r for r, _ in layers.get(layer, [])] for layer in LAYERS}
+        vectors = {
+            layer: (
+                np.stack([v for _, v in layers[layer]]).astype(np.float32)
+                if layers.get(layer)
+                else np.zeros((0, dimension), dtype=np.float32)
+            )
+            for layer in LAYERS
+        }
+        bad = [c for rs in entry_rows.values() for r in rs for c in r.chunks]
+        if any(not 0 <= c < len(memory.chunks) for c in bad):
+            raise MemoryIndexError(
+                f"{str(path)!r} is corrupted: a layer row of {doc_id!r} names a missing chunk"
+            )
+        if len(entry_rows["chunk"]) != len(memory.chunks):
+            raise MemoryIndexError(
+                f"{str(path)!r} is corrupted: {doc_id!r} has {len(memory.chunks)} chunks but "
+                f"{len(entry_rows['chunk'])} chunk rows"
+            )
+        index._entries[doc_id] = _Entry(memory, entry_rows, vectors, fingerprint)
+    index.path = path
+    return index

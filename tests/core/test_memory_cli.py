@@ -1,0 +1,85 @@
+"""``ctx memorize`` and ``ctx ask``."""
+
+import json
+
+import pytest
+
+from ctx_core.cli.main import build_parser, main
+
+
+@pytest.fixture
+def files(tmp_path):
+    a = tmp_path / "pets.md"
+    a.write_text(
+        "# Cats\n\nCats purr and sleep all day.\n\n# Rockets\n\nRockets carry satellites into orbit.\n"
+    )
+    b = tmp_path / "paris.txt"
+    b.write_text("Paris is the capital of France. Café crème is served there.", encoding="utf-8")
+    return a, b
+
+
+def test_memorize_then_ask(files, tmp_path, capsys):
+    memory = tmp_path / "m.sqlite"
+    assert main(["memorize", str(files[0]), str(files[1]), "--memory", str(memory)]) == 0
+    err = capsys.readouterr().err
+    assert f"{files[0]}: added, 2 chunks" in err and "2 documents" in err
+    assert main(["ask", "What carries satellites?", "--memory", str(memory), "-k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"1. [{files[0]}#1]" in out and "heading: Rockets" in out and "via chunk" in out
+    assert main(["ask", "café", "-m", str(memory), "--json", "-k", "2", "--layers", "chunk"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 2 and rows[0]["metadata"]["memory_layers"] == ["chunk"]
+    assert any("Café crème" in r["text"] for r in rows)  # unicode kept
+
+
+def test_memorize_again_updates_and_adds(files, tmp_path, capsys):
+    memory = tmp_path / "m.sqlite"
+    assert main(["memorize", str(files[0]), "-m", str(memory), "-q"]) == 0
+    files[0].write_text("Bananas are yellow.")
+    assert main(["memorize", str(files[0]), str(files[1]), "-m", str(memory)]) == 0
+    err = capsys.readouterr().err
+    assert f"{files[0]}: updated, 1 chunks" in err and f"{files[1]}: added" in err
+    assert main(["ask", "yellow fruit", "-m", str(memory), "--json", "-k", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["text"] == "Bananas are yellow."
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        (b"   \n\n ", "is empty"),
+        (b"\xff\xd8\xff\xe0 JFIF", "not valid UTF-8"),
+        (b"ELF\x00\x00\x01\x02", "binary data"),
+    ],
+)
+def test_memorize_bad_files_name_the_file_and_write_nothing(tmp_path, capsys, content, message):
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(content)
+    memory = tmp_path / "m.sqlite"
+    assert main(["memorize", str(bad), "-m", str(memory)]) == 2
+    err = capsys.readouterr().err
+    assert "ctx memorize: error: file" in err and "bad.bin" in err and message in err
+    assert not memory.exists()
+
+
+def test_corrupted_memory_file_is_reported_and_left_alone(files, tmp_path, capsys):
+    memory = tmp_path / "m.sqlite"
+    memory.write_bytes(b"not a database " * 100)
+    before = memory.read_bytes()
+    assert main(["memorize", str(files[1]), "-m", str(memory)]) == 2
+    assert "not a readable memory index" in capsys.readouterr().err
+    assert main(["ask", "x", "-m", str(memory)]) == 2
+    assert "left unchanged" in capsys.readouterr().err
+    assert memory.read_bytes() == before
+
+
+def test_missing_files(tmp_path, capsys):
+    assert main(["memorize", str(tmp_path / "nope.txt"), "-m", str(tmp_path / "m.sqlite")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["ask", "x", "-m", str(tmp_path / "absent.sqlite")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_help_lists_the_commands():
+    text = build_parser().format_help()
+    assert "memorize" in text and "ask" in text
