@@ -429,6 +429,9 @@ DOCUMENTS = [
 ]
 
 
+SMALL_CHUNKS = {"max_words": 20, "min_words": 5}
+
+
 def test_structurize_transform_is_structurize_passages(one_thread):
     from ctx_core.batch import StructurizeTransform
     from ctx_core.structure import HeuristicStructurizer
@@ -460,8 +463,9 @@ def test_extract_memories_transform_is_the_extractor(one_thread):
     from ctx_core.memory import DocumentMemory, HeuristicMemoryExtractor
 
     documents = [d for d in DOCUMENTS if d["text"].strip()]
-    out = ExtractMemoriesTransform(extractor_options={"max_words": 20}).process(documents)
-    extractor = HeuristicMemoryExtractor(max_words=20)
+    out = ExtractMemoriesTransform(extractor_options=SMALL_CHUNKS).process(documents)
+    extractor = HeuristicMemoryExtractor(**SMALL_CHUNKS)
+    _ = extractor.embedder  # loaded, as in every batch worker (the memory's info names it)
     for row, document in zip(out, documents, strict=True):
         doc_id = None if document.get("id") is None else str(document["id"])
         expected = extractor.extract(
@@ -506,7 +510,7 @@ def test_structurize_and_memorize_jobs_equal_single_process(ray_local, tmp_path,
 
     documents = [d for d in DOCUMENTS if d["text"].strip()]
     source = write_jsonl(tmp_path / "memorize.jsonl", documents)
-    options = {"extractor_options": {"max_words": 20}}
+    options = {"extractor_options": SMALL_CHUNKS}
     result = run_batch("extract_memories", options, source, tmp_path / "memories", workers=2)
     assert result.rows_done == len(documents)
     assert read_output(tmp_path / "memories") == ExtractMemoriesTransform(**options).process(
@@ -531,10 +535,11 @@ def test_cli_batch_structurize_and_memorize(ray_local, tmp_path, capsys, one_thr
     assert read_output(tmp_path / "s") == expected
 
     argv = ["batch", "memorize", *common, "-o", str(tmp_path / "m"), "--max-words", "20"]
+    argv += ["--min-words", "5"]
     assert main([*argv, "--format", "parquet"]) == 0
     rows = read_output(tmp_path / "m")
     reference_rows = ExtractMemoriesTransform(
-        extractor_options={"max_words": 20}, text_field="doc"
+        extractor_options=SMALL_CHUNKS, text_field="doc"
     ).process(documents)
     assert rows == reference_rows  # nested objects travel through Parquet as JSON text
     assert main(["batch", "memorize", *common, "-o", str(tmp_path / "x"), "--llm", "smollm2"]) == 2

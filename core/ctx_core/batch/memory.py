@@ -99,6 +99,10 @@ class ExtractMemoriesTransform(BatchTransform):
         self.extractor = build_extractor(
             extractor, extractor_options, llm=llm, llm_options=llm_options
         )
+        # Load the embedder now (once per worker): the heuristic extractor records the
+        # embedder's name in each memory's info only once it is loaded, so without this a
+        # memory's info would depend on which documents the worker happened to see before.
+        _ = self.extractor.embedder
         self.output_field = output_field
 
     def process_record(self, record: Mapping[str, Any]) -> dict[str, Any]:

@@ -134,8 +134,17 @@ def _add_memorize(parser: argparse.ArgumentParser) -> None:
         "--llm", default=None, help="LLM id or path for --extractor llm (default: smollm2)"
     )
     parser.add_argument("--max-words", type=int, default=150, help="longest chunk in words")
+    parser.add_argument(
+        "--min-words", type=int, default=30, help="shortest chunk a cut may leave, in words"
+    )
     _document_arguments(parser)
     parser.add_argument("--output-field", default="memory", help="row field for the result")
+
+
+def _extractor_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.extractor == "heuristic":
+        return {"max_words": args.max_words, "min_words": args.min_words}
+    return {"max_words": args.max_words}  # the LLM extractor's fallback segmentation
 
 
 def _memorize_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -143,7 +152,7 @@ def _memorize_options(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("--llm is only for --extractor llm")
     return {
         "extractor": args.extractor,
-        "extractor_options": {"max_words": args.max_words},
+        "extractor_options": _extractor_options(args),
         "llm": args.llm,
         **_document_options(args),
     }
