@@ -196,3 +196,19 @@ def test_eval_memory_cli_on_one_conversation(tmp_path):
         "memory-heuristic-150w",
         "memory-heuristic-150w-chunk-layer",
     }
+
+
+def test_memory_shape_keeps_spans_and_no_text(embedder):
+    from ctx_core.cli.eval_memory import memory_shape
+
+    text = "# Cats\n\nCats purr when content.\n\n# Dogs\n\nDogs bark at the mail carrier."
+    memory = HeuristicMemoryExtractor(embedder, max_words=20, min_words=2).extract(
+        text, doc_id="pets"
+    )
+    shape = memory_shape(memory)
+    assert shape["source_characters"] == len(text) and shape["doc_id"] == "pets"
+    assert [(c["start"], c["end"]) for c in shape["chunks"]] == [
+        (c.start, c.end) for c in memory.chunks
+    ]
+    dumped = repr(shape)
+    assert "purr" not in dumped and "bark" not in dumped and "Cats" not in dumped
