@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := langchain,llamaindex,local,cohere,eval,dev
+EXTRAS := langchain,llamaindex,local,cohere,eval,batch,dev
 PYTEST_ARGS ?=
 
 .PHONY: install demo test test-all lint typecheck docs docs-serve clean

@@ -23,6 +23,7 @@ from langchain_ctx.llm import CtxChatModel, LangChainLLM
 from langchain_ctx.memory import MemoryRetriever
 from langchain_ctx.reranker import ContextReranker
 from langchain_ctx.retriever import RerankingRetriever
+from langchain_ctx.structurize import StructurizeTransformer
 from langchain_ctx.udcg import UDCGReranker
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "LangChainLLM",
     "MemoryRetriever",
     "RerankingRetriever",
+    "StructurizeTransformer",
     "UDCGReranker",
     "documents_to_passages",
     "messages_to_context",

@@ -12,6 +12,7 @@ from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
 from llamaindex_ctx.memory import MemoryExtractTransform, MemoryRetriever
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 from llamaindex_ctx.reranker import ContextRerankPostprocessor
+from llamaindex_ctx.structurize import StructurizePostprocessor, StructurizeTransform
 from llamaindex_ctx.udcg import UDCGPostprocessor
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "LlamaIndexLLM",
     "MemoryExtractTransform",
     "MemoryRetriever",
+    "StructurizePostprocessor",
+    "StructurizeTransform",
     "UDCGPostprocessor",
     "nodes_to_passages",
     "passages_to_nodes",

@@ -16,6 +16,7 @@ __all__ = ["EVAL_COMMANDS", "register"]
 EVAL_COMMANDS = [
     "ctx_core.cli.eval_rerank",
     "ctx_core.cli.eval_plot",
+    "ctx_core.cli.eval_structure",
     "ctx_core.cli.eval_memory",
     "ctx_core.cli.eval_context",
 ]

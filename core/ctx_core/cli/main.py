@@ -19,8 +19,10 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS = [
     "ctx_core.cli.rerank",
+    "ctx_core.cli.structurize",
     "ctx_core.cli.demo",
     "ctx_core.cli.eval",
+    "ctx_core.cli.batch",
     "ctx_core.cli.memorize",
     "ctx_core.cli.ask",
 ]

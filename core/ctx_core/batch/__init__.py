@@ -1,0 +1,52 @@
+"""Corpus-scale batch jobs on Ray Data.
+
+Two ways in:
+
+- the transforms (:class:`RerankTransform`, :class:`ScoreTransform`,
+  :class:`StructurizeTransform`, :class:`ExtractMemoriesTransform`) are callable
+  classes for ``ray.data.Dataset.map_batches``: compose them with Ray Data's own
+  readers and writers (``read_json``/``read_parquet``, ``write_json``/``write_parquet``);
+- :func:`run_batch` (and ``ctx batch``) runs a transform over files, shard by shard,
+  and resumes a failed or killed run without redoing finished shards.
+
+Ray is an optional dependency (``pip install 'ctx-rag[batch]'``); this package
+imports without it, and only running a job needs it.
+
+Examples:
+    >>> from ctx_core.batch import transform_names
+    >>> transform_names()
+    ['extract_memories', 'rerank', 'score', 'structurize']
+"""
+
+from ctx_core.batch.documents import DocumentFields
+from ctx_core.batch.memory import ExtractMemoriesTransform
+from ctx_core.batch.runner import BatchResult, JobMismatchError, run_batch
+from ctx_core.batch.shards import Shard, plan_shards, read_output, read_shard
+from ctx_core.batch.structure import StructurizeTransform
+from ctx_core.batch.transforms import (
+    BatchTransform,
+    RerankTransform,
+    ScoreTransform,
+    records_from_batch,
+    resolve_transform,
+    transform_names,
+)
+
+__all__ = [
+    "BatchResult",
+    "BatchTransform",
+    "DocumentFields",
+    "ExtractMemoriesTransform",
+    "JobMismatchError",
+    "RerankTransform",
+    "ScoreTransform",
+    "Shard",
+    "StructurizeTransform",
+    "plan_shards",
+    "read_output",
+    "read_shard",
+    "records_from_batch",
+    "resolve_transform",
+    "run_batch",
+    "transform_names",
+]

@@ -1,0 +1,72 @@
+"""Structurization as a LangChain document transformer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.documents import BaseDocumentTransformer, Document
+from pydantic import BaseModel, ConfigDict, Field
+
+from ctx_core.structure import BaseStructurizer, HeuristicStructurizer
+from ctx_core.structure.base import validate_format
+from langchain_ctx.convert import documents_to_passages
+
+__all__ = ["StructurizeTransformer"]
+
+
+class StructurizeTransformer(BaseDocumentTransformer, BaseModel):
+    """Rewrite each document as its structure: scope, aspects and the original sentences.
+
+    The rendered structure becomes ``page_content``; the original text goes to
+    ``metadata["original_text"]``, the structure (JSON) to ``metadata["structure"]`` and
+    the format to ``metadata["structure_format"]``. Ids and every other metadata key are
+    kept; documents come back as copies, in order; blank documents are returned
+    unchanged. Re-applying the transformer restructures from ``original_text``.
+
+    Attributes:
+        structurizer: Any core structurizer; default the offline
+            :class:`~ctx_core.structure.HeuristicStructurizer` (MiniLM topic segmentation).
+            Use ``LLMStructurizer(LangChainLLM(chat_model))`` for an LLM.
+        format: ``"retrieval"`` (default: ``**aspect**: sentences`` lines, for indexing),
+            ``"reading"``, ``"outline"``, ``"markdown"`` or ``"json"``.
+
+    Examples:
+        >>> from langchain_core.documents import Document
+        >>> from langchain_ctx import StructurizeTransformer
+        >>> [doc] = StructurizeTransformer().transform_documents(
+        ...     [Document("Cats purr. Cats nap.", id="d1")])
+        >>> doc.id, doc.metadata["original_text"]
+        ('d1', 'Cats purr. Cats nap.')
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    structurizer: BaseStructurizer = Field(default_factory=HeuristicStructurizer)
+    format: Literal["reading", "outline", "retrieval", "markdown", "json"] = "retrieval"
+
+    def transform_documents(
+        self, documents: Sequence[Document], **kwargs: Any
+    ) -> Sequence[Document]:
+        """Structurize ``documents`` (keyword ``format=...`` overrides the field for this call)."""
+        format = validate_format(kwargs.get("format", self.format))
+        if not documents:
+            return []
+        passages = documents_to_passages(documents)
+        done = self.structurizer.structurize_passages(passages, format=format)
+        return [_copy(d, p.text, p.metadata) for d, p in zip(documents, done, strict=True)]
+
+    async def atransform_documents(
+        self, documents: Sequence[Document], **kwargs: Any
+    ) -> Sequence[Document]:
+        """Async twin of :meth:`transform_documents` (native async for LLM structurizers)."""
+        format = validate_format(kwargs.get("format", self.format))
+        if not documents:
+            return []
+        passages = documents_to_passages(documents)
+        done = await self.structurizer.astructurize_passages(passages, format=format)
+        return [_copy(d, p.text, p.metadata) for d, p in zip(documents, done, strict=True)]
+
+
+def _copy(document: Document, text: str, metadata: dict[str, Any]) -> Document:
+    return document.model_copy(update={"page_content": text, "metadata": dict(metadata)})
