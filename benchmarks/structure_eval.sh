@@ -12,6 +12,8 @@ ctx eval structure --task retrieval --dataset cacm --variants original,heuristic
 
 # SmolLM2-135M reading HotpotQA dev250 (first 4 questions), ten paragraphs each.
 ctx eval structure --task reader --variants original,heuristic --limit 4
+# The SmolLM2 structurizer on the same 4 questions (40 paragraphs, ~40 minutes here).
+ctx eval structure --task reader --variants llm --limit 4 --batch-size 8
 
 # With the SmolLM2 structurizer (not run for the committed results: every structured text
 # costs one LLM generation of ~100-200 tokens, which did not finish on the loaded machine).
