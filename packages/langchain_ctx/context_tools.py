@@ -31,9 +31,10 @@ from langchain_core.messages import (
     SystemMessage,
 )
 from langchain_core.tools import BaseTool, BaseToolkit
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from ctx_core.context import TOOL_NAMES, ContextTools, ToolSpec, WorkingContext, format_tool_result
+from ctx_core.context.schema import args_model
 from ctx_core.context.working import RenderedContext
 from langchain_ctx.llm import LangChainLLM
 
@@ -53,35 +54,12 @@ __all__ = [
     "rendered_to_messages",
 ]
 
-_TYPES: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
 _ROLE_OF_TYPE = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
-_SCHEMAS: dict[str, type[BaseModel]] = {}
 
 
 def args_schema_for(spec: ToolSpec) -> type[BaseModel]:
     """A pydantic v2 model of a core tool's arguments (same names, types, limits, enums)."""
-    if spec.name in _SCHEMAS:
-        return _SCHEMAS[spec.name]
-    fields: dict[str, Any] = {}
-    for param in spec.params:
-        annotation: Any = _TYPES[param.type]
-        if param.enum is not None:
-            annotation = Literal[tuple(param.enum)]
-        options: dict[str, Any] = {"description": param.description}
-        if param.minimum is not None:
-            options["ge"] = param.minimum
-        if param.maximum is not None:
-            options["le"] = param.maximum
-        if param.required:
-            fields[param.name] = (annotation, Field(..., **options))
-        elif param.default is None:
-            fields[param.name] = (annotation | None, Field(None, **options))
-        else:
-            fields[param.name] = (annotation, Field(param.default, **options))
-    name = "".join(part.title() for part in spec.name.split("_")) + "Input"
-    model = create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
-    model.__doc__ = spec.description
-    _SCHEMAS[spec.name] = model
+    model: type[BaseModel] = args_model(spec, "Input")
     return model
 
 

@@ -21,46 +21,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, create_model
+from llama_index.core.bridge.pydantic import BaseModel
 from llama_index.core.llms import LLM as LlamaLLM
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
 from llama_index.core.tools.types import ToolMetadata
 
 from ctx_core.context import TOOL_NAMES, ContextTools, ToolSpec, WorkingContext, format_tool_result
+from ctx_core.context.schema import args_model
 from llamaindex_ctx.llm import LlamaIndexLLM
 
 __all__ = ["ContextToolSpec", "fn_schema_for"]
 
-_TYPES: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
-_SCHEMAS: dict[str, type[BaseModel]] = {}
-
 
 def fn_schema_for(spec: ToolSpec) -> type[BaseModel]:
-    """A pydantic model of a core tool's arguments (same names, types, limits, enums)."""
-    if spec.name in _SCHEMAS:
-        return _SCHEMAS[spec.name]
-    fields: dict[str, Any] = {}
-    for param in spec.params:
-        annotation: Any = _TYPES[param.type]
-        if param.enum is not None:
-            annotation = Literal[tuple(param.enum)]
-        options: dict[str, Any] = {"description": param.description}
-        if param.minimum is not None:
-            options["ge"] = param.minimum
-        if param.maximum is not None:
-            options["le"] = param.maximum
-        if param.required:
-            fields[param.name] = (annotation, Field(..., **options))
-        elif param.default is None:
-            fields[param.name] = (annotation | None, Field(None, **options))
-        else:
-            fields[param.name] = (annotation, Field(param.default, **options))
-    name = "".join(part.title() for part in spec.name.split("_")) + "Args"
-    model = create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
-    model.__doc__ = spec.description
-    _SCHEMAS[spec.name] = model
+    """A pydantic v2 model of a core tool's arguments (same names, types, limits, enums)."""
+    model: type[BaseModel] = args_model(spec, "Args")
     return model
 
 
