@@ -64,7 +64,11 @@ class Embedder:
     @property
     def dimension(self) -> int:
         """Length of each embedding vector."""
-        return int(self.model.get_sentence_embedding_dimension())
+        # sentence-transformers 6 renamed the method; keep working with older releases.
+        getter = getattr(self.model, "get_embedding_dimension", None)
+        if getter is None:
+            getter = self.model.get_sentence_embedding_dimension
+        return int(getter())
 
     @property
     def max_tokens(self) -> int:
