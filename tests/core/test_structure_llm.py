@@ -300,3 +300,10 @@ def test_real_smollm2_output_is_validated_or_falls_back(smollm2, heuristic):
         assert s.metadata["structurizer"] in {"llm", "heuristic"}
         assert s.metadata["model"] == "smollm2"
         assert_faithful(s)
+
+
+def test_model_named_by_path_generates_whole_batches(tiny_llama_dir, heuristic):
+    structurizer = LLMStructurizer(str(tiny_llama_dir), fallback=heuristic, batch_size=16)
+    assert structurizer.llm.batch_size == 16  # one generate() call per structurizer batch
+    for s in structurizer.structurize_many([TOPICS, TOPICS]):
+        assert_faithful(s)

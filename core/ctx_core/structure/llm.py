@@ -146,7 +146,8 @@ class LLMStructurizer(BaseStructurizer):
         if isinstance(self._llm, str):
             from ctx_core.llm import TransformersLLM
 
-            self._llm = TransformersLLM(self._llm)
+            # One generate() call per batch: the model's own batch size must not re-split it.
+            self._llm = TransformersLLM(self._llm, batch_size=self.batch_size)
         return self._llm
 
     @property
