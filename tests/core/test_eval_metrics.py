@@ -13,6 +13,7 @@ from ctx_core.eval.metrics import (
     mrr_at_k,
     ndcg_at_k,
     normalize_answer,
+    paired_bootstrap,
     rank_by_score,
     recall_at_k,
     supporting_recall,
@@ -110,11 +111,26 @@ def test_rank_by_score_breaks_ties_like_trec_eval():
         (lambda: exact_match("x", []), ValueError),
         (lambda: token_f1(None, ["x"]), TypeError),
         (lambda: kept_tokens("text"), TypeError),
+        (lambda: paired_bootstrap([1.0], [1.0, 2.0]), ValueError),
+        (lambda: paired_bootstrap([], []), ValueError),
+        (lambda: paired_bootstrap([1.0], [1.0], confidence=1.0), ValueError),
     ],
 )
 def test_bad_input_is_a_clear_error(call, error):
     with pytest.raises(error):
         call()
+
+
+def test_paired_bootstrap_interval():
+    # A constant per-query gain has a zero-width interval at that gain.
+    same = paired_bootstrap([0.5, 0.7, 0.9], [0.4, 0.6, 0.8])
+    assert same["difference"] == pytest.approx(0.1)
+    assert same["low"] == pytest.approx(0.1) and same["high"] == pytest.approx(0.1)
+    # Gains and losses that cancel: the interval straddles zero, and is reproducible.
+    mixed = paired_bootstrap([1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 1], samples=4000)
+    assert mixed["difference"] == 0 and mixed["low"] < 0 < mixed["high"]
+    assert mixed == paired_bootstrap([1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 1], samples=4000)
+    assert mixed["queries"] == 6
 
 
 def test_bm25_dl19_ndcg_at_10_matches_the_official_figure():

@@ -96,6 +96,8 @@ def test_retrieval_eval_on_a_tiny_collection(tmp_path, embedder):
     original = results["results"]["original"]["structurization"]
     assert original["structurized"] == 0 and original["truncated_by_embedder"] == 0
     assert results["environment"] and results["config"]["min_words"] == 50
+    change = results["differences"]["heuristic"]["ndcg@10"]
+    assert change["difference"] == pytest.approx(0.0) and change["queries"] == 2
 
 
 def test_reader_eval_reads_structurized_paragraphs(tmp_path, embedder):
@@ -122,7 +124,8 @@ def test_cli_writes_the_results_file(tmp_path, capsys):
     argv = ["eval", "structure", "--task", "retrieval", "--dataset", "cranfield"]
     argv += ["--variants", "original,heuristic", "--data-dir", str(tmp_path), "-o", str(out)]
     assert main([*argv, "--no-progress"]) == 0
-    assert "ndcg@10=" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "ndcg@10=" in printed and "heuristic - original, ndcg@10: +0.0000" in printed
     data = json.loads(out.read_text())
     assert set(data["per_query"]) == {"original", "heuristic"}
     assert main(["eval", "structure", "--task", "retrieval", "--dataset", "hotpotqa"]) == 2

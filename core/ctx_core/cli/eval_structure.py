@@ -137,5 +137,11 @@ def run(args: argparse.Namespace) -> int:
         metrics = results["results"][variant]["metrics"]
         shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
         print(f"{results['dataset']} {variant:9s} {shown}")
+    for variant, by_metric in results["differences"].items():
+        change = by_metric[headline]
+        print(
+            f"{variant} - original, {headline}: {change['difference']:+.4f} "
+            f"(95% bootstrap interval {change['low']:+.4f} to {change['high']:+.4f})"
+        )
     print(f"({headline} is the headline metric) results: {path}")
     return 0

@@ -40,6 +40,7 @@ __all__ = [
     "mrr_at_k",
     "ndcg_at_k",
     "normalize_answer",
+    "paired_bootstrap",
     "rank_by_score",
     "recall_at_k",
     "supporting_recall",
@@ -293,3 +294,58 @@ def mean(values: Iterable[float]) -> float:
     """Arithmetic mean (0.0 for no values)."""
     items = list(values)
     return sum(items) / len(items) if items else 0.0
+
+
+def paired_bootstrap(
+    method: Sequence[float],
+    baseline: Sequence[float],
+    *,
+    samples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Mean per-query difference ``method - baseline`` with a percentile bootstrap interval.
+
+    Queries are resampled with replacement ``samples`` times; the interval is the central
+    ``confidence`` share of the resampled mean differences. An interval that includes 0
+    means the data do not show a difference.
+
+    Args:
+        method: One value per query for the method.
+        baseline: The baseline's values for the same queries, in the same order.
+        samples: Bootstrap resamples.
+        confidence: Width of the interval (0 < confidence < 1).
+        seed: Seed of the resampling (same inputs and seed: same interval).
+
+    Returns:
+        ``{"difference", "low", "high", "queries"}``.
+
+    Examples:
+        >>> out = paired_bootstrap([0.5, 0.7, 0.9, 0.6], [0.4, 0.6, 0.7, 0.6], samples=2000)
+        >>> round(out["difference"], 3), out["low"] > 0
+        (0.1, True)
+    """
+    import numpy as np
+
+    if len(method) != len(baseline):
+        raise ValueError(
+            f"method and baseline must have one value per query each, got {len(method)} "
+            f"and {len(baseline)}"
+        )
+    if not method:
+        raise ValueError("method must not be empty")
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    differences = np.asarray(method, dtype=float) - np.asarray(baseline, dtype=float)
+    picks = np.random.default_rng(seed).integers(0, len(differences), (samples, len(differences)))
+    means = differences[picks].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return {
+        "difference": float(differences.mean()),
+        "low": float(low),
+        "high": float(high),
+        "queries": len(differences),
+    }

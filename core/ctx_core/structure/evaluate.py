@@ -38,7 +38,15 @@ import numpy as np
 
 from ctx_core.eval.datasets import load_cacm, load_cranfield, load_hotpotqa
 from ctx_core.eval.environment import environment
-from ctx_core.eval.metrics import exact_match, mean, mrr_at_k, ndcg_at_k, recall_at_k, token_f1
+from ctx_core.eval.metrics import (
+    exact_match,
+    mean,
+    mrr_at_k,
+    ndcg_at_k,
+    paired_bootstrap,
+    recall_at_k,
+    token_f1,
+)
 from ctx_core.progress import progress
 from ctx_core.structure.base import BaseStructurizer
 from ctx_core.structure.heuristic import HeuristicStructurizer
@@ -48,6 +56,7 @@ from ctx_core.structure.render import render
 __all__ = [
     "VARIANTS",
     "build_structurizer",
+    "differences_from_original",
     "run_reader_eval",
     "run_retrieval_eval",
     "structurize_texts",
@@ -240,6 +249,7 @@ def run_retrieval_eval(
             "ranking": "whole collection" if pool_depth is None else "pool",
         },
         "results": results,
+        "differences": differences_from_original(per_query, ("ndcg@10", "mrr@10", "recall@100")),
         "per_query": per_query,
         "wall_time_s": round(time.perf_counter() - started, 2),
         "environment": environment(),
@@ -351,11 +361,42 @@ def run_reader_eval(
             "context": "the ten paragraphs in file order, each as '<title>\\n<text>'",
         },
         "results": results,
+        "differences": differences_from_original(per_query, ("em", "f1")),
         "per_query": per_query,
         "wall_time_s": round(time.perf_counter() - started, 2),
         "environment": environment(),
         "command": command or _command(),
         "created": created,
+    }
+
+
+def differences_from_original(
+    per_query: dict[str, list[dict[str, Any]]], metrics: Sequence[str]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Each structurized variant minus ``original``, per metric, with a 95% bootstrap interval.
+
+    Args:
+        per_query: Rows per variant, as in the results' ``per_query`` (same query order).
+        metrics: Row keys to compare.
+
+    Returns:
+        ``{variant: {metric: paired_bootstrap(...)}}``; empty without an ``original`` variant.
+
+    Examples:
+        >>> rows = {"original": [{"f1": 0.2}, {"f1": 0.4}], "llm": [{"f1": 0.3}, {"f1": 0.5}]}
+        >>> round(differences_from_original(rows, ["f1"])["llm"]["f1"]["difference"], 3)
+        0.1
+    """
+    baseline = per_query.get("original")
+    if baseline is None:
+        return {}
+    return {
+        variant: {
+            metric: paired_bootstrap([r[metric] for r in rows], [r[metric] for r in baseline])
+            for metric in metrics
+        }
+        for variant, rows in per_query.items()
+        if variant != "original"
     }
 
 
