@@ -1,7 +1,9 @@
-"""Fixed-size chunking on paragraph boundaries: the plain baseline every smarter method is judged against.
+"""Fixed-size chunking: the plain baselines every smarter method is judged against.
 
-Chunks are exact slices of the source (offsets in ``metadata["start"]`` and
-``metadata["end"]``), so nothing is rewritten.
+:func:`chunk_text` packs whole paragraphs up to a word budget; :func:`chunk_words` cuts
+windows of a fixed number of words wherever they fall (mid-sentence, mid-paragraph), as
+the fixed-size baselines of the chunking literature do. Chunks are exact slices of the
+source (offsets in ``metadata["start"]`` and ``metadata["end"]``), so nothing is rewritten.
 
 Examples:
     >>> from ctx_core.chunking import chunk_text
@@ -10,6 +12,8 @@ Examples:
     ['One two.', 'Three four five.']
     >>> chunks[1].id, chunks[1].metadata["start"]
     ('doc#1', 10)
+    >>> [c.text for c in chunk_words("One two.\n\nThree four five.", max_words=2)]
+    ['One two.', 'Three four', 'five.']
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from typing import Any
 
 from ctx_core.types import Passage
 
-__all__ = ["chunk_text"]
+__all__ = ["chunk_text", "chunk_words"]
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_WORD = re.compile(r"\S+")
 
 
 def chunk_text(
@@ -60,6 +65,48 @@ def chunk_text(
         end, words = p_end, words + n
     if words:
         chunks.append((start, end))
+    return _passages(text, chunks, source, metadata)
+
+
+def chunk_words(
+    text: str,
+    *,
+    max_words: int = 120,
+    overlap: int = 0,
+    source: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> list[Passage]:
+    """Split ``text`` into windows of ``max_words`` words, ignoring sentences and paragraphs.
+
+    A window runs from the start of its first word to the end of its last one, so the
+    white space between windows is left out and every word is in at least one window.
+
+    Args:
+        text: The document.
+        max_words: Words per window (the last window may be shorter).
+        overlap: Words each window shares with the one before it (``< max_words``).
+        source: Document name; chunk ids are ``f"{source}#{index}"`` when given.
+        metadata: Copied into every chunk's metadata.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if max_words < 1:
+        raise ValueError(f"max_words must be >= 1, got {max_words}")
+    if not 0 <= overlap < max_words:
+        raise ValueError(f"overlap must be >= 0 and < max_words ({max_words}), got {overlap}")
+    words = [m.span() for m in _WORD.finditer(text)]
+    step = max_words - overlap
+    starts = range(0, max(len(words) - overlap, 1), step) if words else range(0)
+    chunks = [(words[i][0], words[min(i + max_words, len(words)) - 1][1]) for i in starts]
+    return _passages(text, chunks, source, metadata)
+
+
+def _passages(
+    text: str,
+    chunks: list[tuple[int, int]],
+    source: str | None,
+    metadata: dict[str, Any] | None,
+) -> list[Passage]:
     base = dict(metadata or {})
     if source is not None:
         base.setdefault("source", source)

@@ -133,7 +133,7 @@ def test_evaluate_locomo_compares_methods(embedder):
 
 def test_evaluate_ir_uses_the_harness_metrics(embedder):
     pytest.importorskip("ctx_core.eval.metrics")
-    from ctx_core.memory.evaluation import WholeDocumentMethod, evaluate_ir
+    from ctx_core.memory.evaluation import FixedChunkMethod, WholeDocumentMethod, evaluate_ir
     from ctx_core.types import Passage
 
     @dataclass
@@ -153,9 +153,17 @@ def test_evaluate_ir_uses_the_harness_metrics(embedder):
         {"q1": "what do rockets burn", "q2": "no judgments"},
         {"q1": {"2": 1}},
     )
-    results = evaluate_ir(collection, [WholeDocumentMethod(embedder)], depth=2, chunk_depth=5)
+    windows = FixedChunkMethod(embedder, 2, unit="words")
+    methods = [WholeDocumentMethod(embedder), FixedChunkMethod(embedder, 2), windows]
+    results = evaluate_ir(collection, methods, depth=2, chunk_depth=5)
     assert results["queries"] == 1 and results["documents_without_text"] == 1
-    assert results["metrics"]["whole-document"]["ndcg@10"] == 1.0
+    for name in ("whole-document", "fixed-2w", "window-2w"):
+        assert results["metrics"][name]["ndcg@10"] == 1.0
+    assert results["methods"]["window-2w"]["unit"] == "words"
+    # Single-paragraph documents: paragraphs stay whole, windows split them.
+    assert [(h.doc_id, h.words) for h in windows._hits] == [("1", 2), ("1", 1), ("2", 2), ("2", 1)]
+    with pytest.raises(ValueError, match="unit"):
+        FixedChunkMethod(embedder, 2, unit="sentences")
 
 
 @pytest.mark.parametrize(
@@ -163,6 +171,7 @@ def test_evaluate_ir_uses_the_harness_metrics(embedder):
     [
         (["--fixed-words", "a,b"], "--fixed-words must be comma-separated integers"),
         (["--memory-words", "0"], "--memory-words needs sizes >= 1"),
+        (["--window-words", "0"], "--window-words needs sizes >= 1"),
         (["--limit", "0"], "--limit must be >= 1"),
     ],
 )

@@ -34,6 +34,14 @@ def register(subparsers: Any) -> None:
         help="comma-separated max_words of the fixed-size baselines (default 60,120)",
     )
     parser.add_argument(
+        "--window-words",
+        default="",
+        help=(
+            "comma-separated sizes of word-window baselines (chunks of N words cut anywhere, "
+            "also inside single-paragraph documents); default none"
+        ),
+    )
+    parser.add_argument(
         "--memory-words",
         default="150",
         help="comma-separated max_words of the heuristic memories (min_words = max_words // 5; default 150)",
@@ -52,12 +60,12 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _fixed_sizes(text: str, option: str) -> list[int]:
+def _fixed_sizes(text: str, option: str, *, allow_empty: bool = False) -> list[int]:
     try:
         sizes = [int(x) for x in text.split(",") if x.strip()]
     except ValueError as err:
         raise ValueError(f"{option} must be comma-separated integers, got {text!r}") from err
-    if not sizes or min(sizes) < 1:
+    if (not sizes and not allow_empty) or (sizes and min(sizes) < 1):
         raise ValueError(f"{option} needs sizes >= 1")
     return sizes
 
@@ -88,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
         for w in sizes
     ]
     heuristic = heuristics[0][1]
+    window_sizes = _fixed_sizes(args.window_words, "--window-words", allow_empty=True)
     fixed = [FixedChunkMethod(embedder, w) for w in fixed_sizes]
+    fixed += [FixedChunkMethod(embedder, w, unit="words") for w in window_sizes]
 
     def memory_methods(**options: Any) -> list[Any]:
         return [

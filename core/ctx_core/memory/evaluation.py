@@ -13,7 +13,8 @@ ranks at the place of its first chunk; nDCG@10 and recall@100 use the evaluation
 harness's metrics (``ctx_core.eval.metrics``).
 
 Methods share one embedder: ``fixed`` (``ctx_core.chunking.chunk_text``, paragraphs or
-lines up to ``max_words``, ranked by cosine similarity), ``memory`` (a memory extractor
+lines up to ``max_words``, ranked by cosine similarity), ``window`` (the same with
+``ctx_core.chunking.chunk_words``: windows of ``max_words`` words cut anywhere), ``memory`` (a memory extractor
 and the three-layer :class:`~ctx_core.memory.index.MemoryIndex`) with the
 ``memory-chunk-layer`` ablation (the same memories, chunk layer only), and, for the IR
 sets, ``whole-document`` (one embedding per document).
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ctx_core.chunking import chunk_text
+from ctx_core.chunking import chunk_text, chunk_words
 from ctx_core.embeddings import Embedder
 from ctx_core.memory.heuristic import MemoryExtractorLike, embed_by_length
 from ctx_core.memory.index import MemoryIndex
@@ -123,23 +124,49 @@ def locomo_documents(conversation: Any) -> list[tuple[str, str, list[tuple[str, 
 
 
 class FixedChunkMethod:
-    """Baseline: fixed-size chunks (``chunk_text``) ranked by embedding similarity."""
+    """Baseline: fixed-size chunks ranked by embedding similarity.
 
-    def __init__(self, embedder: Embedder, max_words: int = 120, name: str | None = None):
+    Args:
+        embedder: Embeds chunks and queries.
+        max_words: Word budget per chunk.
+        name: Method name (default ``fixed-{max_words}w``, or ``window-{max_words}w``).
+        unit: ``"paragraphs"`` packs whole paragraphs (:func:`~ctx_core.chunking.chunk_text`);
+            ``"words"`` cuts windows of ``max_words`` words anywhere
+            (:func:`~ctx_core.chunking.chunk_words`), which also splits single-paragraph
+            documents.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        max_words: int = 120,
+        name: str | None = None,
+        unit: str = "paragraphs",
+    ):
+        if unit not in ("paragraphs", "words"):
+            raise ValueError(f"unit must be 'paragraphs' or 'words', got {unit!r}")
         self.embedder = embedder
         self.max_words = max_words
-        self.name = name or f"fixed-{max_words}w"
+        self.unit = unit
+        prefix = "fixed" if unit == "paragraphs" else "window"
+        self.name = name or f"{prefix}-{max_words}w"
         self._hits: list[ChunkHit] = []
         self._matrix = np.zeros((0, embedder.dimension), dtype=np.float32)
 
     def config(self) -> dict[str, Any]:
-        return {"kind": "fixed", "max_words": self.max_words, "embedder": self.embedder.model_name}
+        return {
+            "kind": "fixed",
+            "unit": self.unit,
+            "max_words": self.max_words,
+            "embedder": self.embedder.model_name,
+        }
 
     def build(self, documents: Sequence[tuple[str, str]]) -> None:
         hits: list[ChunkHit] = []
         texts: list[str] = []
+        chunker = chunk_text if self.unit == "paragraphs" else chunk_words
         for doc_id, text in documents:
-            for chunk in chunk_text(text, max_words=self.max_words):
+            for chunk in chunker(text, max_words=self.max_words):
                 hits.append(
                     ChunkHit(
                         doc_id,
