@@ -12,7 +12,7 @@ Examples:
     ['One two.', 'Three four five.']
     >>> chunks[1].id, chunks[1].metadata["start"]
     ('doc#1', 10)
-    >>> [c.text for c in chunk_words("One two.\n\nThree four five.", max_words=2)]
+    >>> [c.text for c in chunk_words("One two.\\n\\nThree four five.", max_words=2)]
     ['One two.', 'Three four', 'five.']
 """
 
