@@ -175,9 +175,10 @@ class MemoryExtractTransform(TransformComponent):
         >>> from llama_index.core.ingestion import IngestionPipeline
         >>> from llamaindex_ctx import MemoryExtractTransform
         >>> pipeline = IngestionPipeline(transformations=[MemoryExtractTransform()])
-        >>> nodes = pipeline.run(documents=[Document(text="# Cats\\n\\nCats purr.", id_="cats")])
+        >>> text = "# Cats\\n\\nCats purr. They nap.\\n\\n# Dogs\\n\\nDogs bark. They fetch."
+        >>> nodes = pipeline.run(documents=[Document(text=text, id_="pets")])
         >>> [(n.node_id, n.metadata["heading"]) for n in nodes]
-        [('cats#0', 'Cats')]
+        [('pets#0', 'Cats'), ('pets#1', 'Dogs')]
     """
 
     extractor: Any = Field(default=None, description="A ctx_core memory extractor.")

@@ -16,6 +16,7 @@ from ctx_core.incontext.backends import (
     segment_logsumexp,
 )
 from ctx_core.incontext.backends.sdpa import SdpaBackend
+from ctx_core.incontext.backends.triton import TritonBackend
 
 
 def test_mask_follows_the_rule_by_hand():
@@ -120,6 +121,25 @@ def test_backends_match_brute_force(brute, name):
             tol = 1e-12
         assert out.shape == expected.shape
         torch.testing.assert_close(out, expected, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("name", ["reference", "sdpa", "flex", "triton"])
+@pytest.mark.parametrize(
+    ("q_shape", "k_heads", "message"),
+    [
+        ((2, 4, 5, 8), 2, "one prompt per pass, got batch 2"),
+        ((1, 4, 6, 8), 2, "query has 6 tokens but the structure describes 5"),
+        ((1, 4, 5, 8), 3, "4 query heads cannot share 3 key heads"),
+    ],
+)
+def test_every_backend_rejects_inputs_that_do_not_fit_the_prompt(name, q_shape, k_heads, message):
+    # The checks run before any kernel, so the GPU backend is checked on the CPU too.
+    structure = SegmentStructure(2, (2,), (1,))
+    q = torch.zeros(q_shape)
+    kv = torch.zeros(q_shape[0], k_heads, q_shape[2], q_shape[3])
+    backend = TritonBackend() if name == "triton" else get_backend(name)
+    with pytest.raises(ValueError, match=message):
+        backend.attend(q, kv, kv, structure, scaling=1.0)
 
 
 def test_sdpa_backend_is_exact_in_small_chunks(brute):

@@ -5,8 +5,8 @@ it, so it is dropped, not merely ranked low.
 
 Examples:
     >>> from ctx_core.udcg import UtilityDistractionReranker, udcg
-    >>> round(udcg([1.0, 0.9], [True, False]), 3)
-    0.574
+    >>> round(udcg([1.0, 0.9], [True, False]), 3)  # sigmoid((1.0 - 0.9 / 3) / 2)
+    0.587
 """
 
 from ctx_core.udcg.calibration import TRANSFORMS, Calibrator, LogisticCalibrator, load_calibrator

@@ -27,7 +27,13 @@ if TYPE_CHECKING:
 
     from ctx_core.incontext.segments import SegmentStructure
 
-__all__ = ["AttentionBackend", "expand_kv", "score_dtype", "segment_logsumexp"]
+__all__ = [
+    "AttentionBackend",
+    "check_attention_inputs",
+    "expand_kv",
+    "score_dtype",
+    "segment_logsumexp",
+]
 
 
 def score_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -35,6 +41,21 @@ def score_dtype(dtype: torch.dtype) -> torch.dtype:
     import torch
 
     return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def check_attention_inputs(
+    query: torch.Tensor, key: torch.Tensor, structure: SegmentStructure
+) -> None:
+    """Raise ``ValueError`` unless ``query``/``key`` fit one prompt laid out as ``structure``."""
+    batch, heads, length, _ = query.shape
+    if batch != 1:
+        raise ValueError(f"the in-context ranker runs one prompt per pass, got batch {batch}")
+    if length != structure.total_length:
+        raise ValueError(
+            f"query has {length} tokens but the structure describes {structure.total_length}"
+        )
+    if heads % key.shape[1]:
+        raise ValueError(f"{heads} query heads cannot share {key.shape[1]} key heads")
 
 
 def expand_kv(key: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -108,7 +129,10 @@ class AttentionBackend(ABC):
         sliding_window: int | None = None,
         softcap: float | None = None,
     ) -> torch.Tensor:
-        """Attention output ``(1, T, H, D)`` for every token under the segment rule."""
+        """Attention output ``(1, T, H, D)`` for every token under the segment rule.
+
+        Implementations start with :func:`check_attention_inputs`.
+        """
 
     def candidate_logmass(
         self,

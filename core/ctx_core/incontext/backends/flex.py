@@ -16,7 +16,7 @@ import logging
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ctx_core.incontext.backends.base import AttentionBackend
+from ctx_core.incontext.backends.base import AttentionBackend, check_attention_inputs
 from ctx_core.incontext.segments import attention_rule
 
 if TYPE_CHECKING:
@@ -116,11 +116,7 @@ class FlexBackend(AttentionBackend):
     ) -> torch.Tensor:
         from torch.nn.attention.flex_attention import flex_attention
 
-        if query.shape[2] != structure.total_length:
-            raise ValueError(
-                f"query has {query.shape[2]} tokens but the structure describes "
-                f"{structure.total_length}"
-            )
+        check_attention_inputs(query, key, structure)
         device = query.device
         block_mask = structure.cached(
             ("flex-mask", sliding_window, str(device), self.block_size),

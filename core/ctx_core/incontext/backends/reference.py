@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ctx_core.incontext.backends.base import (
     AttentionBackend,
+    check_attention_inputs,
     expand_kv,
     score_dtype,
     softcap_logits,
@@ -60,11 +61,8 @@ class ReferenceBackend(AttentionBackend):
     ) -> torch.Tensor:
         import torch
 
+        check_attention_inputs(query, key, structure)
         _, heads, length, _ = query.shape
-        if length != structure.total_length:
-            raise ValueError(
-                f"query has {length} tokens but the structure describes {structure.total_length}"
-            )
         if heads * length * length > self.max_elements:
             raise ValueError(
                 f"the reference backend would build a {heads}x{length}x{length} logit matrix; "

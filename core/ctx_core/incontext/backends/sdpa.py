@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ctx_core.incontext.backends.base import (
     AttentionBackend,
+    check_attention_inputs,
     expand_kv,
     score_dtype,
     softcap_logits,
@@ -106,13 +107,8 @@ class SdpaBackend(AttentionBackend):
     ) -> torch.Tensor:
         import torch
 
-        batch, heads, length, _ = query.shape
-        if batch != 1:
-            raise ValueError(f"the in-context ranker runs one prompt per pass, got batch {batch}")
-        if length != structure.total_length:
-            raise ValueError(
-                f"query has {length} tokens but the structure describes {structure.total_length}"
-            )
+        check_attention_inputs(query, key, structure)
+        _, heads, length, _ = query.shape
         device = query.device
         positions = structure.position_ids(device)
         out = query.new_empty(1, length, heads, value.shape[-1])

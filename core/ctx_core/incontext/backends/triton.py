@@ -50,7 +50,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ctx_core.incontext.backends.base import AttentionBackend
+from ctx_core.incontext.backends.base import AttentionBackend, check_attention_inputs
 
 if TYPE_CHECKING:
     import torch
@@ -352,15 +352,8 @@ class TritonBackend(AttentionBackend):
     ) -> torch.Tensor:
         import torch
 
-        batch, heads, length, dim = query.shape
-        if batch != 1:
-            raise ValueError(f"the in-context ranker runs one prompt per pass, got batch {batch}")
-        if length != structure.total_length:
-            raise ValueError(
-                f"query has {length} tokens but the structure describes {structure.total_length}"
-            )
-        if heads % key.shape[1]:
-            raise ValueError(f"{heads} query heads cannot share {key.shape[1]} key heads")
+        check_attention_inputs(query, key, structure)
+        dim = query.shape[-1]
         options: dict[str, Any] = {
             "scaling": scaling,
             "sliding_window": sliding_window,
