@@ -20,7 +20,10 @@ import numpy as np
 from ctx_core.models import load_sentence_transformer
 from ctx_core.progress import AUTO_PROGRESS_THRESHOLD, progress
 
-__all__ = ["Embedder"]
+__all__ = ["DEFAULT_EMBEDDING_MODEL", "Embedder"]
+
+#: The packaged sentence embedder used when no model is named.
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ class Embedder:
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.model_name = model or "all-MiniLM-L6-v2"
+        self.model_name = model or DEFAULT_EMBEDDING_MODEL
         self.model = load_sentence_transformer(model, device)
         self.batch_size = batch_size
         self.query_prefix = query_prefix

@@ -151,3 +151,9 @@ def test_settings_are_checked():
 def test_bytes_input_is_decoded(extractor):
     memory = extractor.extract("Crème brûlée is a dessert.".encode())
     assert memory.source == "Crème brûlée is a dessert."
+
+
+def test_config_names_the_default_embedder_without_loading_it():
+    extractor = HeuristicMemoryExtractor()
+    assert extractor.config()["embedder"] == "all-MiniLM-L6-v2"
+    assert extractor._embedder is None  # still not loaded

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ctx_core.embeddings import Embedder
+from ctx_core.embeddings import DEFAULT_EMBEDDING_MODEL, Embedder
 from ctx_core.memory.model import DocumentMemory, OutlineEntry, ScenarioChunk
 from ctx_core.memory.segments import (
     Heading,
@@ -169,7 +169,12 @@ class HeuristicMemoryExtractor(MemoryExtractorLike):
         """The settings, for result files and ``DocumentMemory.info``."""
         return {
             "extractor": self.name,
-            "embedder": self._embedder.model_name if self._embedder else self._embedder_name,
+            # The name, without loading the model (config() is called before extraction).
+            "embedder": (
+                self._embedder.model_name
+                if self._embedder
+                else self._embedder_name or DEFAULT_EMBEDDING_MODEL
+            ),
             "max_words": self.max_words,
             "min_words": self.min_words,
             "boundary_strictness": self.boundary_strictness,
