@@ -48,10 +48,7 @@ def chunk_text(
         source: Document name; chunk ids are ``f"{source}#{index}"`` when given.
         metadata: Copied into every chunk's metadata.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    if max_words < 1:
-        raise ValueError(f"max_words must be >= 1, got {max_words}")
+    _check(text, max_words)
     spans = _paragraph_spans(text)
     chunks: list[tuple[int, int]] = []
     start = end = words = 0
@@ -88,10 +85,7 @@ def chunk_words(
         source: Document name; chunk ids are ``f"{source}#{index}"`` when given.
         metadata: Copied into every chunk's metadata.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    if max_words < 1:
-        raise ValueError(f"max_words must be >= 1, got {max_words}")
+    _check(text, max_words)
     if not 0 <= overlap < max_words:
         raise ValueError(f"overlap must be >= 0 and < max_words ({max_words}), got {overlap}")
     words = [m.span() for m in _WORD.finditer(text)]
@@ -99,6 +93,13 @@ def chunk_words(
     starts = range(0, max(len(words) - overlap, 1), step) if words else range(0)
     chunks = [(words[i][0], words[min(i + max_words, len(words)) - 1][1]) for i in starts]
     return _passages(text, chunks, source, metadata)
+
+
+def _check(text: str, max_words: int) -> None:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if max_words < 1:
+        raise ValueError(f"max_words must be >= 1, got {max_words}")
 
 
 def _passages(
