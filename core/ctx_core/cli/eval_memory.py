@@ -247,8 +247,8 @@ def _locomo_llm(
         "generated_tokens_budget": args.max_tokens * args.paths * len(chosen),
         "note": (
             "wall and CPU time of the whole LLM extraction (generation of every path, "
-            "anchor recovery, fallback segmentation, candidate scoring) on a shared CPU; "
-            "see load_average"
+            "anchor recovery, fallback segmentation, candidate scoring) on the machine in "
+            "environment (a shared CPU: see load_average)"
         ),
         "candidates": len(candidates),
         "candidates_with_placed_anchors": sum(1 for c in candidates if c["placed"]),
