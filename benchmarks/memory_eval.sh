@@ -18,7 +18,7 @@ ctx eval memory --dataset locomo --fixed-words 60,120 --memory-words 150,60 \
 # with its extraction time (wall and CPU) per 1,000 source tokens.
 ctx eval memory --dataset locomo-llm --sessions 2 --paths 2 --max-tokens 256 --fixed-words 60,120
 # The whole of conversation 0 (19 sessions): about 4 minutes on one H200 (the committed file
-# locomo-llm-conv0-sessions19-paths2.json); hours on the 2-core CPU.
+# locomo-llm-conv0-sessions19-paths2.json); about two hours at the loaded 2-core CPU rate above.
 if [[ "${WITH_GPU:-0}" == "1" ]]; then
   ctx eval memory --dataset locomo-llm --sessions 19 --paths 2 --max-tokens 256 --fixed-words 60,120
 fi
