@@ -116,6 +116,8 @@ def test_reader_eval_reads_structurized_paragraphs(tmp_path, embedder):
     )
     row = results["per_query"]["heuristic"][0]
     assert row["prediction"] == "Paris" and row["answers"] == ["Paris"]
+    assert set(results["differences"]["heuristic"]) == {"em", "f1"}
+    assert results["differences"]["heuristic"]["f1"]["difference"] == 0.0
 
 
 def test_cli_writes_the_results_file(tmp_path, capsys):
