@@ -1,9 +1,9 @@
 """The memory evaluation: session documents, evidence recall, word budgets."""
 
-from dataclasses import dataclass, field
-
 import pytest
 
+from ctx_core.eval.datasets import Conversation, IRCollection, Session, Turn
+from ctx_core.eval.datasets import LoCoMoQA as QA
 from ctx_core.memory import HeuristicMemoryExtractor
 from ctx_core.memory.evaluation import (
     ChunkHit,
@@ -15,36 +15,6 @@ from ctx_core.memory.evaluation import (
     evaluate_locomo,
     session_document,
 )
-
-
-@dataclass
-class Turn:
-    dia_id: str
-    speaker: str
-    text: str
-    image_caption: str | None = None
-
-
-@dataclass
-class Session:
-    session_id: str
-    date: str
-    turns: list
-
-
-@dataclass
-class QA:
-    question: str
-    answer: str
-    category: int
-    evidence: list = field(default_factory=list)
-
-
-@dataclass
-class Conversation:
-    conversation_id: str
-    sessions: list
-    qa: list
 
 
 def conversation():
@@ -132,18 +102,10 @@ def test_evaluate_locomo_compares_methods(embedder):
 
 
 def test_evaluate_ir_uses_the_harness_metrics(embedder):
-    pytest.importorskip("ctx_core.eval.metrics")
-    from ctx_core.memory.evaluation import FixedChunkMethod, WholeDocumentMethod, evaluate_ir
+    from ctx_core.memory.evaluation import WholeDocumentMethod, evaluate_ir
     from ctx_core.types import Passage
 
-    @dataclass
-    class Collection:
-        name: str
-        documents: list
-        queries: dict
-        qrels: dict
-
-    collection = Collection(
+    collection = IRCollection(
         "toy",
         [
             Passage("Kittens drink milk.", id="1"),

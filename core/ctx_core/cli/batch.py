@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ctx_core.cli.memorize import add_extractor_arguments
+
 __all__ = ["SUBCOMMANDS", "register"]
 
 
@@ -124,15 +126,7 @@ def _structurize_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _add_memorize(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--extractor",
-        choices=["heuristic", "llm"],
-        default="heuristic",
-        help="heuristic (no LLM, default) or llm (MoM extraction with candidate selection)",
-    )
-    parser.add_argument(
-        "--llm", default=None, help="LLM id or path for --extractor llm (default: smollm2)"
-    )
+    add_extractor_arguments(parser)
     parser.add_argument("--max-words", type=int, default=150, help="longest chunk in words")
     parser.add_argument(
         "--min-words", type=int, default=30, help="shortest chunk a cut may leave, in words"

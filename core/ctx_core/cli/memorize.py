@@ -33,15 +33,7 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_MEMORY,
         help=f"memory index file (default: {DEFAULT_MEMORY})",
     )
-    parser.add_argument(
-        "--extractor",
-        choices=["heuristic", "llm"],
-        default="heuristic",
-        help="heuristic (no LLM, default) or llm (MoM extraction with candidate selection)",
-    )
-    parser.add_argument(
-        "--llm", default=None, help="LLM id or path for --extractor llm (default: smollm2)"
-    )
+    add_extractor_arguments(parser)
     parser.add_argument(
         "--candidates",
         type=int,
@@ -54,6 +46,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-words", type=int, default=150, help="longest chunk in words")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=run)
+
+
+def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--extractor`` and ``--llm``, shared by ``ctx memorize`` and ``ctx batch memorize``."""
+    parser.add_argument(
+        "--extractor",
+        choices=["heuristic", "llm"],
+        default="heuristic",
+        help="heuristic (no LLM, default) or llm (MoM extraction with candidate selection)",
+    )
+    parser.add_argument(
+        "--llm", default=None, help="LLM id or path for --extractor llm (default: smollm2)"
+    )
 
 
 def read_files(names: list[str]) -> list[tuple[str, str]]:
