@@ -142,6 +142,17 @@ def test_every_backend_rejects_inputs_that_do_not_fit_the_prompt(name, q_shape, 
         backend.attend(q, kv, kv, structure, scaling=1.0)
 
 
+def test_dense_attention_in_row_chunks_matches_brute_force(brute):
+    from ctx_core.incontext.backends.reference import dense_attention
+
+    for structure, window, softcap, q, k, v, expected in brute:
+        out = dense_attention(
+            q, k, v, structure, scaling=0.4, sliding_window=window, softcap=softcap,
+            max_elements=2 * q.shape[2],  # one query row per chunk
+        )  # fmt: skip
+        torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+
+
 def test_sdpa_backend_is_exact_in_small_chunks(brute):
     small = SdpaBackend(max_chunk_elements=1)  # one candidate per call
     for structure, window, softcap, q, k, v, expected in brute:

@@ -22,6 +22,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from ctx_core.incontext.backends.reference import dense_attention
 from ctx_core.incontext.segments import SegmentStructure
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ __all__ = [
     "check_attention",
     "check_logmass",
     "random_structure",
-    "reference_attention",
 ]
 
 Profile = Literal["ragged", "ones", "fixed"]
@@ -90,47 +90,6 @@ def random_structure(
         query_offset=max(query_offset, instruction),
         causal=causal,
     )
-
-
-def reference_attention(
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    structure: SegmentStructure,
-    *,
-    scaling: float,
-    sliding_window: int | None = None,
-    softcap: float | None = None,
-    max_elements: int = 2**28,
-) -> torch.Tensor:
-    """Dense masked attention ``(1, T, H, D)`` in float32 (float64 for float64 inputs).
-
-    The ``reference`` backend's arithmetic (mask from the segment rule, ``-inf`` outside it,
-    softmax, values), over chunks of query rows so that no chunk's logits exceed
-    ``max_elements``.
-    """
-    import torch
-
-    from ctx_core.incontext.backends.base import expand_kv, score_dtype, softcap_logits
-
-    heads, length = query.shape[1], query.shape[2]
-    dtype = score_dtype(query.dtype)
-    keys = expand_kv(key[0], heads).to(dtype)
-    values = expand_kv(value[0], heads).to(dtype)
-    out = torch.empty(1, length, heads, value.shape[-1], dtype=dtype, device=query.device)
-    chunk = max(1, max_elements // max(1, heads * length))
-    for start in range(0, length, chunk):
-        stop = min(length, start + chunk)
-        mask = structure.dense_mask(
-            window=sliding_window, device=query.device, rows=range(start, stop)
-        )
-        logits = torch.matmul(query[0, :, start:stop].to(dtype), keys.transpose(-1, -2)) * scaling
-        if softcap is not None:
-            logits = softcap_logits(logits, softcap)
-        logits = logits.masked_fill(~mask, float("-inf"))
-        weights = torch.softmax(logits, dim=-1)
-        out[0, start:stop] = torch.matmul(weights, values).transpose(0, 1)
-    return out
 
 
 @dataclass
@@ -247,9 +206,10 @@ def check_attention(
         q, k, v, structure, scaling=scaling, sliding_window=sliding_window, softcap=softcap, out=out
     )
     unwritten = int(torch.isnan(out).sum())
-    ref = reference_attention(
-        q, k, v, structure, scaling=scaling, sliding_window=sliding_window, softcap=softcap
-    )
+    ref = dense_attention(
+        q, k, v, structure,
+        scaling=scaling, sliding_window=sliding_window, softcap=softcap, max_elements=2**28,
+    )  # fmt: skip
     rel = _relative(out, ref)
     limit = tolerance(dt)
     plan = backend.plan(structure, head_dim)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ctx_core.incontext.segments import SegmentStructure
 
-__all__ = ["ReferenceBackend"]
+__all__ = ["ReferenceBackend", "dense_attention"]
 
 
 class ReferenceBackend(AttentionBackend):
@@ -59,8 +59,6 @@ class ReferenceBackend(AttentionBackend):
         sliding_window: int | None = None,
         softcap: float | None = None,
     ) -> torch.Tensor:
-        import torch
-
         check_attention_inputs(query, key, structure)
         _, heads, length, _ = query.shape
         if heads * length * length > self.max_elements:
@@ -68,17 +66,53 @@ class ReferenceBackend(AttentionBackend):
                 f"the reference backend would build a {heads}x{length}x{length} logit matrix; "
                 "use backend='sdpa' (exact, memory-efficient) for prompts this long"
             )
-        dtype = score_dtype(query.dtype)
-        mask = structure.cached(
-            ("reference-mask", sliding_window, str(query.device)),
-            lambda: structure.dense_mask(window=sliding_window, device=query.device),
-        )
-        keys = expand_kv(key[0], heads).to(dtype)
-        values = expand_kv(value[0], heads).to(dtype)
-        logits = torch.matmul(query[0].to(dtype), keys.transpose(-1, -2)) * scaling
+        return dense_attention(
+            query, key, value, structure,
+            scaling=scaling, sliding_window=sliding_window, softcap=softcap,
+        ).to(query.dtype)  # fmt: skip
+
+
+def dense_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    structure: SegmentStructure,
+    *,
+    scaling: float,
+    sliding_window: int | None = None,
+    softcap: float | None = None,
+    max_elements: int | None = None,
+) -> torch.Tensor:
+    """Dense masked attention ``(1, T, H, D)`` in float32 (float64 for float64 inputs).
+
+    The reference arithmetic: mask from the segment rule, ``-inf`` outside it, softmax,
+    values. With ``max_elements`` the query rows go in chunks whose logits stay under that
+    many entries (the GPU kernel checks use this on long prompts); without it all rows go
+    at once and the full mask is cached on ``structure``.
+    """
+    import torch
+
+    heads, length = query.shape[1], query.shape[2]
+    dtype = score_dtype(query.dtype)
+    keys = expand_kv(key[0], heads).to(dtype)
+    values = expand_kv(value[0], heads).to(dtype)
+    out = torch.empty(1, length, heads, value.shape[-1], dtype=dtype, device=query.device)
+    rows = length if max_elements is None else max(1, max_elements // max(1, heads * length))
+    for start in range(0, length, rows):
+        stop = min(length, start + rows)
+        if stop - start == length:
+            mask = structure.cached(
+                ("reference-mask", sliding_window, str(query.device)),
+                lambda: structure.dense_mask(window=sliding_window, device=query.device),
+            )
+        else:
+            mask = structure.dense_mask(
+                window=sliding_window, device=query.device, rows=range(start, stop)
+            )
+        logits = torch.matmul(query[0, :, start:stop].to(dtype), keys.transpose(-1, -2)) * scaling
         if softcap is not None:
             logits = softcap_logits(logits, softcap)
         logits = logits.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(logits, dim=-1)
-        out = torch.matmul(weights, values).to(query.dtype)  # (H, T, D)
-        return out.transpose(0, 1).unsqueeze(0)
+        out[0, start:stop] = torch.matmul(weights, values).transpose(0, 1)
+    return out
