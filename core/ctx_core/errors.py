@@ -5,7 +5,13 @@ Each carries the underlying cause (``raise ... from err``) so nothing is lost.
 
 from __future__ import annotations
 
-__all__ = ["CtxError", "MissingDependencyError", "ModelLoadError", "RemoteServiceError"]
+__all__ = [
+    "ConfigError",
+    "CtxError",
+    "MissingDependencyError",
+    "ModelLoadError",
+    "RemoteServiceError",
+]
 
 
 class CtxError(Exception):
@@ -19,6 +25,10 @@ class MissingDependencyError(CtxError, ImportError):
         super().__init__(f"{feature} needs the '{package}' package: pip install 'ctx-rag[{extra}]'")
         self.package = package
         self.extra = extra
+
+
+class ConfigError(CtxError, ValueError):
+    """A component config cannot be written or rebuilt (unknown type or argument, an unserializable value)."""
 
 
 class ModelLoadError(CtxError, ValueError):

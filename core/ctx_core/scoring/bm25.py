@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 
+from typing import Any
+
+from ctx_core._registry import Configurable
 from ctx_core.scoring.base import BaseScorer
 from ctx_core.types import Passage
 
@@ -154,7 +158,7 @@ def word_tokens(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-class BM25Scorer(BaseScorer):
+class BM25Scorer(BaseScorer, Configurable):
     """Okapi BM25 of the query against each candidate, no model needed.
 
     Document frequencies come from the candidate list being scored (a reranker
@@ -176,14 +180,21 @@ class BM25Scorer(BaseScorer):
     name = "bm25"
 
     def __init__(
-        self, k1: float = 0.9, b: float = 0.4, stopwords: frozenset[str] = ENGLISH_STOPWORDS
+        self, k1: float = 0.9, b: float = 0.4, stopwords: Iterable[str] = ENGLISH_STOPWORDS
     ) -> None:
         if k1 < 0 or not 0 <= b <= 1:
             raise ValueError(f"need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
         self.k1 = k1
         self.b = b
-        self.stopwords = stopwords
+        self.stopwords = frozenset(stopwords)
         self.model_name = f"bm25(k1={k1},b={b})"
+
+    def config(self) -> dict[str, Any]:
+        """``k1``, ``b`` and the stopwords when they are not the default list."""
+        config: dict[str, Any] = {"type": "BM25Scorer", "k1": self.k1, "b": self.b}
+        if self.stopwords != ENGLISH_STOPWORDS:
+            config["stopwords"] = sorted(self.stopwords)
+        return config
 
     def _score(self, query: str, passages: list[Passage]) -> list[float]:
         docs = [word_tokens(p.text) for p in passages]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ctx_core._registry import Configurable
 from ctx_core.embeddings import Embedder
 from ctx_core.scoring.base import BaseScorer
 from ctx_core.types import Passage
@@ -9,7 +12,7 @@ from ctx_core.types import Passage
 __all__ = ["EmbeddingScorer"]
 
 
-class EmbeddingScorer(BaseScorer):
+class EmbeddingScorer(BaseScorer, Configurable):
     """Scores passages by cosine similarity with the query (default model: packaged MiniLM).
 
     Args:
@@ -44,6 +47,17 @@ class EmbeddingScorer(BaseScorer):
                 model, device=device, batch_size=batch_size, show_progress=show_progress
             )
         self.model_name = self.embedder.model_name
+        self.device = device
+        self.batch_size = self.embedder.batch_size
+
+    def config(self) -> dict[str, Any]:
+        """The model by id or path, the device asked for and the batch size."""
+        return {
+            "type": "EmbeddingScorer",
+            "model": self.model_name,
+            "device": self.device,
+            "batch_size": self.batch_size,
+        }
 
     def _score(self, query: str, passages: list[Passage]) -> list[float]:
         q = self.embedder.embed_query(query)
