@@ -178,9 +178,8 @@ def _construct(cls: Callable[..., Any], config: Mapping[str, Any]) -> Any:
 
 
 def _decode(value: Any) -> Any:
-    if isinstance(value, Mapping) and isinstance(value.get("type"), str):
-        if value["type"] in _ENTRIES["component"]:
-            return from_config(value)
+    if isinstance(value, Mapping) and value.get("type") in _ENTRIES["component"]:
+        return from_config(value)
     if isinstance(value, list):
         return [_decode(item) for item in value]
     return value
@@ -251,6 +250,8 @@ class Configurable:
             ConfigError: ``config`` names another type or holds an unknown argument.
         """
         if config.get("type") != cls.__name__:
-            raise ConfigError(f"{cls.__name__}.from_config got a config of type {config.get('type')!r}")
+            raise ConfigError(
+                f"{cls.__name__}.from_config got a config of type {config.get('type')!r}"
+            )
         component: C = _construct(cls, config)
         return component

@@ -6,7 +6,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-
 from typing import Any
 
 from ctx_core._registry import Configurable
