@@ -24,7 +24,8 @@ Run on a CUDA machine from the repository root:
 
     PYTHONPATH=core:packages python benchmarks/incontext_gpu.py --check --bench
 
-CPU dry run of the whole script on tiny shapes (Triton's interpreter):
+CPU dry run of the whole script on tiny shapes (Triton's interpreter, with the test suite's
+fixes to it from ``tests/core/triton_interpreter.py``):
 
     TRITON_INTERPRET=1 PYTHONPATH=core:packages python benchmarks/incontext_gpu.py \
         --check --bench --tiny --device cpu --out /tmp/incontext_gpu
@@ -51,13 +52,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "core"), str(ROOT / "packages")]
 
 from ctx_core.incontext.backends.base import AttentionBackend  # noqa: E402
-from ctx_core.incontext.backends.triton import TritonBackend  # noqa: E402
-from ctx_core.incontext.kernel_check import (  # noqa: E402
+from ctx_core.incontext.backends.triton import TritonBackend, triton_available  # noqa: E402
+from ctx_core.incontext.segments import SegmentStructure  # noqa: E402
+from ctx_core.incontext.testing import (  # noqa: E402
     check_attention,
     check_logmass,
     random_structure,
 )
-from ctx_core.incontext.segments import SegmentStructure  # noqa: E402
 
 GIB = 1024**3
 
@@ -906,6 +907,13 @@ def main() -> None:
     parser.add_argument("--out", default=os.environ.get("OUT") or str(ROOT / "benchmarks/results"))
     parser.add_argument("--name", default="incontext_gpu.json")
     args = parser.parse_args()
+    if os.environ.get("TRITON_INTERPRET") == "1" and triton_available():
+        # The CPU dry run: the kernels run under Triton's interpreter, which needs the
+        # fixes the tests apply to it (compiled kernels never meet those bugs).
+        sys.path.insert(0, str(ROOT / "tests" / "core"))
+        from triton_interpreter import patch_interpreter
+
+        patch_interpreter()
     report = Report(Path(args.out) / args.name, "python " + " ".join(sys.argv))
     report.data["environment"] = environment(args.device)
     print(json.dumps(report.data["environment"]), flush=True)
