@@ -208,7 +208,9 @@ def test_kernels_under_the_interpreter_match_the_reference():
         os.environ,
         TRITON_INTERPRET="1",
         CTX_TEST_HELPERS=str(HERE),
-        PYTHONPATH=f"{ROOT / 'core'}{os.pathsep}{ROOT / 'packages'}",
+        PYTHONPATH=os.pathsep.join(
+            [str(ROOT / "core"), str(ROOT / "packages"), os.environ.get("PYTHONPATH", "")]
+        ),
     )
     proc = subprocess.run(
         [sys.executable, "-c", _INTERPRETER_SCRIPT],
