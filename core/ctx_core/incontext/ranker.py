@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ctx_core.incontext.backends import AttentionBackend
 from ctx_core.incontext.layout import PromptBuilder, PromptTemplate, SignalChoice
+from ctx_core.incontext.norm_mlp import check_fusion_options
 from ctx_core.incontext.passes import plan_passes
 from ctx_core.incontext.scoring import (
     LengthNormalization,
@@ -115,6 +116,11 @@ class InContextRanker(BaseScorer):
         max_pass_candidates: Candidate capacity of one pass (``None``: no limit).
         anchors: Candidates repeated in every pass when splitting.
         show_progress: Progress bar over passes and queries (``None``: for long jobs).
+        compile: ``torch.compile`` the model's norms and MLP during passes (``True`` or a
+            ``torch.compile`` backend name): faster long prompts on a GPU, same scores
+            (see :mod:`~ctx_core.incontext.norm_mlp`).
+        mlp_chunk_tokens: Apply the model's MLP over chunks of this many tokens during
+            passes: bounded memory on long prompts, same scores (``None``: no chunks).
 
     Examples:
         >>> ranker = InContextRanker("smollm2", scoring_layer=18)  # doctest: +SKIP
@@ -148,6 +154,8 @@ class InContextRanker(BaseScorer):
         max_pass_candidates: int | None = None,
         anchors: int = 2,
         show_progress: bool | None = None,
+        compile: bool | str = False,
+        mlp_chunk_tokens: int | None = None,
     ) -> None:
         if isinstance(model, str):
             if model.lower() not in {"smollm2", "gemma3-270m", "gemma-3-270m"}:
@@ -177,6 +185,7 @@ class InContextRanker(BaseScorer):
             raise ValueError(f"anchors must be >= 0, got {anchors}")
         if heads is not None and not list(heads):
             raise ValueError("heads must name at least one head (or be None for all)")
+        check_fusion_options(compile, mlp_chunk_tokens)
         self._model_arg = model
         self._tokenizer_arg = tokenizer
         self.model_name = (
@@ -202,6 +211,8 @@ class InContextRanker(BaseScorer):
         self.max_pass_candidates = max_pass_candidates
         self.anchors = anchors
         self.show_progress = show_progress
+        self.compile = compile
+        self.mlp_chunk_tokens = mlp_chunk_tokens
         self._lock = threading.Lock()
         self._engine: Any = None
         self._builder: PromptBuilder | None = None
@@ -225,7 +236,12 @@ class InContextRanker(BaseScorer):
                 model, tokenizer = load_causal_lm(self._model_arg, self.device, self.dtype)
             else:
                 model, tokenizer = self._model_arg, self._tokenizer_arg
-            engine = InContextEngine(model, backend=self.backend_choice)
+            engine = InContextEngine(
+                model,
+                backend=self.backend_choice,
+                compile=self.compile,
+                mlp_chunk_tokens=self.mlp_chunk_tokens,
+            )
             n = engine.num_layers
             if self.scoring_layer is None:
                 layers = [default_scoring_layer(model.config)]
