@@ -8,7 +8,8 @@ from ctx_core.cli.main import main
 from ctx_core.eval.methods import ScorerMethod, build_method
 from ctx_core.eval.report import format_table, load_results, order_results, plot_results
 from ctx_core.eval.rerank_datasets import rerank_dataset_names
-from ctx_core.eval.runner import default_results_path, run_rerank_eval, write_results
+from ctx_core.eval.results import default_results_path, write_results
+from ctx_core.eval.tasks.rerank import RerankEvaluator, run_rerank_eval
 
 
 def test_datasets_registered():
