@@ -8,13 +8,13 @@ import re
 import pytest
 
 from ctx_core.cli.main import build_parser
+from ctx_core.eval.results import write_results
 from ctx_core.eval.tasks.context import (
     multi_needle_items,
     pi_llm_items,
     run_context_eval,
     run_item,
 )
-from ctx_core.eval.results import write_results
 from ctx_core.llm import BaseLLM
 
 SOURCE = {k: [f"{k}-{i}" for i in range(40)] for k in ("bird", "fruit", "tool", "dance")}

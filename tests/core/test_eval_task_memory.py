@@ -4,7 +4,6 @@ import pytest
 
 from ctx_core.eval.datasets import Conversation, IRCollection, Session, Turn
 from ctx_core.eval.datasets import LoCoMoQA as QA
-from ctx_core.memory import HeuristicMemoryExtractor
 from ctx_core.eval.tasks.memory import (
     ChunkHit,
     FixedChunkMethod,
@@ -15,6 +14,7 @@ from ctx_core.eval.tasks.memory import (
     evaluate_locomo,
     session_document,
 )
+from ctx_core.memory import HeuristicMemoryExtractor
 
 
 def conversation():

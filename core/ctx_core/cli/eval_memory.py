@@ -196,8 +196,8 @@ def _locomo_llm(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """LLM extractor on the first sessions of one conversation (SmolLM2 on CPU is slow)."""
     from ctx_core.eval.datasets import load_locomo
-    from ctx_core.llm import TransformersLLM
     from ctx_core.eval.tasks.memory import MemoryMethod, evaluate_locomo, locomo_documents
+    from ctx_core.llm import TransformersLLM
     from ctx_core.memory.extractor import DEFAULT_PATHS, MemoryExtractor
     from ctx_core.tokens import default_counter
 

@@ -456,7 +456,7 @@ def evaluate_locomo(
 
 
 def _as_list(methods: Method | Sequence[Method]) -> list[Method]:
-    return [methods] if hasattr(methods, "rankings") else list(methods)  # type: ignore[arg-type]
+    return list(methods) if isinstance(methods, Sequence) else [methods]
 
 
 def _locomo_summary(
