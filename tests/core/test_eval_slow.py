@@ -3,7 +3,7 @@
 import pytest
 
 from ctx_core.eval.methods import build_method
-from ctx_core.eval.runner import run_rerank_eval
+from ctx_core.eval.tasks.rerank import run_rerank_eval
 
 pytestmark = pytest.mark.slow
 

@@ -144,7 +144,8 @@ def _command(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Execute the evaluation."""
-    from ctx_core.context.benchmark import run_context_eval, write_results
+    from ctx_core.eval.results import write_results
+    from ctx_core.eval.tasks.context import run_context_eval
     from ctx_core.llm import TransformersLLM
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

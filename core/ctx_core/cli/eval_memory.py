@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ctx_core.eval.results import DEFAULT_RESULTS_DIR
+
 DATASETS = ("locomo", "locomo-llm", "cranfield", "cacm")
 
 
@@ -72,9 +74,8 @@ def _fixed_sizes(text: str, option: str, *, allow_empty: bool = False) -> list[i
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx eval memory``."""
-    from ctx_core.eval.environment import environment
-    from ctx_core.eval.runner import write_results
-    from ctx_core.memory.evaluation import (
+    from ctx_core.eval.results import write_results
+    from ctx_core.eval.tasks.memory import (
         FixedChunkMethod,
         MemoryMethod,
         QueryCachingEmbedder,
@@ -117,7 +118,6 @@ def run(args: argparse.Namespace) -> int:
             dataset_options=options,
             command="ctx " + " ".join(sys.argv[1:]) if sys.argv[1:] else "ctx eval memory",
             wall_seconds=time.perf_counter() - started,
-            environment=environment(),
         )
         return write_results(results, _output(args))
 
@@ -168,7 +168,7 @@ def _output(args: argparse.Namespace) -> Path:
         name += f"-conv{args.conversation}-sessions{args.sessions}-paths{args.paths}"
     if args.limit is not None:
         name += f"-limit{args.limit}"
-    return Path("benchmarks") / "results" / "memory" / f"{name}.json"
+    return DEFAULT_RESULTS_DIR / "memory" / f"{name}.json"
 
 
 def memory_shape(memory: Any) -> dict[str, Any]:
@@ -196,8 +196,8 @@ def _locomo_llm(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """LLM extractor on the first sessions of one conversation (SmolLM2 on CPU is slow)."""
     from ctx_core.eval.datasets import load_locomo
+    from ctx_core.eval.tasks.memory import MemoryMethod, evaluate_locomo, locomo_documents
     from ctx_core.llm import TransformersLLM
-    from ctx_core.memory.evaluation import MemoryMethod, evaluate_locomo, locomo_documents
     from ctx_core.memory.extractor import DEFAULT_PATHS, MemoryExtractor
     from ctx_core.tokens import default_counter
 

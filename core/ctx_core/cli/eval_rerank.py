@@ -11,7 +11,8 @@ from typing import Any
 from ctx_core.eval.methods import build_method, method_names
 from ctx_core.eval.report import format_table, load_results, order_results, plot_results
 from ctx_core.eval.rerank_datasets import get_rerank_dataset, rerank_dataset_names
-from ctx_core.eval.runner import default_results_path, run_rerank_eval, write_results
+from ctx_core.eval.results import default_results_path, write_results
+from ctx_core.eval.tasks.rerank import RerankEvaluator
 
 __all__ = ["parse_method_spec", "parse_option", "register", "run"]
 
@@ -138,21 +139,20 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"--{key.replace('_', '-')} does not apply to {spec.name}")
             dataset_options[key] = value
     command = shlex.join(["ctx", *sys.argv[1:]]) if sys.argv[1:2] == ["eval"] else None
+    evaluator = RerankEvaluator(
+        spec,
+        limit=args.limit,
+        data_dir=args.data_dir,
+        show_progress=not args.no_progress,
+        **dataset_options,
+    )
     results = []
     for name, inline in methods:
         options = {**common, **inline}
         method = build_method(name, **options)
         label = args.label or method_label(name, options, method.name)
-        result = run_rerank_eval(
-            spec,
-            method,
-            limit=args.limit,
-            data_dir=args.data_dir,
-            show_progress=not args.no_progress,
-            label=label,
-            command=command or _rebuild_command(args, name, options),
-            **dataset_options,
-        )
+        evaluator.command = command or _rebuild_command(args, name, options)
+        result = evaluator(method, label=label)
         folder = args.results_dir
         path = write_results(result, args.output or default_results_path(result, folder))
         print(f"wrote {path}", file=sys.stderr)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
-__all__ = ["default_path", "register", "run", "write"]
+__all__ = ["register", "run"]
 
 logger = logging.getLogger(__name__)
-
-RESULTS_DIR = Path("benchmarks") / "results" / "structure"
 
 
 def register(subparsers: Any) -> None:
@@ -70,36 +66,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def default_path(results: dict[str, Any]) -> Path:
-    """``benchmarks/results/structure/<task>-<dataset>-<variants>[-pool<N>][-limit<N>].json``."""
-    config = results["config"]
-    name = f"{results['kind'].removeprefix('structure-')}-{results['dataset']}-{'+'.join(results['variants'])}"
-    if config.get("pool_depth") is not None:
-        name += f"-pool{config['pool_depth']}"
-    if config.get("limit") is not None:
-        name += f"-limit{config['limit']}"
-    return RESULTS_DIR / f"{name}.json"
-
-
-def write(results: dict[str, Any], path: str | Path | None = None) -> Path:
-    """Write ``results`` as JSON (per-query rows one per line) and return the path."""
-    target = Path(path) if path is not None else default_path(results)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    head = {k: v for k, v in results.items() if k != "per_query"}
-    text = json.dumps(head, indent=2, ensure_ascii=False)
-    blocks = []
-    for variant, rows in results.get("per_query", {}).items():
-        lines = ",\n".join("      " + json.dumps(r, ensure_ascii=False) for r in rows)
-        blocks.append(f'    "{variant}": [\n{lines}\n    ]')
-    body = '  "per_query": {\n' + ",\n".join(blocks) + "\n  }"
-    text = text[: text.rstrip().rfind("}")].rstrip() + ",\n" + body + "\n}\n"
-    target.write_text(text, encoding="utf-8")
-    return target
-
-
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx eval structure``."""
-    from ctx_core.structure.evaluate import run_reader_eval, run_retrieval_eval
+    from ctx_core.eval.results import write_results
+    from ctx_core.eval.tasks.structure import run_reader_eval, run_retrieval_eval
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     show = not args.no_progress
@@ -132,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             show_progress=show,
         )
         headline = "f1"
-    path = write(results, args.output)
+    path = write_results(results, args.output)
     for variant in variants:
         metrics = results["results"][variant]["metrics"]
         shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())

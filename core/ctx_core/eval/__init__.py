@@ -1,6 +1,9 @@
-"""The evaluation harness: data loaders, metrics, rerank methods, the runner and reports.
+"""The evaluation harness: data loaders, metrics, rerank methods, tasks, results and reports.
 
-The benchmark task generators (PI-LLM, multi-needle) live in :mod:`ctx_core.eval.generators`.
+The evaluation tasks (rerank, structure, memory, context) live in :mod:`ctx_core.eval.tasks`,
+each an evaluator built from data and called with a component; every result file is
+written by :func:`~ctx_core.eval.results.write_results`. The benchmark task generators
+(PI-LLM, multi-needle) live in :mod:`ctx_core.eval.generators`.
 
 Examples:
     >>> from ctx_core.eval import build_method, ndcg_at_k
@@ -46,7 +49,8 @@ from ctx_core.eval.rerank_datasets import (
     register_rerank_dataset,
     rerank_dataset_names,
 )
-from ctx_core.eval.runner import run_rerank_eval, write_results
+from ctx_core.eval.results import write_results
+from ctx_core.eval.tasks.rerank import RerankEvaluator, run_rerank_eval
 
 __all__ = [
     "Conversation",
@@ -55,6 +59,7 @@ __all__ = [
     "QAExample",
     "RankingQuery",
     "RerankDataset",
+    "RerankEvaluator",
     "RerankMethod",
     "Session",
     "Turn",

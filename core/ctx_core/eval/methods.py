@@ -1,4 +1,4 @@
-"""Rerank methods by name, configurable from the command line.
+"""Rerank methods by name (the baselines), configurable from the command line.
 
 A method takes a query and its candidates (first-stage order, best first) and returns
 the passages to read, in the order to read them; it may drop passages. Methods are
@@ -12,14 +12,17 @@ built by name with keyword options (``ctx eval rerank --method NAME --set key=va
 | ``long-context-reorder`` | puts the best passages at both ends and the weakest in the middle (LangChain's ``LongContextReorder``) | ``base`` (+ its options) |
 | ``top-k`` | keeps the first ``k`` of a base ranking | ``k``, ``base`` (+ its options) |
 | ``random`` | a seeded shuffle, the chance baseline | ``seed`` |
-| ``incontext`` | sorts by the in-context block-sparse ranker (:mod:`ctx_core.incontext`) | ``model``, ``calibrate``, ``heads``, ``length_normalization``, ``with_title``, ranker options |
+| ``udcg`` | the distraction-aware reranker (:mod:`ctx_core.udcg`), see :func:`~ctx_core.eval.rerankers.udcg_method` | ``calibrator``, ``utility``, ``token_budget``, ``max_passages``, ``order``, ``allow_empty`` |
+| ``incontext`` | sorts by the in-context block-sparse ranker (:mod:`ctx_core.incontext`), see :class:`~ctx_core.eval.rerankers.InContextMethod` | ``model``, ``calibrate``, ``heads``, ``length_normalization``, ``with_title``, ranker options |
 
 Every method also takes ``top_k=N``: the method's ranking cut to its first ``N``
 passages (``--method embedding --set top_k=4``).
 
-A later capability registers its own method in one line::
+The names live in the one registry (:mod:`ctx_core._registry`, kind ``"method"``); the
+core rerankers (``udcg``, ``incontext``) are built by :mod:`ctx_core.eval.rerankers`. Another
+method is registered in one line, lazily imported::
 
-    register_method("udcg", "ctx_core.udcg.eval:build_udcg_method")
+    register_method("my-method", "my_package.methods:MyMethod")
 
 Examples:
     >>> from ctx_core import Passage
@@ -33,12 +36,11 @@ Examples:
 from __future__ import annotations
 
 import functools
-import importlib
-import inspect
 import random
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from ctx_core import _registry
 from ctx_core.rerank import apply_scores
 from ctx_core.scoring.base import Scorer
 from ctx_core.types import Passage
@@ -48,6 +50,7 @@ __all__ = [
     "LongContextReorder",
     "RandomOrder",
     "RerankMethod",
+    "RerankerMethod",
     "ScorerMethod",
     "TopK",
     "build_method",
@@ -233,6 +236,47 @@ class RandomOrder:
         return {"name": "random", "seed": self.seed}
 
 
+class RerankerMethod:
+    """Any component with ``rerank(query, candidates)`` as a named method.
+
+    The config is the method's name, the options it was built with and the component's
+    own ``config()`` under ``"reranker"``.
+
+    Args:
+        reranker: The component (e.g. :class:`~ctx_core.udcg.UtilityDistractionReranker`).
+        name: The method's label.
+        options: Options it was built with, recorded in :meth:`config`.
+
+    Examples:
+        >>> class Reverse:
+        ...     def rerank(self, query, candidates):
+        ...         return candidates[::-1]
+        ...     def config(self):
+        ...         return {"type": "Reverse"}
+        >>> method = RerankerMethod(Reverse(), name="reverse", options={"seed": 1})
+        >>> method.config()
+        {'name': 'reverse', 'seed': 1, 'reranker': {'type': 'Reverse'}}
+    """
+
+    def __init__(self, reranker: Any, *, name: str, options: dict[str, Any] | None = None) -> None:
+        if not callable(getattr(reranker, "rerank", None)):
+            raise TypeError(f"reranker must have rerank(), got {type(reranker).__name__}")
+        self.reranker = reranker
+        self.name = name
+        self.options = dict(options or {})
+
+    def rerank(self, query: str, candidates: list[Passage]) -> list[Passage]:
+        """The component's ranking."""
+        result: list[Passage] = self.reranker.rerank(query, candidates)
+        return result
+
+    def config(self) -> dict[str, Any]:
+        """Name, options and the component's config."""
+        get = getattr(self.reranker, "config", None)
+        inner = get() if callable(get) else {"type": type(self.reranker).__name__}
+        return {"name": self.name, **self.options, "reranker": inner}
+
+
 class _MemoScorer:
     """Remembers a scorer's scores per (query, passage texts) within one process.
 
@@ -296,39 +340,45 @@ def _top_k(k: int = 5, base: str = "none", **base_options: Any) -> RerankMethod:
     return TopK(build_method(base, **base_options), k=int(k))
 
 
-_FACTORIES: dict[str, str | Callable[..., RerankMethod]] = {
+# The baselines; ``udcg`` and ``incontext`` wrap core rerankers (ctx_core.eval.rerankers).
+_METHODS: dict[str, str | Callable[..., Any]] = {
     "none": InputOrder,
     "embedding": _embedding,
     "scorer": _scorer,
     "long-context-reorder": _long_context_reorder,
     "top-k": _top_k,
     "random": RandomOrder,
-    "udcg": "ctx_core.udcg.method:UDCGMethod",
-    "incontext": "ctx_core.incontext.eval_method:build_incontext_method",
+    "udcg": "ctx_core.eval.rerankers:udcg_method",
+    "incontext": "ctx_core.eval.rerankers:InContextMethod",
 }
+for _name, _target in _METHODS.items():
+    _registry.register("method", _name, _target)
 
 
-def register_method(name: str, factory: str | Callable[..., RerankMethod]) -> None:
-    """Make a rerank method available by name.
+def register_method(name: str, factory: str | Callable[..., Any]) -> None:
+    """Make a rerank method available by name (kind ``"method"`` of :mod:`ctx_core._registry`).
 
     Args:
         name: The name ``build_method`` and ``ctx eval rerank --method`` accept.
         factory: Called with the method's keyword options; or ``"module:attribute"``,
-            imported only when the method is built.
+            imported only when the method is built. It may return any component with
+            ``rerank(query, candidates)``; one without ``name`` and ``config()`` is
+            wrapped in :class:`RerankerMethod`.
 
     Raises:
         ValueError: ``name`` is empty or holds whitespace.
+        TypeError: ``factory`` is neither callable nor a ``"module:attribute"`` string.
     """
     if not isinstance(name, str) or not name or any(c.isspace() for c in name):
         raise ValueError(f"method name must be a non-empty string without spaces, got {name!r}")
     if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
         raise TypeError("factory must be callable or a 'module:attribute' string")
-    _FACTORIES[name] = factory
+    _registry.register("method", name, factory)
 
 
 def method_names() -> list[str]:
     """Names :func:`build_method` accepts."""
-    return sorted(_FACTORIES)
+    return _registry.names("method")
 
 
 def build_method(name: str, **options: Any) -> RerankMethod:
@@ -339,36 +389,22 @@ def build_method(name: str, **options: Any) -> RerankMethod:
     Raises:
         ValueError: Unknown method name, or an option the method does not take (the
             message lists the options it does take).
+        TypeError: The factory built something without ``rerank``.
     """
-    if name not in _FACTORIES:
-        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(method_names())}")
+    factory = _registry.lookup("method", name)
     top_k = options.pop("top_k", None)
-    factory = _FACTORIES[name]
-    if isinstance(factory, str):
-        module, attribute = factory.split(":")
-        factory = getattr(importlib.import_module(module), attribute)
-    _check_options(name, factory, options)
+    accepted = _registry.accepted_options(factory)
+    unknown = sorted(set(options) - set(accepted)) if accepted is not None else []
+    if unknown:
+        takes = ", ".join([*(accepted or []), "top_k"])
+        raise ValueError(f"method {name!r} does not take option(s) {unknown}; it takes: {takes}")
     method = factory(**options)
     if not isinstance(method, RerankMethod):
-        raise TypeError(f"method {name!r} factory returned {type(method).__name__}, not a method")
+        if not callable(getattr(method, "rerank", None)):
+            raise TypeError(
+                f"method {name!r} factory returned {type(method).__name__}, not a method"
+            )
+        method = RerankerMethod(method, name=name, options=options)
     if top_k is not None:
         method = TopK(method, k=top_k)
     return method
-
-
-def _check_options(name: str, factory: Callable[..., Any], options: dict[str, Any]) -> None:
-    try:
-        parameters = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return
-    accepted = [
-        p.name
-        for p in parameters
-        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    ]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        takes = ", ".join([*accepted, "top_k"]) or "top_k only"
-        raise ValueError(f"method {name!r} does not take option(s) {unknown}; it takes: {takes}")

@@ -4,15 +4,13 @@ import json
 
 import pytest
 
-pytest.importorskip("ctx_core.eval", reason="needs the evaluation harness (issue 3)")
-
 from ctx_core.cli.main import main
-from ctx_core.llm import BaseLLM
-from ctx_core.structure.evaluate import (
+from ctx_core.eval.tasks.structure import (
     clean_answer,
     run_reader_eval,
     run_retrieval_eval,
 )
+from ctx_core.llm import BaseLLM
 
 LONG = (
     "the boundary layer on a flat plate thickens downstream . the skin friction falls as the "

@@ -1,4 +1,4 @@
-"""The ``ctx eval context`` harness, end to end with a rule-following reader."""
+"""The context task (``ctx eval context``), end to end with a rule-following reader."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import re
 import pytest
 
 from ctx_core.cli.main import build_parser
-from ctx_core.context.benchmark import (
+from ctx_core.eval.results import write_results
+from ctx_core.eval.tasks.context import (
     multi_needle_items,
     pi_llm_items,
     run_context_eval,
     run_item,
-    write_results,
 )
 from ctx_core.llm import BaseLLM
 

@@ -1,4 +1,7 @@
-"""Measuring document memories: LoCoMo evidence recall and Cranfield/CACM retrieval.
+"""The memory task: LoCoMo evidence recall and Cranfield/CACM retrieval of document memories.
+
+:class:`LoCoMoEvaluator` and :class:`IREvaluator` are built from the data and called
+with the methods to compare; :func:`evaluate_locomo` and :func:`evaluate_ir` do both.
 
 *LoCoMo* - each conversation session is a document (its date line, then one
 ``Speaker: text`` line per turn); every method indexes all sessions of a conversation
@@ -33,6 +36,7 @@ import numpy as np
 
 from ctx_core.chunking import chunk_text, chunk_words
 from ctx_core.embeddings import Embedder
+from ctx_core.eval.metrics import ndcg_at_k, recall_at_k
 from ctx_core.memory.base import MemoryExtractorLike
 from ctx_core.memory.heuristic import embed_by_length
 from ctx_core.memory.index import MemoryIndex
@@ -42,6 +46,8 @@ from ctx_core.progress import progress
 __all__ = [
     "ChunkHit",
     "FixedChunkMethod",
+    "IREvaluator",
+    "LoCoMoEvaluator",
     "MemoryMethod",
     "QueryCachingEmbedder",
     "WholeDocumentMethod",
@@ -318,6 +324,116 @@ def _within_budget(hits: Sequence[ChunkHit], budget: int) -> list[ChunkHit]:
     return taken
 
 
+class LoCoMoEvaluator:
+    """Evidence recall of memory methods on LoCoMo (see the module docstring).
+
+    Built from the conversations and options, called with the methods to compare (they
+    share one embedder; the fixed-size chunkers are the baselines).
+
+    Args:
+        conversations: ``load_locomo()`` output (or a subset).
+        ks: Cut-offs for recall@k (chunks).
+        budgets: Word budgets for recall@words.
+        sessions: Picks the sessions to index per conversation (default: all); questions
+            whose evidence is not all inside them are skipped.
+        show_progress: Progress bar over conversations.
+        on_conversation: Called after each conversation with the results so far (the
+            same shape as the return value), e.g. to save partial results of a long run.
+        primary_metric: The metric that sums a method up (default ``recall@200w``: the
+            evidence found within a fixed reading budget, fair across chunk sizes).
+    """
+
+    def __init__(
+        self,
+        conversations: Sequence[Any],
+        *,
+        ks: Sequence[int] = (1, 3, 5, 10),
+        budgets: Sequence[int] = (100, 200, 400),
+        sessions: Callable[[Any], Sequence[Any]] | None = None,
+        show_progress: bool | None = None,
+        on_conversation: Callable[[dict[str, Any]], None] | None = None,
+        primary_metric: str = "recall@200w",
+    ) -> None:
+        self.conversations = list(conversations)
+        self.ks = tuple(ks)
+        self.budgets = tuple(budgets)
+        self.sessions = sessions
+        self.show_progress = show_progress
+        self.on_conversation = on_conversation
+        self.primary_metric = primary_metric
+
+    def __call__(self, methods: Method | Sequence[Method]) -> dict[str, Any]:
+        """Index each conversation with every method and score its questions.
+
+        Returns:
+            ``{"metrics": {method: {...}}, "per_category": ..., "per_query": [...], ...}``.
+        """
+        ks, budgets = self.ks, self.budgets
+        methods = _as_list(methods)
+        depth = max(max(ks), 40)
+        rows: list[dict[str, Any]] = []
+        build_seconds: dict[str, float] = {}
+        skipped = {"no_evidence": 0, "evidence_outside_sessions": 0}
+        conversations = self.conversations
+        for done, conversation in enumerate(
+            progress(
+                conversations, desc="LoCoMo conversations", show=self.show_progress, unit="conv"
+            )
+        ):
+            chosen = (
+                list(self.sessions(conversation)) if self.sessions else list(conversation.sessions)
+            )
+            chosen_ids = {s.session_id for s in chosen}
+            documents = [
+                d for d in locomo_documents(conversation) if d[0].split("/", 1)[1] in chosen_ids
+            ]
+            spans = {dia: (doc_id, a, b) for doc_id, _, turns in documents for dia, a, b in turns}
+            plain = [(doc_id, text) for doc_id, text, _ in documents]
+            for method in methods:
+                started = time.perf_counter()
+                method.build(plain)
+                build_seconds[method.name] = (
+                    build_seconds.get(method.name, 0.0) + time.perf_counter() - started
+                )
+            for number, qa in enumerate(conversation.qa):
+                evidence = sorted(set(qa.evidence))
+                if not evidence:
+                    skipped["no_evidence"] += 1
+                    continue
+                if any(e not in spans for e in evidence):
+                    skipped["evidence_outside_sessions"] += 1
+                    continue
+                row: dict[str, Any] = {
+                    "conversation": conversation.conversation_id,
+                    "qa": number,
+                    "category": qa.category,
+                    "evidence": evidence,
+                    "values": {},
+                }
+                for method in methods:
+                    for name, hits in method.rankings(qa.question, depth).items():
+                        values: dict[str, float] = {}
+                        for k in ks:
+                            covered = _evidence_covered(hits[:k], spans, evidence)
+                            values[f"recall@{k}"] = len(covered & set(evidence)) / len(evidence)
+                            values[f"hit@{k}"] = float(bool(covered & set(evidence)))
+                            values[f"words@{k}"] = float(sum(h.words for h in hits[:k]))
+                        for budget in budgets:
+                            covered = _evidence_covered(
+                                _within_budget(hits, budget), spans, evidence
+                            )
+                            values[f"recall@{budget}w"] = len(covered & set(evidence)) / len(
+                                evidence
+                            )
+                        row["values"][name] = values
+                rows.append(row)
+            if self.on_conversation is not None:
+                self.on_conversation(
+                    _locomo_summary(rows, skipped, build_seconds, methods, done + 1)
+                )
+        return _locomo_summary(rows, skipped, build_seconds, methods, len(conversations))
+
+
 def evaluate_locomo(
     conversations: Sequence[Any],
     methods: Sequence[Method],
@@ -328,74 +444,20 @@ def evaluate_locomo(
     show_progress: bool | None = None,
     on_conversation: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Evidence recall of each method on LoCoMo (see the module docstring).
+    """``LoCoMoEvaluator(conversations, ...)(methods)``; see :class:`LoCoMoEvaluator`."""
+    evaluator = LoCoMoEvaluator(
+        conversations,
+        ks=ks,
+        budgets=budgets,
+        sessions=sessions,
+        show_progress=show_progress,
+        on_conversation=on_conversation,
+    )
+    return evaluator(methods)
 
-    Args:
-        conversations: ``load_locomo()`` output (or a subset).
-        methods: The methods to compare.
-        ks: Cut-offs for recall@k (chunks).
-        budgets: Word budgets for recall@words.
-        sessions: Picks the sessions to index per conversation (default: all); questions
-            whose evidence is not all inside them are skipped.
-        show_progress: Progress bar over conversations.
-        on_conversation: Called after each conversation with the results so far (the
-            same shape as the return value), e.g. to save partial results of a long run.
 
-    Returns:
-        ``{"metrics": {method: {...}}, "per_category": ..., "per_query": [...], ...}``.
-    """
-    depth = max(max(ks), 40)
-    rows: list[dict[str, Any]] = []
-    build_seconds: dict[str, float] = {}
-    skipped = {"no_evidence": 0, "evidence_outside_sessions": 0}
-    conversations = list(conversations)
-    for done, conversation in enumerate(
-        progress(conversations, desc="LoCoMo conversations", show=show_progress, unit="conv")
-    ):
-        chosen = list(sessions(conversation)) if sessions else list(conversation.sessions)
-        chosen_ids = {s.session_id for s in chosen}
-        documents = [
-            d for d in locomo_documents(conversation) if d[0].split("/", 1)[1] in chosen_ids
-        ]
-        spans = {dia: (doc_id, a, b) for doc_id, _, turns in documents for dia, a, b in turns}
-        plain = [(doc_id, text) for doc_id, text, _ in documents]
-        for method in methods:
-            started = time.perf_counter()
-            method.build(plain)
-            build_seconds[method.name] = (
-                build_seconds.get(method.name, 0.0) + time.perf_counter() - started
-            )
-        for number, qa in enumerate(conversation.qa):
-            evidence = sorted(set(qa.evidence))
-            if not evidence:
-                skipped["no_evidence"] += 1
-                continue
-            if any(e not in spans for e in evidence):
-                skipped["evidence_outside_sessions"] += 1
-                continue
-            row: dict[str, Any] = {
-                "conversation": conversation.conversation_id,
-                "qa": number,
-                "category": qa.category,
-                "evidence": evidence,
-                "values": {},
-            }
-            for method in methods:
-                for name, hits in method.rankings(qa.question, depth).items():
-                    values: dict[str, float] = {}
-                    for k in ks:
-                        covered = _evidence_covered(hits[:k], spans, evidence)
-                        values[f"recall@{k}"] = len(covered & set(evidence)) / len(evidence)
-                        values[f"hit@{k}"] = float(bool(covered & set(evidence)))
-                        values[f"words@{k}"] = float(sum(h.words for h in hits[:k]))
-                    for budget in budgets:
-                        covered = _evidence_covered(_within_budget(hits, budget), spans, evidence)
-                        values[f"recall@{budget}w"] = len(covered & set(evidence)) / len(evidence)
-                    row["values"][name] = values
-            rows.append(row)
-        if on_conversation is not None:
-            on_conversation(_locomo_summary(rows, skipped, build_seconds, methods, done + 1))
-    return _locomo_summary(rows, skipped, build_seconds, methods, len(conversations))
+def _as_list(methods: Method | Sequence[Method]) -> list[Method]:
+    return list(methods) if isinstance(methods, Sequence) else [methods]
 
 
 def _locomo_summary(
@@ -434,6 +496,83 @@ def _means(values: Sequence[dict[str, float]]) -> dict[str, float]:
     return {key: float(np.mean([v[key] for v in values])) for key in values[0]}
 
 
+class IREvaluator:
+    """nDCG@10 and recall@``depth`` of memory methods on an IR collection (Cranfield, CACM).
+
+    Each method indexes the documents; each document ranks at the place of its first
+    retrieved chunk. Documents with no text are left out of every index (they stay in the
+    qrels).
+
+    Args:
+        collection: An :class:`~ctx_core.eval.datasets.IRCollection`.
+        depth: Cut-off of the recall.
+        chunk_depth: Chunks retrieved per query.
+        limit: Evaluate only the first ``limit`` judged queries.
+        show_progress: Progress bar over queries.
+    """
+
+    primary_metric = "ndcg@10"
+
+    def __init__(
+        self,
+        collection: Any,
+        *,
+        depth: int = 100,
+        chunk_depth: int = 400,
+        limit: int | None = None,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.collection = collection
+        self.depth = depth
+        self.chunk_depth = chunk_depth
+        self.limit = limit
+        self.show_progress = show_progress
+
+    def __call__(self, methods: Method | Sequence[Method]) -> dict[str, Any]:
+        """Index the collection with every method and score each judged query."""
+        collection, depth, chunk_depth = self.collection, self.depth, self.chunk_depth
+        methods = _as_list(methods)
+        documents = [(p.id, p.text) for p in collection.documents if p.text.strip()]
+        empty = len(collection.documents) - len(documents)
+        build_seconds = {}
+        for method in methods:
+            started = time.perf_counter()
+            method.build(documents)
+            build_seconds[method.name] = time.perf_counter() - started
+        queries = [
+            (q, collection.queries[q]) for q in collection.queries if collection.qrels.get(q)
+        ]
+        if self.limit is not None:
+            queries = queries[: self.limit]
+        rows = []
+        for query_id, query in progress(
+            queries, desc=f"{collection.name} queries", show=self.show_progress, unit="query"
+        ):
+            qrels = collection.qrels[query_id]
+            row: dict[str, Any] = {"query_id": query_id, "values": {}}
+            for method in methods:
+                for name, hits in method.rankings(query, chunk_depth).items():
+                    ranked = list(dict.fromkeys(h.doc_id for h in hits))
+                    row["values"][name] = {
+                        "ndcg@10": ndcg_at_k(ranked, qrels, 10),
+                        f"recall@{depth}": recall_at_k(ranked, qrels, depth),
+                        "ranked_documents": float(len(ranked)),
+                    }
+            rows.append(row)
+        names = list(rows[0]["values"]) if rows else []
+        return {
+            "dataset": collection.name,
+            "queries": len(rows),
+            "documents_indexed": len(documents),
+            "documents_without_text": empty,
+            "metrics": {name: _means([r["values"][name] for r in rows]) for name in names},
+            "build_seconds": build_seconds,
+            "methods": {m.name: m.config() for m in methods},
+            "per_query": rows,
+            "load_average": list(os.getloadavg()),
+        }
+
+
 def evaluate_ir(
     collection: Any,
     methods: Sequence[Method],
@@ -443,46 +582,8 @@ def evaluate_ir(
     limit: int | None = None,
     show_progress: bool | None = None,
 ) -> dict[str, Any]:
-    """nDCG@10 and recall@``depth`` of each method on an IR collection (Cranfield, CACM).
-
-    Documents with no text are left out of every index (they stay in the qrels).
-    """
-    from ctx_core.eval.metrics import ndcg_at_k, recall_at_k
-
-    documents = [(p.id, p.text) for p in collection.documents if p.text.strip()]
-    empty = len(collection.documents) - len(documents)
-    build_seconds = {}
-    for method in methods:
-        started = time.perf_counter()
-        method.build(documents)
-        build_seconds[method.name] = time.perf_counter() - started
-    queries = [(q, collection.queries[q]) for q in collection.queries if collection.qrels.get(q)]
-    if limit is not None:
-        queries = queries[:limit]
-    rows = []
-    for query_id, query in progress(
-        queries, desc=f"{collection.name} queries", show=show_progress, unit="query"
-    ):
-        qrels = collection.qrels[query_id]
-        row: dict[str, Any] = {"query_id": query_id, "values": {}}
-        for method in methods:
-            for name, hits in method.rankings(query, chunk_depth).items():
-                ranked = list(dict.fromkeys(h.doc_id for h in hits))
-                row["values"][name] = {
-                    "ndcg@10": ndcg_at_k(ranked, qrels, 10),
-                    f"recall@{depth}": recall_at_k(ranked, qrels, depth),
-                    "ranked_documents": float(len(ranked)),
-                }
-        rows.append(row)
-    names = list(rows[0]["values"]) if rows else []
-    return {
-        "dataset": collection.name,
-        "queries": len(rows),
-        "documents_indexed": len(documents),
-        "documents_without_text": empty,
-        "metrics": {name: _means([r["values"][name] for r in rows]) for name in names},
-        "build_seconds": build_seconds,
-        "methods": {m.name: m.config() for m in methods},
-        "per_query": rows,
-        "load_average": list(os.getloadavg()),
-    }
+    """``IREvaluator(collection, ...)(methods)``; see :class:`IREvaluator`."""
+    evaluator = IREvaluator(
+        collection, depth=depth, chunk_depth=chunk_depth, limit=limit, show_progress=show_progress
+    )
+    return evaluator(methods)

@@ -8,7 +8,8 @@ from ctx_core.cli.main import main
 from ctx_core.eval.methods import ScorerMethod, build_method
 from ctx_core.eval.report import format_table, load_results, order_results, plot_results
 from ctx_core.eval.rerank_datasets import rerank_dataset_names
-from ctx_core.eval.runner import default_results_path, run_rerank_eval, write_results
+from ctx_core.eval.results import default_results_path, write_results
+from ctx_core.eval.tasks.rerank import RerankEvaluator, run_rerank_eval
 
 
 def test_datasets_registered():
@@ -160,3 +161,31 @@ def test_cli_errors_are_clear(tmp_path, capsys, argv, message):
     base = ["eval", "rerank", "--dataset", "dl19", "--limit", "1", "--results-dir", str(tmp_path)]
     assert main([*base, *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_evaluator_is_called_with_any_reranking_component():
+    evaluator = RerankEvaluator("hotpotqa", limit=3, show_progress=False)
+    assert evaluator.primary_metric == "supporting_recall@2"
+
+    class Reverse:  # no name, no config: only rerank()
+        def rerank(self, query, candidates):
+            return candidates[::-1]
+
+    none = evaluator(build_method("none"))
+    reverse = evaluator(Reverse())
+    queries = evaluator.queries
+    assert evaluator.queries is queries  # loaded once for every component
+    assert reverse["method"] == "Reverse" and reverse["method_config"] == {"name": "Reverse"}
+    assert reverse["per_query"][0]["ranking"] == none["per_query"][0]["ranking"][::-1]
+    # the first-stage order is reported beside the component's
+    assert none["base_metrics"] == none["metrics"] == reverse["base_metrics"]
+    with pytest.raises(TypeError, match="rerank"):
+        evaluator(object())
+
+
+def test_udcg_and_incontext_are_registry_methods():
+    from ctx_core import _registry
+    from ctx_core.eval.methods import method_names
+
+    assert {"udcg", "incontext", "none", "top-k"} <= set(_registry.names("method"))
+    assert method_names() == _registry.names("method")

@@ -1,10 +1,12 @@
-"""The ``incontext`` evaluation method: one forward pass serves several scoring variants."""
+"""Core rerankers as rerank-task methods: ``incontext`` (one forward pass serves several
+scoring variants) and ``udcg``."""
 
 import pytest
 
 from ctx_core import Passage
-from ctx_core.incontext import eval_method
-from ctx_core.incontext.eval_method import InContextMethod, build_incontext_method
+from ctx_core.eval import rerankers
+from ctx_core.eval.methods import build_method
+from ctx_core.eval.rerankers import InContextMethod
 
 CANDIDATES = [
     Passage("Paris is the capital of France.", id="a", metadata={"title": "Paris"}),
@@ -15,14 +17,14 @@ CANDIDATES = [
 
 def test_variants_share_one_pass_and_differ_as_expected(tiny_llama_dir):
     model = str(tiny_llama_dir)
-    calibrated = build_incontext_method(model=model)
+    calibrated = build_method("incontext", model=model)
     raw = InContextMethod(model, calibrate=False)
     assert calibrated.ranker is raw.ranker  # same options: one shared ranker
-    before = len(eval_method._PASSES)
+    before = len(rerankers._PASSES)
     ranked = calibrated.rerank("capital of France?", CANDIDATES)
-    assert len(eval_method._PASSES) == before + 1
+    assert len(rerankers._PASSES) == before + 1
     raw_ranked = raw.rerank("capital of France?", CANDIDATES)
-    assert len(eval_method._PASSES) == before + 1  # memoized: no second forward pass
+    assert len(rerankers._PASSES) == before + 1  # memoized: no second forward pass
     details = calibrated._details("capital of France?", CANDIDATES)
     by_id = {p.id: p.score for p in raw_ranked}
     for i, p in enumerate(CANDIDATES):
@@ -58,3 +60,16 @@ def test_use_layers_picks_from_one_pass(tiny_llama_dir):
     assert both.scores("capital of France?", CANDIDATES) != a
     with pytest.raises(ValueError, match="not scored"):
         InContextMethod(model, scoring_layer=[0, 1], use_layers=[5]).scores("q", CANDIDATES)
+
+
+def test_udcg_method_is_the_core_reranker_with_its_options():
+    from ctx_core.udcg import UtilityDistractionReranker
+
+    method = build_method("udcg", max_passages=2)
+    assert isinstance(method.reranker, UtilityDistractionReranker)
+    assert method.reranker.max_passages == 2
+    config = method.config()
+    assert config["name"] == "udcg" and config["max_passages"] == 2
+    assert config["calibrator"] == "hybrid-hotpotqa" and "reranker" in config
+    kept = method.rerank("capital of France?", CANDIDATES)
+    assert len(kept) <= 2 and {p.id for p in kept} <= {"a", "b", "c"}

@@ -4,8 +4,7 @@ import pytest
 
 from ctx_core.eval.datasets import Conversation, IRCollection, Session, Turn
 from ctx_core.eval.datasets import LoCoMoQA as QA
-from ctx_core.memory import HeuristicMemoryExtractor
-from ctx_core.memory.evaluation import (
+from ctx_core.eval.tasks.memory import (
     ChunkHit,
     FixedChunkMethod,
     MemoryMethod,
@@ -15,6 +14,7 @@ from ctx_core.memory.evaluation import (
     evaluate_locomo,
     session_document,
 )
+from ctx_core.memory import HeuristicMemoryExtractor
 
 
 def conversation():
@@ -102,7 +102,7 @@ def test_evaluate_locomo_compares_methods(embedder):
 
 
 def test_evaluate_ir_uses_the_harness_metrics(embedder):
-    from ctx_core.memory.evaluation import WholeDocumentMethod, evaluate_ir
+    from ctx_core.eval.tasks.memory import WholeDocumentMethod, evaluate_ir
     from ctx_core.types import Passage
 
     collection = IRCollection(
@@ -138,7 +138,7 @@ def test_evaluate_ir_uses_the_harness_metrics(embedder):
     ],
 )
 def test_eval_memory_cli_rejects_bad_options(capsys, argv, message):
-    pytest.importorskip("ctx_core.eval.runner")
+    pytest.importorskip("ctx_core.eval.results")
     from ctx_core.cli.main import main
 
     assert main(["eval", "memory", "--dataset", "locomo", *argv]) == 2
@@ -147,7 +147,7 @@ def test_eval_memory_cli_rejects_bad_options(capsys, argv, message):
 
 @pytest.mark.slow
 def test_eval_memory_cli_on_one_conversation(tmp_path):
-    pytest.importorskip("ctx_core.eval.runner")
+    pytest.importorskip("ctx_core.eval.results")
     import json
 
     from ctx_core.cli.main import main

@@ -1,5 +1,9 @@
-"""The ``incontext`` rerank method of ``ctx eval rerank``.
+"""Core rerankers as methods of the rerank task: ``udcg`` and ``incontext``.
 
+:func:`udcg_method` builds a :class:`~ctx_core.udcg.UtilityDistractionReranker` from
+command-line options and wraps it as a method (name, options, the reranker's config).
+
+:class:`InContextMethod` scores with :class:`~ctx_core.incontext.InContextRanker`.
 Every forward pass computes the query block and its content-free twin together, so the
 calibrated and the uncalibrated ranking (and any head subset or length normalization) come
 from the same pass. Passes are memoized per process: ``--method incontext --method
@@ -10,7 +14,7 @@ The method's ``config()`` reports, besides its options, the cost of the forward 
 ``passes_per_query``), measured around the model calls only.
 
 Examples:
-    >>> method = build_incontext_method(model="smollm2", calibrate=False)  # doctest: +SKIP
+    >>> method = InContextMethod(model="smollm2", calibrate=False)  # doctest: +SKIP
     >>> method.config()["calibrate"]  # doctest: +SKIP
     False
 """
@@ -21,14 +25,15 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+from ctx_core.eval.methods import RerankerMethod
 from ctx_core.incontext.ranker import InContextRanker, InContextScores
 from ctx_core.incontext.scoring import LengthNormalization, normalize_length, scores_from_logmass
 from ctx_core.rerank import apply_scores
 from ctx_core.types import Passage
 
-__all__ = ["InContextMethod", "build_incontext_method"]
+__all__ = ["InContextMethod", "udcg_method"]
 
 _RANKERS: dict[str, InContextRanker] = {}
 _PASSES: OrderedDict[tuple[str, str, tuple[tuple[str, str], ...]], InContextScores] = OrderedDict()
@@ -172,6 +177,48 @@ class InContextMethod:
         return config
 
 
-def build_incontext_method(**options: Any) -> InContextMethod:
-    """Factory for the evaluation harness's method registry."""
-    return InContextMethod(**options)
+def udcg_method(
+    calibrator: str = "hybrid-hotpotqa",
+    utility: str | None = None,
+    token_budget: int | None = None,
+    max_passages: int | None = None,
+    order: Literal["best_first", "edges"] = "best_first",
+    allow_empty: bool = True,
+) -> RerankerMethod:
+    """``UtilityDistractionReranker`` configured from command-line options, as a method.
+
+    Args:
+        calibrator: Shipped calibrator name or JSON path (default ``hybrid-hotpotqa``).
+        utility: Reader model for utilities (alias, id or path); none by default.
+        token_budget: Most tokens kept.
+        max_passages: Most passages kept.
+        order: ``best_first`` or ``edges``.
+        allow_empty: Allow an empty context.
+
+    Examples:
+        >>> method = udcg_method()
+        >>> method.name, method.config()["calibrator"]
+        ('udcg', 'hybrid-hotpotqa')
+    """
+    from ctx_core.udcg.reranker import UtilityDistractionReranker
+    from ctx_core.udcg.signals import HybridSignals
+    from ctx_core.udcg.utility import AbstentionUtility
+
+    reranker = UtilityDistractionReranker(
+        HybridSignals(),
+        AbstentionUtility(utility) if utility else None,
+        calibrator,
+        token_budget=token_budget,
+        max_passages=max_passages,
+        order=order,
+        allow_empty=allow_empty,
+    )
+    options = {
+        "calibrator": calibrator,
+        "utility": utility,
+        "token_budget": token_budget,
+        "max_passages": max_passages,
+        "order": order,
+        "allow_empty": allow_empty,
+    }
+    return RerankerMethod(reranker, name="udcg", options=options)

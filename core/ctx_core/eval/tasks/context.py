@@ -1,4 +1,4 @@
-"""Benchmark the context tools on generated long-context tasks (``ctx eval context``).
+"""The context task: the context tools on generated long-context tasks (``ctx eval context``).
 
 Three ways to answer each question, on the same generated items:
 
@@ -13,7 +13,7 @@ LLM finally read (for ``scripted``, the tools' recall), and how long that final
 prompt was.
 
 Examples:
-    >>> from ctx_core.context.benchmark import pi_llm_items
+    >>> from ctx_core.eval.tasks.context import pi_llm_items
     >>> source = {"bird": ["kea", "emu", "rook"], "fruit": ["fig", "lime", "date"]}
     >>> items = list(pi_llm_items([{"n_keys": 2, "n_updates": 3}], trials=1, source=source))
     >>> len(items), items[0].size
@@ -22,17 +22,11 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import platform
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +48,7 @@ from ctx_core.progress import progress
 __all__ = [
     "METHODS",
     "TASKS",
+    "ContextEvaluator",
     "EvalItem",
     "multi_needle_items",
     "pi_llm_items",
@@ -61,7 +56,6 @@ __all__ = [
     "run_item",
     "run_items",
     "summarize_records",
-    "write_results",
 ]
 
 logger = logging.getLogger(__name__)
@@ -368,6 +362,176 @@ def summarize_records(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[st
     return summary
 
 
+class ContextEvaluator:
+    """The context benchmark: generated items answered plain, scripted and by the agent.
+
+    Built from the task, its sizes and options (the items are generated once, on the
+    first call), called with the LLM that reads (and decides, for ``agent``). ``plain``
+    (the full context, no tools) is the base the tool methods are compared with.
+
+    Args:
+        task: ``"pi-llm"`` or ``"multi-needle"``.
+        sizes: Task sizes (see :func:`pi_llm_items`, :func:`multi_needle_items`).
+        methods: Any of ``plain``, ``scripted``, ``agent``.
+        trials: Generated instances per size.
+        seed: Base seed.
+        limit: Stop after this many items (all methods run on each).
+        keys_per_task: PI-LLM: keys probed per instance (``None``: all).
+        sequential: PI-LLM: key-by-key updates instead of interleaved.
+        window_tokens: Fragment size of the scripted policy.
+        max_tool_calls: The agent's cap per question.
+        agent_max_tokens: Generation limit of each agent reply.
+        result_style: How tool results are written into the context: ``"json"`` or ``"text"``.
+        batch_size: Items answered together (their model calls are batched).
+        data_dir: Data folder (see ``resolve_data_dir``).
+        source: PI-LLM: category -> words to use instead of the published dictionary.
+        haystack: Multi-needle: filler text to use instead of the essays.
+        show_progress: Show a progress bar.
+        on_record: Called with each record as soon as it exists (e.g. to log it).
+
+    Attributes:
+        primary_metric: ``accuracy`` (per size and method in the results' ``metrics``).
+    """
+
+    primary_metric = "accuracy"
+
+    def __init__(
+        self,
+        task: str,
+        *,
+        sizes: Sequence[Mapping[str, Any]],
+        methods: Sequence[str] = METHODS,
+        trials: int = 3,
+        seed: int = 0,
+        limit: int | None = None,
+        keys_per_task: int | None = 2,
+        sequential: bool = False,
+        window_tokens: int = 200,
+        max_tool_calls: int = 20,
+        agent_max_tokens: int = 96,
+        result_style: str = "json",
+        batch_size: int = 8,
+        data_dir: str | Path | None = None,
+        source: Mapping[str, Sequence[str]] | None = None,
+        haystack: str | None = None,
+        show_progress: bool = True,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown or not methods:
+            raise ValueError(f"methods must be among {list(METHODS)}, got {list(methods)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if trials < 1:
+            raise ValueError(f"trials must be >= 1, got {trials}")
+        self.task = task
+        self.sizes = [dict(s) for s in sizes]
+        self.methods = list(methods)
+        self.trials = trials
+        self.seed = seed
+        self.limit = limit
+        self.keys_per_task = keys_per_task
+        self.sequential = sequential
+        self.window_tokens = window_tokens
+        self.max_tool_calls = max_tool_calls
+        self.agent_max_tokens = agent_max_tokens
+        self.result_style = result_style
+        self.batch_size = batch_size
+        self.data_dir = data_dir
+        self.source = source
+        self.haystack = haystack
+        self.show_progress = show_progress
+        self.on_record = on_record
+        self._items: list[EvalItem] | None = None
+
+    @property
+    def items(self) -> list[EvalItem]:
+        """The generated items (at most ``limit``)."""
+        if self._items is None:
+            items: list[EvalItem]
+            if self.task == "pi-llm":
+                items = list(
+                    pi_llm_items(
+                        self.sizes,
+                        trials=self.trials,
+                        seed=self.seed,
+                        keys_per_task=self.keys_per_task,
+                        sequential=self.sequential,
+                        window_tokens=self.window_tokens,
+                        data_dir=self.data_dir,
+                        source=self.source,
+                    )
+                )
+            else:
+                items = list(
+                    multi_needle_items(
+                        self.sizes,
+                        trials=self.trials,
+                        seed=self.seed,
+                        window_tokens=self.window_tokens,
+                        data_dir=self.data_dir,
+                        haystack=self.haystack,
+                    )
+                )
+            self._items = items[: self.limit] if self.limit is not None else items
+        return self._items
+
+    def __call__(self, llm: LLM) -> dict[str, Any]:
+        """Answer every item with every method; metrics by size and method, every record.
+
+        Returns:
+            ``{"benchmark": "context", "task", "metrics", "per_item", "config",
+            "wall_seconds"}`` (:func:`~ctx_core.eval.results.write_results` adds the
+            provenance).
+        """
+        started = time.perf_counter()
+        items = self.items
+        batch_size, task = self.batch_size, self.task
+        records: list[dict[str, Any]] = []
+        chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+        jobs = [(chunk, method) for chunk in chunks for method in self.methods]
+        for chunk, method in progress(jobs, desc=task, show=self.show_progress, unit="batch"):
+            for record in run_items(
+                chunk,
+                method,
+                llm,
+                max_tool_calls=self.max_tool_calls,
+                agent_max_tokens=self.agent_max_tokens,
+                result_style=self.result_style,
+            ):
+                records.append(record)
+                if self.on_record is not None:
+                    self.on_record(record)
+        config = {
+            "task": task,
+            "llm": repr(llm),
+            "sizes": [dict(s) for s in self.sizes],
+            "methods": list(self.methods),
+            "trials": self.trials,
+            "seed": self.seed,
+            "limit": self.limit,
+            "keys_per_task": self.keys_per_task if task == "pi-llm" else None,
+            "sequential": self.sequential if task == "pi-llm" else None,
+            "window_tokens": self.window_tokens,
+            "max_tool_calls": self.max_tool_calls,
+            "agent_max_tokens": self.agent_max_tokens,
+            "result_style": self.result_style,
+            "batch_size": batch_size,
+            "token_counts": "cl100k_base over message contents; model_prompt_tokens: the LLM's "
+            "own tokenizer over the chat-templated prompt",
+        }
+        return {
+            "benchmark": "context",
+            "task": task,
+            "metrics": summarize_records(records),
+            "per_item": records,
+            "config": config,
+            "wall_seconds": round(time.perf_counter() - started, 1),
+        }
+
+
 def run_context_eval(
     task: str,
     llm: LLM,
@@ -390,143 +554,28 @@ def run_context_eval(
     show_progress: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark and return the results (metrics, per-item records, config).
+    """``ContextEvaluator(task, ...)(llm)``: run the benchmark and return the results.
 
-    Args:
-        task: ``"pi-llm"`` or ``"multi-needle"``.
-        llm: The LLM (reader, and decider for ``agent``).
-        sizes: Task sizes (see :func:`pi_llm_items`, :func:`multi_needle_items`).
-        methods: Any of ``plain``, ``scripted``, ``agent``.
-        trials: Generated instances per size.
-        seed: Base seed.
-        limit: Stop after this many items (all methods run on each).
-        keys_per_task: PI-LLM: keys probed per instance (``None``: all).
-        sequential: PI-LLM: key-by-key updates instead of interleaved.
-        window_tokens: Fragment size of the scripted policy.
-        max_tool_calls: The agent's cap per question.
-        agent_max_tokens: Generation limit of each agent reply.
-        result_style: How tool results are written into the context: ``"json"`` or ``"text"``.
-        batch_size: Items answered together (their model calls are batched).
-        data_dir: Data folder (see ``resolve_data_dir``).
-        source: PI-LLM: category -> words to use instead of the published dictionary.
-        haystack: Multi-needle: filler text to use instead of the essays.
-        show_progress: Show a progress bar.
-        on_record: Called with each record as soon as it exists (e.g. to log it).
+    See :class:`ContextEvaluator` for the arguments and the result.
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise ValueError(f"methods must be among {list(METHODS)}, got {list(methods)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if trials < 1:
-        raise ValueError(f"trials must be >= 1, got {trials}")
-    started = time.perf_counter()
-    items: list[EvalItem]
-    if task == "pi-llm":
-        items = list(
-            pi_llm_items(
-                sizes,
-                trials=trials,
-                seed=seed,
-                keys_per_task=keys_per_task,
-                sequential=sequential,
-                window_tokens=window_tokens,
-                data_dir=data_dir,
-                source=source,
-            )
-        )
-    else:
-        items = list(
-            multi_needle_items(
-                sizes,
-                trials=trials,
-                seed=seed,
-                window_tokens=window_tokens,
-                data_dir=data_dir,
-                haystack=haystack,
-            )
-        )
-    if limit is not None:
-        items = items[:limit]
-    records: list[dict[str, Any]] = []
-    chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
-    jobs = [(chunk, method) for chunk in chunks for method in methods]
-    for chunk, method in progress(jobs, desc=task, show=show_progress, unit="batch"):
-        for record in run_items(
-            chunk,
-            method,
-            llm,
-            max_tool_calls=max_tool_calls,
-            agent_max_tokens=agent_max_tokens,
-            result_style=result_style,
-        ):
-            records.append(record)
-            if on_record is not None:
-                on_record(record)
-    config = {
-        "task": task,
-        "llm": repr(llm),
-        "sizes": [dict(s) for s in sizes],
-        "methods": list(methods),
-        "trials": trials,
-        "seed": seed,
-        "limit": limit,
-        "keys_per_task": keys_per_task if task == "pi-llm" else None,
-        "sequential": sequential if task == "pi-llm" else None,
-        "window_tokens": window_tokens,
-        "max_tool_calls": max_tool_calls,
-        "agent_max_tokens": agent_max_tokens,
-        "result_style": result_style,
-        "batch_size": batch_size,
-        "token_counts": "cl100k_base over message contents; model_prompt_tokens: the LLM's "
-        "own tokenizer over the chat-templated prompt",
-    }
-    return {
-        "benchmark": "context",
-        "task": task,
-        "metrics": summarize_records(records),
-        "per_item": records,
-        "config": config,
-        "wall_seconds": round(time.perf_counter() - started, 1),
-    }
-
-
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("ctx-rag", "torch", "transformers", "tiktoken", "sentence-transformers"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def write_results(
-    results: Mapping[str, Any], path: str | Path | None = None, *, command: str | None = None
-) -> Path:
-    """Write results JSON (adds versions, machine, command, date); default
-    ``benchmarks/results/context-<task>-<date>.json``. Returns the path."""
-    stamp = datetime.now(timezone.utc)
-    if path is None:
-        path = (
-            Path("benchmarks")
-            / "results"
-            / (f"context-{results.get('task', 'eval')}-{stamp.strftime('%Y%m%d-%H%M%S')}.json")
-        )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        **results,
-        "versions": _versions(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-        },
-        "command": command if command is not None else " ".join(sys.argv),
-        "date": stamp.isoformat(timespec="seconds"),
-    }
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+    evaluator = ContextEvaluator(
+        task,
+        sizes=sizes,
+        methods=methods,
+        trials=trials,
+        seed=seed,
+        limit=limit,
+        keys_per_task=keys_per_task,
+        sequential=sequential,
+        window_tokens=window_tokens,
+        max_tool_calls=max_tool_calls,
+        agent_max_tokens=agent_max_tokens,
+        result_style=result_style,
+        batch_size=batch_size,
+        data_dir=data_dir,
+        source=source,
+        haystack=haystack,
+        show_progress=show_progress,
+        on_record=on_record,
+    )
+    return evaluator(llm)

@@ -1,0 +1,16 @@
+"""Evaluation tasks, in the shape of sentence-transformers' evaluators.
+
+Each task is an evaluator built from data (and options) and *called with the component*
+it measures, ``evaluator(component) -> dict``; it names one ``primary_metric`` and
+reports the base order (first stage, original texts, plain reading, fixed-size chunks)
+beside the component's. The features never import these modules.
+
+| module | evaluator | called with | primary metric |
+|---|---|---|---|
+| :mod:`~ctx_core.eval.tasks.rerank` | :class:`~ctx_core.eval.tasks.rerank.RerankEvaluator` | anything with ``rerank(query, candidates)`` | the data set's first headline metric |
+| :mod:`~ctx_core.eval.tasks.structure` | :class:`~ctx_core.eval.tasks.structure.RetrievalEvaluator`, :class:`~ctx_core.eval.tasks.structure.ReaderEvaluator` | ``{variant: structurizer}`` | ``ndcg@10``, ``f1`` |
+| :mod:`~ctx_core.eval.tasks.memory` | :class:`~ctx_core.eval.tasks.memory.LoCoMoEvaluator`, :class:`~ctx_core.eval.tasks.memory.IREvaluator` | memory methods (and their fixed-size baselines) | ``recall@200w``, ``ndcg@10`` |
+| :mod:`~ctx_core.eval.tasks.context` | :class:`~ctx_core.eval.tasks.context.ContextEvaluator` | the LLM that reads | ``accuracy`` |
+
+Results go to files through :func:`ctx_core.eval.results.write_results`.
+"""
