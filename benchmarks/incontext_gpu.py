@@ -24,7 +24,8 @@ Run on a CUDA machine from the repository root:
 
     PYTHONPATH=core:packages python benchmarks/incontext_gpu.py --check --bench
 
-CPU dry run of the whole script on tiny shapes (Triton's interpreter):
+CPU dry run of the whole script on tiny shapes (Triton's interpreter, with the test suite's
+fixes to it from ``tests/core/triton_interpreter.py``):
 
     TRITON_INTERPRET=1 PYTHONPATH=core:packages python benchmarks/incontext_gpu.py \
         --check --bench --tiny --device cpu --out /tmp/incontext_gpu
@@ -33,6 +34,7 @@ CPU dry run of the whole script on tiny shapes (Triton's interpreter):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -51,13 +53,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "core"), str(ROOT / "packages")]
 
 from ctx_core.incontext.backends.base import AttentionBackend  # noqa: E402
-from ctx_core.incontext.backends.triton import TritonBackend  # noqa: E402
-from ctx_core.incontext.kernel_check import (  # noqa: E402
+from ctx_core.incontext.backends.triton import TritonBackend, triton_available  # noqa: E402
+from ctx_core.incontext.segments import SegmentStructure  # noqa: E402
+from ctx_core.incontext.testing import (  # noqa: E402
     check_attention,
     check_logmass,
     random_structure,
 )
-from ctx_core.incontext.segments import SegmentStructure  # noqa: E402
 
 GIB = 1024**3
 
@@ -583,7 +585,6 @@ def tune(structures: list[SegmentStructure], model: Any, device: str, reps: int)
 def bench(report: Report, device: str, args: argparse.Namespace, ns: list[int]) -> None:
     from ctx_core.incontext.backends.flex import FlexBackend
     from ctx_core.incontext.engine import InContextEngine
-    from ctx_core.incontext.fusion import chunk_mlp, compile_norms_and_mlp, restore
 
     tiny, cuda = args.tiny, device.startswith("cuda")
     model = build_model(device, tiny)
@@ -637,10 +638,13 @@ def bench(report: Report, device: str, args: argparse.Namespace, ns: list[int]) 
 
         return run
 
-    def dense_fn(ids: Any) -> Callable[[], None]:
+    def dense_fn(ids: Any, fused_by: Any = None) -> Callable[[], None]:
+        """The model's own forward; under ``fused_by``'s fusion options when given."""
+
         def run() -> None:
+            fusion = fused_by.fused() if fused_by is not None else contextlib.nullcontext()
             try:
-                with torch.no_grad():
+                with torch.no_grad(), fusion:
                     model.model(input_ids=ids, use_cache=False)
             except _Stop:
                 pass
@@ -715,9 +719,9 @@ def bench(report: Report, device: str, args: argparse.Namespace, ns: list[int]) 
         report.save()
 
     if args.compile:
-        count = compile_norms_and_mlp(model)
-        report.data["bench_config"]["compiled_modules"] = count
-        engine = InContextEngine(model, backend=fastest)
+        engine = InContextEngine(model, backend=fastest, compile=True)
+        with engine.fused() as count:  # compiles nothing yet: counts the modules
+            report.data["bench_config"]["compiled_modules"] = count
         print(f"torch.compile of {count} norm/MLP modules; backend {fastest!r}", flush=True)
         for n in ns:
             structure, row = structures[n], rows[n]
@@ -725,14 +729,14 @@ def bench(report: Report, device: str, args: argparse.Namespace, ns: list[int]) 
             reps = max(1, round((3 if n >= 500 else 5 if n >= 100 else 10) * args.reps_scale))
             print(f"N={n} (compiled norms/MLP)", flush=True)
             timed(row, "engine_triton_compiled", engine_fn(engine, structure, ids), 2, reps)
-            timed(row, "dense_sdpa_compiled", dense_fn(ids), 2, reps)
+            timed(row, "dense_sdpa_compiled", dense_fn(ids, fused_by=engine), 2, reps)
             row["ratios"] = ratios(row)
             print(f"  ratios: {row['ratios']}", flush=True)
         if args.chunk_mlp:
             chunk = 16 if tiny else args.chunk_mlp
-            count = chunk_mlp(model, tokens=chunk)
+            engine = InContextEngine(model, backend=fastest, compile=True, mlp_chunk_tokens=chunk)
             report.data["bench_config"]["mlp_chunk_tokens"] = chunk
-            print(f"MLP of {count} layers in chunks of {chunk} tokens", flush=True)
+            print(f"MLP of {cfg.num_hidden_layers} layers in chunks of {chunk} tokens", flush=True)
             for n in ns:
                 structure, row = structures[n], rows[n]
                 ids = torch.randint(100, cfg.vocab_size, (1, structure.total_length), device=device)
@@ -747,7 +751,6 @@ def bench(report: Report, device: str, args: argparse.Namespace, ns: list[int]) 
                 )
                 row["ratios"] = ratios(row)
                 print(f"  ratios: {row['ratios']}", flush=True)
-        restore(model)
     report.data["targets"] = targets(report.data["bench"])
     report.save()
 
@@ -906,6 +909,13 @@ def main() -> None:
     parser.add_argument("--out", default=os.environ.get("OUT") or str(ROOT / "benchmarks/results"))
     parser.add_argument("--name", default="incontext_gpu.json")
     args = parser.parse_args()
+    if os.environ.get("TRITON_INTERPRET") == "1" and triton_available():
+        # The CPU dry run: the kernels run under Triton's interpreter, which needs the
+        # fixes the tests apply to it (compiled kernels never meet those bugs).
+        sys.path.insert(0, str(ROOT / "tests" / "core"))
+        from triton_interpreter import patch_interpreter
+
+        patch_interpreter()
     report = Report(Path(args.out) / args.name, "python " + " ".join(sys.argv))
     report.data["environment"] = environment(args.device)
     print(json.dumps(report.data["environment"]), flush=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from langchain_core.vectorstores import InMemoryVectorStore
 
-from ctx_core.demo import DemoContext
 from langchain_ctx.convert import documents_to_passages, to_document
 from langchain_ctx.embeddings import CtxEmbeddings
 from langchain_ctx.retriever import RerankingRetriever
 from langchain_ctx.udcg import UDCGReranker
+
+if TYPE_CHECKING:
+    from ctx_core.demo import DemoContext
 
 
 def rerank_section(ctx: DemoContext) -> None:

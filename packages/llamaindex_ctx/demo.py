@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llama_index.core import VectorStoreIndex
 
-from ctx_core.demo import DemoContext
 from ctx_core.llm import TransformersLLM
 from llamaindex_ctx.convert import nodes_to_passages, to_node
 from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.llm import CtxLLM
 from llamaindex_ctx.udcg import UDCGPostprocessor
+
+if TYPE_CHECKING:
+    from ctx_core.demo import DemoContext
 
 
 def query_engine_section(ctx: DemoContext) -> None:

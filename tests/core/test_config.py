@@ -236,9 +236,11 @@ def test_incontext_ranker_rebuilds_with_the_same_scores(tiny_llama_dir):
         heads=[0, 2],
         labels="id",
         template=PromptTemplate(calibration_query="nothing"),
+        mlp_chunk_tokens=32,
     )
     config = ranker.config()
     assert config["template"]["calibration_query"] == "nothing"
+    assert (config["compile"], config["mlp_chunk_tokens"]) == (False, 32)
     assert InContextRanker(str(tiny_llama_dir)).config()["template"] is None
     again = rebuilt(ranker)
     assert again.score(QUERY, PASSAGES) == ranker.score(QUERY, PASSAGES)

@@ -2,8 +2,11 @@
 
 * The tiling tests need nothing but the structure: every (row, key) pair the segment rule
   allows is covered exactly once and nothing else is.
+* The oracle (:mod:`ctx_core.incontext.testing`) has the kernel entry points' signatures
+  and the ``reference`` backend's numbers.
 * The interpreter test runs the real kernels in a subprocess with ``TRITON_INTERPRET=1``
-  (Triton decides between compiled and interpreted kernels when it is first imported).
+  (Triton decides between compiled and interpreted kernels when it is first imported),
+  with the interpreter fixes of ``triton_interpreter.py`` applied.
 * ``gpu`` tests run the kernels compiled, on CUDA, against the dense reference; they are
   skipped without a CUDA device (CI) and run on the GPU machine by
   ``benchmarks/incontext_gpu.py``.
@@ -11,6 +14,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -23,9 +27,10 @@ import torch
 from ctx_core.incontext import SegmentStructure
 from ctx_core.incontext.backends import backend_names, get_backend
 from ctx_core.incontext.backends.triton import TritonBackend, build_work_list, triton_available
-from ctx_core.incontext.kernel_check import random_structure
+from ctx_core.incontext.testing import random_structure
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 CUDA = torch.cuda.is_available() and triton_available()
 
 
@@ -119,12 +124,57 @@ def test_float64_goes_to_the_exact_sdpa_path():
     assert torch.allclose(out, ref, atol=1e-12)
 
 
+# -- the oracle (no Triton needed) -------------------------------------------------------------
+
+
+def _parameters(function) -> list[tuple[str, object, object]]:
+    return [
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(function).parameters.values()
+        if p.name != "self"
+    ]
+
+
+def test_oracle_has_the_kernel_entry_points_signatures():
+    from ctx_core.incontext import testing
+
+    assert _parameters(testing.attention) == _parameters(TritonBackend.forward)
+    assert _parameters(testing.candidate_logmass) == _parameters(TritonBackend.fused_logmass)
+
+
+@pytest.mark.parametrize("extra", [{}, {"sliding_window": 3}, {"softcap": 2.0}])
+def test_oracle_computes_the_reference_backend(extra):
+    from ctx_core.incontext.backends.reference import ReferenceBackend
+    from ctx_core.incontext.testing import attention, candidate_logmass
+
+    s = SegmentStructure(3, (2, 1, 5), (2, 1), query_offset=20)
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, h, s.total_length, 8, generator=gen) for h in (4, 2, 2))
+    ref = ReferenceBackend()
+    torch.testing.assert_close(
+        attention(q, k, v, s, scaling=0.4, **extra), ref.attend(q, k, v, s, scaling=0.4, **extra)
+    )
+    rows = q[:, :, -2:]
+    mass = candidate_logmass(rows.half(), k.half(), s, scaling=0.4, softcap=extra.get("softcap"))
+    assert mass.dtype == torch.float32  # raised before the arithmetic, never rounded back
+    expected = ref.candidate_logmass(
+        rows.half().float(), k.half().float(), s, scaling=0.4, softcap=extra.get("softcap")
+    )
+    assert torch.equal(mass, expected)
+    out = torch.full((1, s.total_length, 4, 8), float("nan"), dtype=torch.float64)
+    assert attention(q, k, v, s, scaling=0.4, out=out, **extra) is out
+    assert not torch.isnan(out).any()
+
+
 # -- Triton's interpreter (CPU) ----------------------------------------------------------------
 
 _INTERPRETER_SCRIPT = r"""
-import json, torch
+import json, os, sys, torch
+sys.path.insert(0, os.environ["CTX_TEST_HELPERS"])
+from triton_interpreter import patch_interpreter
+patch_interpreter()
 from ctx_core.incontext.backends.triton import TritonBackend
-from ctx_core.incontext.kernel_check import check_attention, check_logmass, random_structure
+from ctx_core.incontext.testing import check_attention, check_logmass, random_structure
 from ctx_core.incontext.segments import SegmentStructure
 
 torch.set_num_threads(1)
@@ -157,7 +207,10 @@ def test_kernels_under_the_interpreter_match_the_reference():
     env = dict(
         os.environ,
         TRITON_INTERPRET="1",
-        PYTHONPATH=f"{ROOT / 'core'}{os.pathsep}{ROOT / 'packages'}",
+        CTX_TEST_HELPERS=str(HERE),
+        PYTHONPATH=os.pathsep.join(
+            [str(ROOT / "core"), str(ROOT / "packages"), os.environ.get("PYTHONPATH", "")]
+        ),
     )
     proc = subprocess.run(
         [sys.executable, "-c", _INTERPRETER_SCRIPT],
@@ -186,7 +239,7 @@ gpu = pytest.mark.skipif(not CUDA, reason="needs a CUDA device and triton")
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
 @pytest.mark.parametrize("candidates", [1, 7, 100, 500])
 def test_cuda_attention_matches_reference(candidates, dtype):
-    from ctx_core.incontext.kernel_check import check_attention
+    from ctx_core.incontext.testing import check_attention
 
     backend = TritonBackend()
     for profile in ("ragged", "ones"):
@@ -201,7 +254,7 @@ def test_cuda_attention_matches_reference(candidates, dtype):
 @gpu
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_cuda_logmass_matches_torch(dtype):
-    from ctx_core.incontext.kernel_check import check_logmass
+    from ctx_core.incontext.testing import check_logmass
 
     for candidates in (1, 7, 100, 500):
         structure = random_structure(candidates, query_lengths=(40, 12))
@@ -214,7 +267,7 @@ def test_cuda_logmass_matches_torch(dtype):
 @pytest.mark.gpu
 @gpu
 def test_cuda_windows_softcap_causal_and_odd_head_dims():
-    from ctx_core.incontext.kernel_check import check_attention
+    from ctx_core.incontext.testing import check_attention
 
     backend = TritonBackend()
     cases = [

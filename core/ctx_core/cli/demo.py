@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ctx_core.demo import demo_sections, run_demo
-
 
 def register(subparsers: Any) -> None:
     """Add the ``demo`` command."""
@@ -27,6 +25,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx demo``."""
+    # Imported here: the demo sections pull in most features, which other commands do not need.
+    from ctx_core.demo import demo_sections, run_demo
+
     if args.list:
         for name, _ in demo_sections():
             print(name)

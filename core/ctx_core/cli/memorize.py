@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ctx_core.memory.base import MemoryExtractorLike, check_document
 from ctx_core.memory.extractor import DEFAULT_PATHS
-from ctx_core.memory.heuristic import MemoryExtractorLike
-from ctx_core.memory.source import check_document
 from ctx_core.progress import progress
 
 DEFAULT_MEMORY = "memory.sqlite"

@@ -7,9 +7,11 @@ module                                 what it holds
 :mod:`~ctx_core.incontext.layout`      prompt wording and per-block tokenization
 :mod:`~ctx_core.incontext.backends`    attention backends: ``reference``, ``sdpa``, ``flex``
 :mod:`~ctx_core.incontext.engine`      transformers integration; stops at the scoring layer
+:mod:`~ctx_core.incontext.norm_mlp`    the engine's options: compiled norms/MLP, MLP in chunks
 :mod:`~ctx_core.incontext.scoring`     attention mass -> scores, passes, calibration, length
 :mod:`~ctx_core.incontext.passes`      splitting long candidate lists into passes
 :mod:`~ctx_core.incontext.ranker`      :class:`InContextRanker`, a core scorer
+:mod:`~ctx_core.incontext.testing`     the ``triton`` kernels' oracle and correctness checks
 =====================================  ==========================================================
 
 Names are imported lazily, so ``import ctx_core.incontext`` needs no torch.

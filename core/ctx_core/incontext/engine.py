@@ -11,6 +11,11 @@ tokens' per-candidate log attention mass. After the deepest scoring layer it rai
 internal exception: that layer's output projection and MLP, all later layers, the final norm
 and the LM head never run.
 
+Two options fuse the model's own pointwise work around the matrix products during runs
+(``compile=True``: the layers' norms and MLP through ``torch.compile``;
+``mlp_chunk_tokens=``: the MLP over chunks of tokens, bounding its memory); see
+:mod:`ctx_core.incontext.norm_mlp`. Both are off by default and never change the outputs.
+
 Supported families: Llama (SmolLM2), Mistral, Qwen2, Qwen3, Gemma3 text models.
 
 Examples:
@@ -25,12 +30,14 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ctx_core.errors import require
 from ctx_core.incontext.backends import AttentionBackend, get_backend
+from ctx_core.incontext.norm_mlp import check_fusion_options, fused_norms_and_mlp
 from ctx_core.incontext.segments import SegmentStructure
 
 if TYPE_CHECKING:
@@ -210,12 +217,26 @@ class InContextEngine:
             :data:`SUPPORTED_MODEL_TYPES`). Its attention implementation is switched to
             :data:`ATTENTION_NAME`, which behaves like ``sdpa`` outside engine runs.
         backend: Attention backend name or instance (``"auto"``: best for the model's device).
+        compile: During runs, ``torch.compile`` each decoder layer's norms and MLP (``True``,
+            or a ``torch.compile`` backend name; ``"eager"`` only checks the plumbing). Pays
+            off on long prompts on a GPU, after a one-time compilation.
+        mlp_chunk_tokens: During runs, apply each layer's MLP over chunks of this many
+            tokens, so its intermediate activations stop growing with the prompt
+            (``None``: whole prompt at once).
 
     Raises:
-        ValueError: the model's family is not supported.
+        ValueError: the model's family is not supported, or an invalid option.
     """
 
-    def __init__(self, model: Any, backend: str | AttentionBackend = "auto") -> None:
+    def __init__(
+        self,
+        model: Any,
+        backend: str | AttentionBackend = "auto",
+        *,
+        compile: bool | str = False,
+        mlp_chunk_tokens: int | None = None,
+    ) -> None:
+        check_fusion_options(compile, mlp_chunk_tokens)
         config = getattr(model, "config", None)
         model_type = getattr(config, "model_type", None)
         if model_type not in SUPPORTED_MODEL_TYPES:
@@ -232,6 +253,8 @@ class InContextEngine:
         self.config = config
         self.num_layers = int(model.config.num_hidden_layers)
         self.backend = get_backend(backend, model.device)
+        self.compile = compile
+        self.mlp_chunk_tokens = mlp_chunk_tokens
         self._dict_masks = model_type in ("qwen2", "qwen3", "gemma3_text")
 
     @staticmethod
@@ -251,6 +274,19 @@ class InContextEngine:
 
     def __repr__(self) -> str:
         return f"InContextEngine(model={type(self.model).__name__}, backend={self.backend.name!r})"
+
+    @contextmanager
+    def fused(self) -> Iterator[int]:
+        """The ``compile`` and ``mlp_chunk_tokens`` options applied to the model, for a block.
+
+        Every :meth:`run` is inside it; use it to run the model's own forward under the same
+        fusion (a baseline). Yields the number of modules rebound (0 with both options
+        off); on exit the model is as it was.
+        """
+        with fused_norms_and_mlp(
+            self.model, compile=self.compile, mlp_chunk_tokens=self.mlp_chunk_tokens
+        ) as count:
+            yield count
 
     @property
     def device(self) -> torch.device:
@@ -326,14 +362,15 @@ class InContextEngine:
         }
         output = EngineOutput(logmass=run.logmass)
         try:
-            if logits_rows is not None:
-                keep = torch.as_tensor(list(logits_rows), dtype=torch.long, device=self.device)
-                result = self.model(
-                    **options, logits_to_keep=keep, output_hidden_states=output_hidden_states
-                )
-                output.logits = result.logits[0]
-            else:
-                result = self.decoder(**options, output_hidden_states=output_hidden_states)
+            with self.fused():
+                if logits_rows is not None:
+                    keep = torch.as_tensor(list(logits_rows), dtype=torch.long, device=self.device)
+                    result = self.model(
+                        **options, logits_to_keep=keep, output_hidden_states=output_hidden_states
+                    )
+                    output.logits = result.logits[0]
+                else:
+                    result = self.decoder(**options, output_hidden_states=output_hidden_states)
             if output_hidden_states:
                 output.hidden_states = tuple(result.hidden_states)
         except _StopForward:

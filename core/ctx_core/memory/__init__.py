@@ -25,12 +25,15 @@ from ctx_core.memory.anchors import (
     parse_memory_reply,
     recover_spans,
 )
+from ctx_core.memory.base import MemoryExtractorLike, check_document
 from ctx_core.memory.extractor import DEFAULT_PATHS, MemoryExtractor, link_outline
-from ctx_core.memory.heuristic import HeuristicMemoryExtractor, MemoryExtractorLike
-from ctx_core.memory.index import LAYERS, LayerRow, MemoryIndex, layer_rows
+from ctx_core.memory.heuristic import HeuristicMemoryExtractor
+from ctx_core.memory.index import MemoryIndex, layer_rows
 from ctx_core.memory.model import (
+    LAYERS,
     MEMORY_FORMAT_VERSION,
     DocumentMemory,
+    LayerRow,
     OutlineEntry,
     ScenarioChunk,
 )
@@ -39,7 +42,6 @@ from ctx_core.memory.selection import (
     LogprobJudge,
     reciprocal_rank_fusion,
 )
-from ctx_core.memory.source import check_document
 from ctx_core.memory.store import SCHEMA_VERSION, MemoryIndexError
 
 __all__ = [

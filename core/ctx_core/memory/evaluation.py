@@ -33,7 +33,8 @@ import numpy as np
 
 from ctx_core.chunking import chunk_text, chunk_words
 from ctx_core.embeddings import Embedder
-from ctx_core.memory.heuristic import MemoryExtractorLike, embed_by_length
+from ctx_core.memory.base import MemoryExtractorLike
+from ctx_core.memory.heuristic import embed_by_length
 from ctx_core.memory.index import MemoryIndex
 from ctx_core.memory.model import DocumentMemory
 from ctx_core.progress import progress

@@ -46,7 +46,8 @@ from ctx_core.memory.anchors import (
     parse_memory_reply,
     recover_spans,
 )
-from ctx_core.memory.heuristic import HeuristicMemoryExtractor, MemoryExtractorLike, TextAnalysis
+from ctx_core.memory.base import MemoryExtractorLike, check_document
+from ctx_core.memory.heuristic import HeuristicMemoryExtractor, TextAnalysis
 from ctx_core.memory.model import DocumentMemory, OutlineEntry, ScenarioChunk
 from ctx_core.memory.prompts import EXTRACTION_PROMPTS, extraction_messages
 from ctx_core.memory.segments import count_words, unit_spans
@@ -56,7 +57,6 @@ from ctx_core.memory.selection import (
     LogprobJudge,
     reciprocal_rank_fusion,
 )
-from ctx_core.memory.source import check_document
 
 __all__ = ["DEFAULT_PATHS", "MemoryExtractor", "link_outline"]
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from ctx_core._registry import Configurable
 from ctx_core.embeddings import Embedder, embedder_config
+from ctx_core.memory.base import MemoryExtractorLike, check_document
 from ctx_core.memory.model import DocumentMemory, OutlineEntry, ScenarioChunk
 from ctx_core.memory.segments import (
     Heading,
@@ -43,70 +44,13 @@ from ctx_core.memory.segments import (
     unit_spans,
     word_set,
 )
-from ctx_core.memory.source import check_document
 from ctx_core.models import DEFAULT_EMBEDDER
-from ctx_core.progress import progress
 
-__all__ = ["HeuristicMemoryExtractor", "MemoryExtractorLike", "TextAnalysis", "embed_by_length"]
+__all__ = ["HeuristicMemoryExtractor", "TextAnalysis", "embed_by_length"]
 
 logger = logging.getLogger(__name__)
 
 Span = tuple[int, int]
-
-
-class MemoryExtractorLike:
-    """What every memory extractor offers: ``extract`` one document, ``extract_many``."""
-
-    name = "extractor"
-
-    def extract(
-        self,
-        document: str | bytes,
-        *,
-        doc_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> DocumentMemory:  # pragma: no cover - interface
-        """Build the memory of one document."""
-        raise NotImplementedError
-
-    def extract_many(
-        self,
-        documents: Sequence[str | bytes],
-        *,
-        ids: Sequence[str] | None = None,
-        metadatas: Sequence[Mapping[str, Any]] | None = None,
-        show_progress: bool | None = None,
-    ) -> list[DocumentMemory]:
-        """Build the memories of several documents, with a progress bar over documents.
-
-        Raises:
-            ValueError: ``ids`` or ``metadatas`` differ in length from ``documents``, or a
-                document is bad (the message names its position).
-        """
-        if isinstance(documents, (str, bytes)):
-            raise TypeError("documents must be a sequence of documents, not a single one")
-        documents = list(documents)
-        for name, values in (("ids", ids), ("metadatas", metadatas)):
-            if values is not None and len(values) != len(documents):
-                raise ValueError(f"{name} has {len(values)} entries for {len(documents)} documents")
-        if ids is not None and len(set(ids)) != len(ids):
-            raise ValueError("ids contains duplicates")
-        memories = []
-        for i, document in enumerate(
-            progress(documents, desc=f"memories ({self.name})", show=show_progress, unit="doc")
-        ):
-            try:
-                memories.append(
-                    self.extract(
-                        document,
-                        doc_id=ids[i] if ids is not None else None,
-                        metadata=metadatas[i] if metadatas is not None else None,
-                    )
-                )
-            except ValueError as err:
-                label = ids[i] if ids is not None else i
-                raise ValueError(f"documents[{label!r}]: {err}") from err
-        return memories
 
 
 class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):

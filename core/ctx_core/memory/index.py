@@ -36,7 +36,6 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,43 +43,17 @@ import numpy as np
 
 from ctx_core._registry import Configurable, config_value
 from ctx_core.embeddings import Embedder, embedder_config
-from ctx_core.memory.heuristic import (
-    HeuristicMemoryExtractor,
-    MemoryExtractorLike,
-    embed_by_length,
-)
-from ctx_core.memory.model import DocumentMemory
+from ctx_core.memory.base import MemoryExtractorLike
+from ctx_core.memory.heuristic import HeuristicMemoryExtractor, embed_by_length
+from ctx_core.memory.model import LAYERS, DocumentMemory, IndexedMemory, LayerRow
 from ctx_core.memory.segments import count_words
+from ctx_core.memory.store import read_memories, read_meta, write_memories
 from ctx_core.scoring.base import Scorer
 from ctx_core.types import Passage, validate_query
 
-__all__ = ["LAYERS", "MemoryIndex"]
+__all__ = ["MemoryIndex", "layer_rows"]
 
 logger = logging.getLogger(__name__)
-
-#: The three layers, in the order provenance lists them.
-LAYERS = ("chunk", "outline", "core")
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    """One embedded row of a layer.
-
-    Attributes:
-        text: What was embedded.
-        chunks: Indexes of the chunks a hit on this row expands to.
-    """
-
-    text: str
-    chunks: tuple[int, ...]
-
-
-@dataclass
-class _Entry:
-    memory: DocumentMemory
-    rows: dict[str, list[LayerRow]]
-    vectors: dict[str, np.ndarray]
-    fingerprint: str
 
 
 def layer_rows(memory: DocumentMemory, layer_words: int = 200) -> dict[str, list[LayerRow]]:
@@ -197,7 +170,7 @@ class MemoryIndex(Configurable):
         self.layer_words = layer_words
         self.show_progress = show_progress
         self.path: Path | None = None
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, IndexedMemory] = {}
         self._matrix: dict[str, tuple[np.ndarray, list[tuple[str, int]]]] | None = None
 
     # -- contents ---------------------------------------------------------
@@ -258,7 +231,7 @@ class MemoryIndex(Configurable):
         """The layer rows of ``doc_id`` (what was embedded for it)."""
         return self._entry(doc_id).rows
 
-    def _entry(self, doc_id: str) -> _Entry:
+    def _entry(self, doc_id: str) -> IndexedMemory:
         if doc_id not in self._entries:
             raise KeyError(f"no memory with doc_id {doc_id!r} in the index")
         return self._entries[doc_id]
@@ -315,7 +288,7 @@ class MemoryIndex(Configurable):
                 by_layer[layer] = vectors[offset : offset + n]
                 offset += n
             self._entries.pop(memory.doc_id, None)
-            self._entries[memory.doc_id] = _Entry(
+            self._entries[memory.doc_id] = IndexedMemory(
                 memory, per_doc, by_layer, self.fingerprint(memory)
             )
         self._matrix = None
@@ -537,12 +510,10 @@ class MemoryIndex(Configurable):
             MemoryIndexError: the file exists but is not a memory index (it is left
                 untouched), or it was built with another embedder.
         """
-        from ctx_core.memory.store import save_index
-
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueError("path is required: this index was never loaded or saved")
-        save_index(self, target)
+        write_memories(target, self._entries, embedder=self.embedder, layer_words=self.layer_words)
         self.path = target
         return target
 
@@ -568,9 +539,17 @@ class MemoryIndex(Configurable):
             MemoryIndexError: the file is corrupted, not a memory index, of a newer schema
                 version, or its vectors do not fit the embedder.
         """
-        from ctx_core.memory.store import load_index
-
-        return load_index(cls, Path(path), embedder=embedder, scorer=scorer, **options)
+        path = Path(path)
+        meta = read_meta(path)
+        index = cls(
+            embedder if embedder is not None else meta["embedder"],
+            scorer=scorer,
+            layer_words=int(meta["layer_words"]),
+            **options,
+        )
+        index._entries.update(read_memories(path, meta, index.embedder))
+        index.path = path
+        return index
 
 
 def _check_k(k: int) -> None:

@@ -1,5 +1,9 @@
 """The document-memory data model: an outline, scenario chunks that tile the source, core contents.
 
+It also holds the rows a :class:`~ctx_core.memory.index.MemoryIndex` embeds per memory
+(:class:`LayerRow`, :data:`LAYERS`) and a memory as the index holds it
+(:class:`IndexedMemory`), shared by the index and its SQLite store.
+
 A :class:`DocumentMemory` keeps the source text it was built from. Its chunks are
 contiguous spans given by character offsets; together they *tile* the source: the
 first starts at 0, each starts where the previous one ends, the last ends at
@@ -33,11 +37,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ctx_core.types import Passage, stable_id
 
 __all__ = [
+    "LAYERS",
     "MEMORY_FORMAT_VERSION",
     "DocumentMemory",
+    "IndexedMemory",
+    "LayerRow",
     "OutlineEntry",
     "ScenarioChunk",
 ]
@@ -328,3 +337,37 @@ class DocumentMemory:
         except json.JSONDecodeError as err:
             raise ValueError(f"not a JSON document memory: {err.msg} at {err.pos}") from err
         return cls.from_dict(data)
+
+
+#: The three layers of a memory index, in the order provenance lists them.
+LAYERS = ("chunk", "outline", "core")
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One embedded row of a layer.
+
+    Attributes:
+        text: What was embedded.
+        chunks: Indexes of the chunks a hit on this row expands to.
+    """
+
+    text: str
+    chunks: tuple[int, ...]
+
+
+@dataclass
+class IndexedMemory:
+    """A memory as a memory index holds it: its layer rows, their vectors, a fingerprint.
+
+    Attributes:
+        memory: The document memory.
+        rows: The rows of each layer (keys: :data:`LAYERS`).
+        vectors: The embeddings of those rows, one matrix per layer, a row per row.
+        fingerprint: Hash of what the rows depend on; saving skips unchanged memories.
+    """
+
+    memory: DocumentMemory
+    rows: dict[str, list[LayerRow]]
+    vectors: dict[str, np.ndarray]
+    fingerprint: str

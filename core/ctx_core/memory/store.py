@@ -1,4 +1,7 @@
-"""Keeping a :class:`~ctx_core.memory.index.MemoryIndex` in a local SQLite file.
+"""Keeping the memories of a :class:`~ctx_core.memory.index.MemoryIndex` in a local SQLite file.
+
+The index calls this module with what it holds (:class:`~ctx_core.memory.model.IndexedMemory`
+per document, its embedder and ``layer_words``); this module knows nothing of the index.
 
 Schema (version 1):
 
@@ -21,20 +24,27 @@ import json
 import logging
 import os
 import sqlite3
+from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ctx_core.embeddings import Embedder
 from ctx_core.errors import CtxError
-from ctx_core.memory.model import DocumentMemory
+from ctx_core.memory.model import LAYERS, DocumentMemory, IndexedMemory, LayerRow
 
 if TYPE_CHECKING:
-    from ctx_core.memory.index import MemoryIndex
+    from ctx_core.embeddings import Embedder
 
-__all__ = ["FORMAT_NAME", "SCHEMA_VERSION", "MemoryIndexError", "read_meta"]
+__all__ = [
+    "FORMAT_NAME",
+    "SCHEMA_VERSION",
+    "MemoryIndexError",
+    "read_memories",
+    "read_meta",
+    "write_memories",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -121,17 +131,34 @@ def read_meta(path: str | Path) -> dict[str, str]:
     return meta
 
 
-def save_index(index: MemoryIndex, path: Path) -> None:
-    """Write ``index`` to ``path`` (see the module docstring)."""
+def write_memories(
+    path: Path,
+    memories: Mapping[str, IndexedMemory],
+    *,
+    embedder: Embedder,
+    layer_words: int,
+) -> None:
+    """Make the file at ``path`` hold ``memories``, in their order (see the module docstring).
+
+    Args:
+        path: The SQLite file, created if missing.
+        memories: The memories by doc id, as the index holds them.
+        embedder: The embedder of their vectors (its name and dimension are recorded).
+        layer_words: The index's ``layer_words`` (recorded; a file must match it).
+
+    Raises:
+        MemoryIndexError: the file exists but is not a memory index, or was built with
+            another embedder or ``layer_words``; it is left untouched.
+    """
     if path.exists():
         if not path.is_file():
             raise MemoryIndexError(f"{str(path)!r} exists and is not a file")
         meta = read_meta(path)
-        _check_compatible(index, meta, path)
+        _check_compatible(meta, path, embedder, layer_words)
         with closing(sqlite3.connect(path)) as connection:
             connection.execute("PRAGMA foreign_keys = ON")
             with connection:
-                _sync(connection, index)
+                _sync(connection, memories)
         return
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist")
@@ -146,40 +173,42 @@ def save_index(index: MemoryIndex, path: Path) -> None:
                     [
                         ("format", FORMAT_NAME),
                         ("schema_version", str(SCHEMA_VERSION)),
-                        ("embedder", index.embedder.model_name),
-                        ("dimension", str(index.embedder.dimension)),
-                        ("layer_words", str(index.layer_words)),
+                        ("embedder", embedder.model_name),
+                        ("dimension", str(embedder.dimension)),
+                        ("layer_words", str(layer_words)),
                     ],
                 )
-                _sync(connection, index)
+                _sync(connection, memories)
         os.replace(staging, path)
     finally:
         if staging.exists():
             staging.unlink()
 
 
-def _check_compatible(index: MemoryIndex, meta: dict[str, str], path: Path) -> None:
-    if int(meta["dimension"]) != index.embedder.dimension:
+def _check_compatible(
+    meta: dict[str, str], path: Path, embedder: Embedder, layer_words: int
+) -> None:
+    if int(meta["dimension"]) != embedder.dimension:
         raise MemoryIndexError(
             f"{str(path)!r} holds {meta['dimension']}-dimensional vectors; this index's "
-            f"embedder makes {index.embedder.dimension}: save to another file"
+            f"embedder makes {embedder.dimension}: save to another file"
         )
-    if meta["embedder"] != index.embedder.model_name:
+    if meta["embedder"] != embedder.model_name:
         raise MemoryIndexError(
             f"{str(path)!r} was built with embedder {meta['embedder']!r}, this index uses "
-            f"{index.embedder.model_name!r}: save to another file"
+            f"{embedder.model_name!r}: save to another file"
         )
-    if int(meta["layer_words"]) != index.layer_words:
+    if int(meta["layer_words"]) != layer_words:
         raise MemoryIndexError(
             f"{str(path)!r} was built with layer_words={meta['layer_words']}, this index "
-            f"uses {index.layer_words}: save to another file"
+            f"uses {layer_words}: save to another file"
         )
 
 
-def _sync(connection: sqlite3.Connection, index: MemoryIndex) -> None:
-    """Make the file's documents equal the index's, writing only what changed."""
+def _sync(connection: sqlite3.Connection, memories: Mapping[str, IndexedMemory]) -> None:
+    """Make the file's documents equal ``memories``, writing only what changed."""
     stored = dict(connection.execute("SELECT doc_id, fingerprint FROM memories").fetchall())
-    wanted = {doc_id: index._entries[doc_id] for doc_id in index.doc_ids}
+    wanted = dict(memories)
     gone = [doc_id for doc_id in stored if doc_id not in wanted]
     connection.executemany("DELETE FROM memories WHERE doc_id = ?", [(d,) for d in gone])
     written = 0
@@ -219,36 +248,31 @@ def _sync(connection: sqlite3.Connection, index: MemoryIndex) -> None:
     )
 
 
-def load_index(
-    cls: type[MemoryIndex],
-    path: Path,
-    *,
-    embedder: Embedder | str | None = None,
-    scorer: Any = None,
-    **options: Any,
-) -> MemoryIndex:
-    """Read a memory index written by :func:`save_index`."""
-    from ctx_core.memory.index import LAYERS, LayerRow, _Entry
+def read_memories(
+    path: Path, meta: Mapping[str, str], embedder: Embedder
+) -> dict[str, IndexedMemory]:
+    """The memories written by :func:`write_memories`, by doc id in their saved order.
 
-    meta = read_meta(path)
+    Args:
+        path: The SQLite file.
+        meta: Its metadata, as :func:`read_meta` returned it.
+        embedder: The embedder that will query them (its dimension must match the file's).
+
+    Raises:
+        MemoryIndexError: the file is corrupted, or its vectors do not fit the embedder.
+    """
     dimension = int(meta["dimension"])
-    index = cls(
-        embedder if embedder is not None else meta["embedder"],
-        scorer=scorer,
-        layer_words=int(meta["layer_words"]),
-        **options,
-    )
-    if index.embedder.dimension != dimension:
+    if embedder.dimension != dimension:
         raise MemoryIndexError(
             f"{str(path)!r} holds {dimension}-dimensional vectors but the embedder makes "
-            f"{index.embedder.dimension}"
+            f"{embedder.dimension}"
         )
-    if index.embedder.model_name != meta["embedder"]:
+    if embedder.model_name != meta["embedder"]:
         logger.warning(
             "memory index %s was built with embedder %r; querying it with %r",
             path,
             meta["embedder"],
-            index.embedder.model_name,
+            embedder.model_name,
         )
     try:
         with closing(_read_only(path)) as connection:
@@ -271,6 +295,7 @@ def load_index(
         vector = np.frombuffer(blob, dtype="<f4")
         row = LayerRow(text, tuple(int(c) for c in json.loads(chunks)))
         by_doc.setdefault(doc_id, {}).setdefault(layer, []).append((row, vector))
+    memories: dict[str, IndexedMemory] = {}
     for doc_id, fingerprint, record in documents:
         try:
             memory = DocumentMemory.from_json(record)
@@ -298,6 +323,5 @@ def load_index(
                 f"{str(path)!r} is corrupted: {doc_id!r} has {len(memory.chunks)} chunks but "
                 f"{len(entry_rows['chunk'])} chunk rows"
             )
-        index._entries[doc_id] = _Entry(memory, entry_rows, vectors, fingerprint)
-    index.path = path
-    return index
+        memories[doc_id] = IndexedMemory(memory, entry_rows, vectors, fingerprint)
+    return memories

@@ -29,7 +29,8 @@ path of the base class.
 Triton is imported lazily (the ``gpu`` extra): this module imports on machines without it,
 and :meth:`TritonBackend.available` says whether the kernels can run. On a CPU, Triton's
 interpreter (``interpret=True`` or ``TRITON_INTERPRET=1``) runs the same kernels in numpy,
-slowly: meant for tests on tiny shapes.
+slowly: meant for tests on tiny shapes (the tests patch two interpreter bugs that compiled
+kernels never meet: ``tests/core/triton_interpreter.py``).
 
 Examples:
     >>> from ctx_core.incontext.backends.triton import TritonBackend, build_work_list
@@ -77,42 +78,6 @@ def _interpreter_env() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-def _patch_interpreter() -> None:
-    """Two fixes to Triton's CPU interpreter (tests only; compiled kernels are unaffected).
-
-    * Scalars are 1-element arrays there, converted with ``int(array)``, which numpy 2
-      refuses for arrays of one dimension: loop bounds loaded from memory failed.
-    * bf16 is stored as ``uint16`` and ``tl.dot`` multiplied those integers: bf16 dot
-      products are widened to float32 first (exact: a bf16 is the top half of a float32).
-    """
-    import numpy as np
-    from triton.runtime import interpreter
-
-    if getattr(interpreter, "_ctx_patched", False):
-        return
-    original = interpreter._patch_lang_tensor
-
-    def patched(tensor: Any, scope: Any) -> None:
-        original(tensor, scope)
-        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
-
-    interpreter._patch_lang_tensor = patched
-    builder = interpreter.InterpreterBuilder
-    create_dot = builder.create_dot
-
-    def widen(handle: Any) -> Any:
-        if getattr(handle.dtype, "name", "") != "bf16":
-            return handle
-        data = (handle.data.astype(np.uint32) << 16).view(np.float32)
-        return interpreter.TensorHandle(data, interpreter.tl.float32)
-
-    def dot(self: Any, a: Any, b: Any, d: Any, *args: Any) -> Any:
-        return create_dot(self, widen(a), widen(b), d, *args)
-
-    builder.create_dot = dot
-    interpreter._ctx_patched = True
-
-
 def load_kernels(interpret: bool = False) -> Any:
     """The kernel module (:mod:`ctx_core.incontext.backends.triton_kernels`).
 
@@ -128,13 +93,11 @@ def load_kernels(interpret: bool = False) -> Any:
     from ctx_core.errors import require
 
     require("triton", "gpu", "The triton attention backend")
-    if interpret:
-        if not _interpreter_env():
-            raise RuntimeError(
-                "the triton backend runs on CPU tensors only under Triton's interpreter: set "
-                "TRITON_INTERPRET=1 in the environment before triton is imported"
-            )
-        _patch_interpreter()
+    if interpret and not _interpreter_env():
+        raise RuntimeError(
+            "the triton backend runs on CPU tensors only under Triton's interpreter: set "
+            "TRITON_INTERPRET=1 in the environment before triton is imported"
+        )
     return importlib.import_module(_KERNELS)
 
 

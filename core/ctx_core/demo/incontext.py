@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ctx_core.demo import DemoContext
+from ctx_core.demo.section import DemoContext
 
 __all__ = ["incontext_section"]
 

@@ -1,17 +1,36 @@
-"""Correctness checks of the ``triton`` backend against the ``reference`` semantics.
+"""The ``triton`` kernels' oracle and the checks that compare the kernels with it.
 
-Used by the GPU tests, the interpreter tests and ``benchmarks/incontext_gpu.py``: fresh
-random inputs on every call (unless a seed is given), a poisoned (NaN-filled) output buffer
-that proves every element is written, and the relative error
-``||out - ref|| / ||ref||`` against dense masked attention computed in float32 (float64 for
-float64 inputs). The dense reference is the ``reference`` backend's arithmetic; for prompts
-whose ``H x T x T`` logits would not fit, it runs over chunks of query rows (the same
-numbers, exactly, since rows are independent).
+Two plain-torch functions have the same signatures as the kernel entry points of
+:class:`~ctx_core.incontext.backends.triton.TritonBackend`, so either can stand in for the
+other in a test:
+
+=====================================  ================================================
+oracle                                 kernel entry point
+=====================================  ================================================
+:func:`attention`                      :meth:`TritonBackend.forward`
+:func:`candidate_logmass`              :meth:`TritonBackend.fused_logmass`
+=====================================  ================================================
+
+They compute the ``reference`` semantics in float32 (float64 for float64 inputs) and
+return that precision, so a comparison measures the kernel's error alone.
+
+:func:`check_attention` and :func:`check_logmass`, used by the GPU tests, the interpreter
+test and ``benchmarks/incontext_gpu.py``, run a kernel on fresh random inputs (unless a seed
+is given) into a poisoned (NaN-filled) output buffer, which proves every element is written,
+and report the relative error ``||out - ref|| / ||ref||`` against the oracle.
+:func:`random_structure` draws the prompt layouts they run on.
 
 Examples:
+    >>> import torch
     >>> s = random_structure(7, profile="ragged", seed=0)
     >>> s.num_candidates, min(s.candidate_lengths) >= 1
     (7, True)
+    >>> s = SegmentStructure(2, (3, 1), (2,), query_offset=8)
+    >>> q, k, v = (torch.randn(1, h, s.total_length, 8) for h in (4, 2, 2))
+    >>> attention(q, k, v, s, scaling=8**-0.5).shape  # (1, T, H, D), like the kernel
+    torch.Size([1, 8, 4, 8])
+    >>> candidate_logmass(q[:, :, -1:], k, s, scaling=8**-0.5).shape  # (H, S, N)
+    torch.Size([4, 1, 2])
 """
 
 from __future__ import annotations
@@ -22,7 +41,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ctx_core.incontext.backends.reference import dense_attention
+from ctx_core.incontext.backends.reference import ReferenceBackend, dense_attention
 from ctx_core.incontext.segments import SegmentStructure
 
 if TYPE_CHECKING:
@@ -32,12 +51,98 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CheckResult",
+    "attention",
+    "candidate_logmass",
     "check_attention",
     "check_logmass",
     "random_structure",
+    "tolerance",
 ]
 
 Profile = Literal["ragged", "ones", "fixed"]
+
+# Logit entries the oracle holds at once: long prompts go through in chunks of query rows
+# (the same numbers, exactly, since rows are independent).
+_MAX_LOGITS = 2**28
+
+
+# -- the oracle ----------------------------------------------------------------------------
+
+
+def attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    structure: SegmentStructure,
+    *,
+    scaling: float,
+    sliding_window: int | None = None,
+    softcap: float | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Dense masked attention, the oracle of :meth:`TritonBackend.forward`.
+
+    The ``reference`` backend's arithmetic (mask from the segment rule, softmax, values) on
+    query rows in chunks, whatever the prompt length.
+
+    Args:
+        query: ``(1, H, T, D)``.
+        key: ``(1, H_kv, T, D)``.
+        value: ``(1, H_kv, T, D)``.
+        structure: The prompt's segments.
+        scaling: Logit scale.
+        sliding_window: Keys at most this many positions back (``None``: no window).
+        softcap: Logit soft-cap (``None``: none).
+        out: Written with the result (in its own dtype) when given.
+
+    Returns:
+        ``(1, T, H, D)`` in float32 (float64 for float64 inputs), or ``out``.
+    """
+    result = dense_attention(
+        query, key, value, structure,
+        scaling=scaling, sliding_window=sliding_window, softcap=softcap, max_elements=_MAX_LOGITS,
+    )  # fmt: skip
+    if out is None:
+        return result
+    return out.copy_(result)
+
+
+def candidate_logmass(
+    query_rows: torch.Tensor,
+    key: torch.Tensor,
+    structure: SegmentStructure,
+    *,
+    scaling: float,
+    softcap: float | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Per-candidate log attention mass, the oracle of :meth:`TritonBackend.fused_logmass`.
+
+    The backends' plain torch path on inputs raised to float32 (float64 stays float64).
+
+    Args:
+        query_rows: The signal rows ``(1, H, S, D)``.
+        key: ``(1, H_kv, T, D)``.
+        structure: The prompt's segments.
+        scaling: Logit scale.
+        softcap: Logit soft-cap (``None``: none).
+        out: Written with the result (in its own dtype) when given.
+
+    Returns:
+        ``(H, S, N)`` in float32 (float64 for float64 inputs), or ``out``.
+    """
+    import torch
+
+    dtype = torch.float64 if query_rows.dtype == torch.float64 else torch.float32
+    result = ReferenceBackend().candidate_logmass(
+        query_rows.to(dtype), key.to(dtype), structure, scaling=scaling, softcap=softcap
+    )
+    if out is None:
+        return result
+    return out.copy_(result)
+
+
+# -- checks ----------------------------------------------------------------------------------
 
 
 def _seed(seed: int | None) -> int:
@@ -192,7 +297,7 @@ def check_attention(
     softcap: float | None = None,
     seed: int | None = None,
 ) -> CheckResult:
-    """Kernel attention on fresh random inputs vs the dense reference."""
+    """:meth:`TritonBackend.forward` on fresh random inputs vs :func:`attention`."""
     import torch
 
     dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
@@ -206,10 +311,9 @@ def check_attention(
         q, k, v, structure, scaling=scaling, sliding_window=sliding_window, softcap=softcap, out=out
     )
     unwritten = int(torch.isnan(out).sum())
-    ref = dense_attention(
-        q, k, v, structure,
-        scaling=scaling, sliding_window=sliding_window, softcap=softcap, max_elements=2**28,
-    )  # fmt: skip
+    ref = attention(
+        q, k, v, structure, scaling=scaling, sliding_window=sliding_window, softcap=softcap
+    )
     rel = _relative(out, ref)
     limit = tolerance(dt)
     plan = backend.plan(structure, head_dim)
@@ -249,10 +353,9 @@ def check_logmass(
     softcap: float | None = None,
     seed: int | None = None,
 ) -> CheckResult:
-    """Fused candidate log mass vs the base class's torch path (float32 or float64)."""
+    """:meth:`TritonBackend.fused_logmass` on fresh random inputs vs :func:`candidate_logmass`."""
     import torch
 
-    from ctx_core.incontext.backends.base import AttentionBackend
     from ctx_core.incontext.scoring import scores_from_logmass
 
     dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
@@ -265,10 +368,7 @@ def check_logmass(
     out = torch.full((heads, rows.shape[2], n), float("nan"), device=device)
     backend.fused_logmass(rows, k, structure, scaling=scaling, softcap=softcap, out=out)
     unwritten = int(torch.isnan(out).sum())
-    ref_dtype = torch.float64 if dt == torch.float64 else torch.float32
-    ref = AttentionBackend.candidate_logmass(
-        backend, rows.to(ref_dtype), k.to(ref_dtype), structure, scaling=scaling, softcap=softcap
-    )
+    ref = candidate_logmass(rows, k, structure, scaling=scaling, softcap=softcap)
     rel = _relative(out, ref)
     score_error = float(
         (scores_from_logmass(out.to(ref.dtype)) - scores_from_logmass(ref)).abs().max()

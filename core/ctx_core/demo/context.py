@@ -8,14 +8,11 @@ end every operation is undone and the original is checked byte for byte.
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING
 
 from ctx_core.context.policy import ScriptedPolicy
 from ctx_core.context.tools import ContextTools
 from ctx_core.context.working import WorkingContext
-
-if TYPE_CHECKING:
-    from ctx_core.demo import DemoContext
+from ctx_core.demo.section import DemoContext
 
 __all__ = ["context_section", "demo_conversation"]
 

@@ -1,10 +1,10 @@
-"""The ``ctx demo`` section on structurization (registered as a ``ctx_rag.demo`` entry point)."""
+"""The ``ctx demo`` section on structurization: retrieved chunks as scope, aspects, sentences."""
 
 from __future__ import annotations
 
 import textwrap
 
-from ctx_core.demo import DemoContext
+from ctx_core.demo.section import DemoContext
 from ctx_core.scoring import EmbeddingScorer
 from ctx_core.structure.heuristic import HeuristicStructurizer
 from ctx_core.structure.render import render

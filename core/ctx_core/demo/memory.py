@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import textwrap
 import time
 
-from ctx_core.demo import DemoContext, load_demo_book
+from ctx_core.demo.book import load_demo_chapters
+from ctx_core.demo.section import DemoContext
 from ctx_core.memory.heuristic import HeuristicMemoryExtractor
 from ctx_core.memory.index import MemoryIndex
 
@@ -16,24 +16,12 @@ __all__ = ["DEMO_CHAPTERS", "memory_section"]
 #: The other chapters are left out to keep the section to seconds of CPU.
 DEMO_CHAPTERS = ("I", "IV")
 
-_CHAPTER = re.compile(r"^\s*CHAPTER ([IVXLC]+)\s*$", re.MULTILINE)
-
-
-def chapters() -> dict[str, str]:
-    """The book's chapters by Roman numeral, each from its ``CHAPTER`` line on."""
-    book = load_demo_book()
-    marks = list(_CHAPTER.finditer(book))
-    return {
-        m.group(1): book[m.start() : marks[i + 1].start() if i + 1 < len(marks) else len(book)]
-        for i, m in enumerate(marks)
-    }
-
 
 def memory_section(ctx: DemoContext) -> None:
     """Memorize two chapters without an LLM, index the three layers, ask the questions."""
     ctx.heading("Document memory (MoM): HeuristicMemoryExtractor -> MemoryIndex (three layers)")
     started = time.perf_counter()
-    texts = chapters()
+    texts = load_demo_chapters()
     extractor = HeuristicMemoryExtractor()
     index = MemoryIndex(extractor.embedder)
     ids = index.add_texts(
