@@ -47,12 +47,15 @@ C = TypeVar("C", bound="Configurable")
 
 _ENTRIES: dict[str, dict[str, Target]] = {
     "component": {
+        "Embedder": "ctx_core.embeddings:Embedder",
+        "TokenCounter": "ctx_core.tokens:TokenCounter",
         "EmbeddingScorer": "ctx_core.scoring.embedding:EmbeddingScorer",
         "BM25Scorer": "ctx_core.scoring.bm25:BM25Scorer",
         "CrossEncoderScorer": "ctx_core.scoring.cross_encoder:CrossEncoderScorer",
         "CohereScorer": "ctx_core.scoring.cohere:CohereScorer",
         "Reranker": "ctx_core.rerank:Reranker",
         "HybridSignals": "ctx_core.udcg.signals:HybridSignals",
+        "ScorerSignals": "ctx_core.udcg.signals:ScorerSignals",
         "AbstentionUtility": "ctx_core.udcg.utility:AbstentionUtility",
         "UtilityDistractionReranker": "ctx_core.udcg.reranker:UtilityDistractionReranker",
         "InContextRanker": "ctx_core.incontext.ranker:InContextRanker",
@@ -70,6 +73,18 @@ _ENTRIES: dict[str, dict[str, Target]] = {
         "cross-encoder": "ctx_core.scoring.cross_encoder:CrossEncoderScorer",
         "cohere": "ctx_core.scoring.cohere:CohereScorer",
         "incontext": "ctx_core.incontext.ranker:InContextRanker",
+    },
+    "backend": {
+        "reference": "ctx_core.incontext.backends.reference:ReferenceBackend",
+        "sdpa": "ctx_core.incontext.backends.sdpa:SdpaBackend",
+        "flex": "ctx_core.incontext.backends.flex:FlexBackend",
+        "triton": "ctx_core.incontext.backends.triton:TritonBackend",
+    },
+    "transform": {
+        "score": "ctx_core.batch.transforms:ScoreTransform",
+        "rerank": "ctx_core.batch.transforms:RerankTransform",
+        "structurize": "ctx_core.batch.structure:StructurizeTransform",
+        "extract_memories": "ctx_core.batch.memory:ExtractMemoriesTransform",
     },
 }
 

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from ctx_core.eval.methods import RerankerMethod
 from ctx_core.incontext.ranker import InContextRanker, InContextScores
 from ctx_core.incontext.scoring import LengthNormalization, normalize_length, scores_from_logmass
+from ctx_core.models import DEFAULT_LLM
 from ctx_core.rerank import apply_scores
 from ctx_core.types import Passage
 
@@ -68,7 +69,7 @@ class InContextMethod:
 
     def __init__(
         self,
-        model: str | None = "smollm2",
+        model: str | None = DEFAULT_LLM,
         *,
         calibrate: bool = True,
         heads: Sequence[int] | None = None,
