@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from ctx_core.context import TOOL_NAMES, ContextTools, ToolSpec, WorkingContext, format_tool_result
 from ctx_core.context.schema import args_model
 from ctx_core.context.working import RenderedContext
+from langchain_ctx._config import Component
 from langchain_ctx.llm import LangChainLLM
 
 __all__ = [
@@ -153,10 +154,14 @@ class ContextToolkit(BaseToolkit):
     """All context tools bound to one ``WorkingContext``, for a LangChain agent.
 
     Attributes:
-        context: The working context every tool acts on.
-        llm: Writes summaries: a core ``LLM`` or a LangChain chat model (optional).
+        context: The working context every tool acts on (or its ``config()`` dict).
+        llm: Writes summaries: a core ``LLM`` (or its config) or a LangChain chat model
+            (optional).
         embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
         tool_names: Offer only these tools (default: all).
+
+    ``model_dump`` writes the context and a core LLM as their configs; an object with
+    no config (a LangChain chat model, an ``Embedder``) raises ``ConfigError``.
 
     Examples:
         >>> from ctx_core.context import WorkingContext
@@ -165,11 +170,11 @@ class ContextToolkit(BaseToolkit):
         ['fragment_context', 'summarize_fragment', 'fold_fragment']
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    context: Any
-    llm: Any = None
-    embedder: Any = None
+    context: Component
+    llm: Component = None
+    embedder: Component = None
     tool_names: Sequence[str] | None = None
 
     def model_post_init(self, context: Any, /) -> None:

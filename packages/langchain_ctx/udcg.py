@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr
 
 from ctx_core.udcg import UtilityDistractionReranker
+from langchain_ctx._config import Component
 from langchain_ctx.compressor import CtxDocumentCompressor
 
 __all__ = ["UDCGReranker"]
@@ -21,8 +22,8 @@ class UDCGReranker(CtxDocumentCompressor):
     ``relevance_probability``, ``utility`` and ``expected_gain``.
 
     Attributes:
-        relevance: A core scorer (default: packaged MiniLM).
-        utility: A core ``AbstentionUtility`` for the reader LLM, or None.
+        relevance: A core scorer or its ``config()`` dict (default: packaged MiniLM).
+        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), or None.
         calibrator: Calibrator, path or shipped name (default for the default scorer).
         token_budget: Most tokens kept.
         top_n: Most documents kept (None: as many as have positive expected gain).
@@ -38,9 +39,11 @@ class UDCGReranker(CtxDocumentCompressor):
     """
 
     top_n: int | None = Field(default=None, ge=1, description="Most documents kept.")
-    relevance: Any = Field(default=None, description="A ctx_core scorer.")
-    utility: Any = Field(default=None, description="A ctx_core AbstentionUtility, or None.")
-    calibrator: Any = Field(default=None, description="Calibrator, path or shipped name.")
+    relevance: Component = Field(default=None, description="A ctx_core scorer or its config.")
+    utility: Component = Field(
+        default=None, description="A ctx_core AbstentionUtility or its config, or None."
+    )
+    calibrator: Component = Field(default=None, description="Calibrator, path or shipped name.")
     token_budget: int | None = Field(default=None, ge=1, description="Most tokens kept.")
     order: Literal["best_first", "edges"] = "best_first"
     allow_empty: bool = True
