@@ -6,8 +6,10 @@ A field typed :data:`Component` takes a ctx_core component, its ``config()`` dic
 and ``model_dump_json`` round-trip without losing the scorer or model. Classes based on
 :class:`CtxSerializable` also round-trip through ``langchain_core.load.dumpd``/``load``
 (pass ``valid_namespaces=["langchain_ctx"]`` and the classes in ``allowed_objects``).
-A value that cannot be written (a framework model, a live index with rows) raises
-:class:`~ctx_core.errors.ConfigError` instead of being dropped.
+A value that cannot be written (a framework model, a live index with rows) is never
+replaced by a default: ``model_dump_json`` raises :class:`~ctx_core.errors.ConfigError`,
+``load`` refuses the ``dumpd`` form (LangChain's ``not_implemented``), and a Python-mode
+``model_dump`` keeps the object itself.
 
 Examples:
     >>> from langchain_core.load import dumpd, load
@@ -82,9 +84,20 @@ def rebuild_field(value: Any, info: ValidationInfo) -> Any:
 
 
 def write_field(value: Any, info: SerializationInfo) -> Any:
-    """Pydantic serializer: :func:`component_config` (with the field's name where known)."""
+    """Pydantic serializer: a core component as its config.
+
+    In JSON mode a value with no config raises :class:`ConfigError`; in Python mode it
+    is kept as the object itself, so a Python-mode dump still rebuilds the same
+    component (the frameworks dump in Python mode for their own use, e.g. cache keys).
+    """
     # An Annotated serializer gets a plain SerializationInfo, without the field's name.
-    return component_config(value, getattr(info, "field_name", None) or "a component field")
+    name = getattr(info, "field_name", None) or "a component field"
+    try:
+        return component_config(value, name)
+    except ConfigError:
+        if info.mode_is_json():
+            raise
+        return value
 
 
 #: A field holding a core component: the object, its config dict, or None (the default).
@@ -119,8 +132,14 @@ def revive(value: Any) -> Any:
     return value
 
 
-def lc_object(value: Any, name: str) -> Any:
+def lc_object(value: Any, name: str, info: SerializationInfo | None = None) -> Any:
     """``dumpd(value)`` for a LangChain object that LangChain can serialize.
+
+    Args:
+        value: The object.
+        name: Its field, for the error message.
+        info: Pydantic's serialization info: in Python mode an object LangChain cannot
+            serialize is returned as it is instead of raising.
 
     Raises:
         ConfigError: LangChain cannot serialize ``value`` (``is_lc_serializable()`` is false).
@@ -128,6 +147,8 @@ def lc_object(value: Any, name: str) -> Any:
     if value is None:
         return None
     if not (isinstance(value, Serializable) and value.is_lc_serializable()):
+        if info is not None and not info.mode_is_json():
+            return value
         raise ConfigError(
             f"{name} is a {type(value).__name__}, which LangChain cannot serialize; "
             f"pass the object itself as {name}= when rebuilding"

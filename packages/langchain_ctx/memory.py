@@ -11,30 +11,29 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, SerializationInfo
 
 from ctx_core.embeddings import Embedder
 from ctx_core.errors import ConfigError
 from ctx_core.memory import LAYERS, MemoryExtractorLike, MemoryIndex
 from ctx_core.types import stable_id
-from langchain_ctx._config import CtxSerializable, component_config, rebuild_field
+from langchain_ctx._config import CtxSerializable, rebuild_field, write_field
 from langchain_ctx.convert import to_document
 
 __all__ = ["MemoryRetriever"]
 
 
-def _index_config(index: MemoryIndex) -> Any:
-    """The settings of an empty index (its ``config()``); an index with memories is refused.
-
-    Raises:
-        ConfigError: the index holds memories, which a config does not carry.
-    """
-    if len(index):
+def _index_config(index: MemoryIndex | None, info: SerializationInfo) -> Any:
+    """An empty index as its settings (``config()``); one holding memories as the object
+    itself in Python mode, and a ``ConfigError`` in JSON mode (a config has no rows)."""
+    if index is not None and len(index):
+        if not info.mode_is_json():
+            return index
         raise ConfigError(
             f"index holds {len(index)} memories, which a config does not carry; save it "
             "with index.save(path) and rebuild with MemoryIndex.load(path)"
         )
-    return component_config(index, "index")
+    return write_field(index, info)
 
 
 class MemoryRetriever(BaseRetriever, CtxSerializable):
