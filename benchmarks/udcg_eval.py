@@ -133,11 +133,22 @@ def hybrid_signals(
     return own, unrelated
 
 
+def utility_settings(utility: AbstentionUtility) -> dict[str, Any]:
+    """What the result file records of the utility model (and what its cache key hashes)."""
+    return {
+        "model": utility.model_name,
+        "abstain_token": utility.abstain_token,
+        "max_passage_tokens": utility.max_passage_tokens,
+    }
+
+
 def utilities_for(
     queries: list[Any], methods: dict[str, list[list[int]]], utility: AbstentionUtility, tag: str
 ) -> list[dict[int, float]]:
     """Reader utilities of every passage some method puts in its first CONTEXT (cached on disk)."""
-    model = hashlib.sha1(json.dumps(utility.config(), sort_keys=True).encode()).hexdigest()[:10]
+    model = hashlib.sha1(
+        json.dumps(utility_settings(utility), sort_keys=True).encode()
+    ).hexdigest()[:10]
     path = cache_dir() / "bench" / f"udcg-utilities-{model}-{tag}.pkl"
     known: list[dict[int, float]] = (
         pickle.loads(path.read_bytes()) if path.exists() else [{} for _ in queries]
@@ -328,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calibration": "5-fold cross-fitting over queries (fit on 4/5, apply to 1/5)",
         "feature_sets": {k: list(v) for k, v in FEATURE_SETS.items()},
         "utility_model": {
-            **utility.config(),
+            **utility_settings(utility),
             "device": str(llm.device),
             "dtype": str(llm.model.dtype),
         },

@@ -47,12 +47,15 @@ C = TypeVar("C", bound="Configurable")
 
 _ENTRIES: dict[str, dict[str, Target]] = {
     "component": {
+        "Embedder": "ctx_core.embeddings:Embedder",
+        "TokenCounter": "ctx_core.tokens:TokenCounter",
         "EmbeddingScorer": "ctx_core.scoring.embedding:EmbeddingScorer",
         "BM25Scorer": "ctx_core.scoring.bm25:BM25Scorer",
         "CrossEncoderScorer": "ctx_core.scoring.cross_encoder:CrossEncoderScorer",
         "CohereScorer": "ctx_core.scoring.cohere:CohereScorer",
         "Reranker": "ctx_core.rerank:Reranker",
         "HybridSignals": "ctx_core.udcg.signals:HybridSignals",
+        "ScorerSignals": "ctx_core.udcg.signals:ScorerSignals",
         "AbstentionUtility": "ctx_core.udcg.utility:AbstentionUtility",
         "UtilityDistractionReranker": "ctx_core.udcg.reranker:UtilityDistractionReranker",
         "InContextRanker": "ctx_core.incontext.ranker:InContextRanker",

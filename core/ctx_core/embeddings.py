@@ -10,6 +10,7 @@ Examples:
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -17,18 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from ctx_core.models import load_sentence_transformer
+from ctx_core._registry import Configurable
+from ctx_core.models import DEFAULT_EMBEDDER, load_sentence_transformer
 from ctx_core.progress import AUTO_PROGRESS_THRESHOLD, progress
 
-__all__ = ["DEFAULT_EMBEDDING_MODEL", "Embedder"]
-
-#: The packaged sentence embedder used when no model is named.
-DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+__all__ = ["Embedder", "embedder_config"]
 
 logger = logging.getLogger(__name__)
 
 
-class Embedder:
+class Embedder(Configurable):
     """Unit-normalized embeddings from a sentence-transformers model.
 
     Args:
@@ -55,14 +54,28 @@ class Embedder:
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.model_name = model or DEFAULT_EMBEDDING_MODEL
+        self.model_name = model or DEFAULT_EMBEDDER
         self.model = load_sentence_transformer(model, device)
+        self.device = device
         self.batch_size = batch_size
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self.show_progress = show_progress
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def config(self) -> dict[str, Any]:
+        """The model by id or path and the settings (see :func:`embedder_config`)."""
+        return {
+            "type": "Embedder",
+            "model": self.model_name,
+            "device": self.device,
+            "batch_size": self.batch_size,
+            "query_prefix": self.query_prefix,
+            "document_prefix": self.document_prefix,
+            "show_progress": self.show_progress,
+            "cache_size": self.cache_size,
+        }
 
     @property
     def dimension(self) -> int:
@@ -157,3 +170,27 @@ class Embedder:
                 ", ".join(names),
                 " ..." if len(over) > 5 else "",
             )
+
+
+def embedder_config(embedder: Embedder | str | None) -> str | dict[str, Any]:
+    """An embedder as a component config records it: its model name when its other
+    settings are the defaults (so configs read ``"embedder": "all-MiniLM-L6-v2"``),
+    else its full :meth:`Embedder.config`. A name (or ``None``) is recorded as it is.
+
+    Examples:
+        >>> embedder_config(None)
+        'all-MiniLM-L6-v2'
+        >>> embedder_config(Embedder(batch_size=8))["batch_size"]
+        8
+    """
+    if embedder is None or isinstance(embedder, str):
+        return embedder or DEFAULT_EMBEDDER
+    config = embedder.config()
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(Embedder).parameters.items()
+        if name != "model"
+    }
+    if all(config[name] == default for name, default in defaults.items()):
+        return embedder.model_name
+    return config

@@ -54,8 +54,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_EMBEDDER = "minilm"
+#: The embedder used when none is named: the packaged all-MiniLM-L6-v2 (this exact
+#: spelling is what configs and result files record).
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+#: The instruct LLM used when none is named: the packaged SmolLM2-135M-Instruct.
 DEFAULT_LLM = "smollm2"
+#: The base (not instruction-tuned) LLM of the comparisons: the packaged Gemma-3-270M.
 DEFAULT_BASE_LLM = "gemma3-270m"
 
 _EMBEDDER_ALIASES = {"minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}

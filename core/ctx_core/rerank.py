@@ -12,8 +12,9 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from ctx_core._registry import Configurable, config_value
 from ctx_core.scoring.base import Scorer
 from ctx_core.types import Passage, ensure_passages, validate_query
 
@@ -52,12 +53,13 @@ def apply_scores(passages: Sequence[Passage], scores: Sequence[float]) -> list[P
     return result
 
 
-class Reranker:
+class Reranker(Configurable):
     """Sort passages by a scorer's relevance, then keep the best.
 
     Args:
         scorer: Any :class:`~ctx_core.scoring.Scorer` (default: the packaged MiniLM
-            :class:`~ctx_core.scoring.EmbeddingScorer`).
+            :class:`~ctx_core.scoring.EmbeddingScorer`). Its config is nested in the
+            reranker's, so it must have one for :meth:`config` to work.
         top_n: Keep at most this many passages (``None``: all).
         score_threshold: Drop passages scoring below this value (``None``: keep all).
 
@@ -82,6 +84,27 @@ class Reranker:
         self.scorer = scorer
         self.top_n = top_n
         self.score_threshold = score_threshold
+
+    def config(self) -> dict[str, Any]:
+        """The scorer's config, ``top_n`` and ``score_threshold``.
+
+        Raises:
+            ConfigError: the scorer has no ``config()``.
+
+        Examples:
+            >>> from ctx_core._registry import from_config
+            >>> from ctx_core.scoring import BM25Scorer
+            >>> Reranker(BM25Scorer(), top_n=3).config()
+            {'type': 'Reranker', 'scorer': {'type': 'BM25Scorer', 'k1': 0.9, 'b': 0.4}, 'top_n': 3, 'score_threshold': None}
+            >>> from_config(Reranker(BM25Scorer(), top_n=3).config()).top_n
+            3
+        """
+        return {
+            "type": "Reranker",
+            "scorer": config_value(self.scorer, "scorer"),
+            "top_n": self.top_n,
+            "score_threshold": self.score_threshold,
+        }
 
     def rerank(
         self, query: str, passages: Sequence[Passage | str], top_n: int | None = None

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ctx_core._registry import Configurable
+from ctx_core.errors import ConfigError
 from ctx_core.models import tiktoken_encoding
 
 __all__ = ["TokenCounter", "default_counter"]
@@ -21,7 +23,7 @@ __all__ = ["TokenCounter", "default_counter"]
 logger = logging.getLogger(__name__)
 
 
-class TokenCounter:
+class TokenCounter(Configurable):
     """Counts and truncates text in tokens of one tokenizer.
 
     Args:
@@ -33,7 +35,22 @@ class TokenCounter:
     def __init__(self, encoding: str = "cl100k_base", tokenizer: Any | None = None) -> None:
         self._tokenizer = tokenizer
         self._encoding = None if tokenizer is not None else tiktoken_encoding(encoding)
+        self.encoding = encoding
         self.name = getattr(tokenizer, "name_or_path", None) or encoding
+
+    def config(self) -> dict[str, Any]:
+        """The tiktoken encoding.
+
+        Raises:
+            ConfigError: the counter counts with a tokenizer object, which a config
+                cannot hold (count with the model's component instead, or an encoding).
+        """
+        if self._tokenizer is not None:
+            raise ConfigError(
+                f"a TokenCounter over the tokenizer {self.name!r} has no config; "
+                "pass TokenCounter(encoding=...) to components you want to serialize"
+            )
+        return {"type": "TokenCounter", "encoding": self.encoding}
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` (no special tokens)."""

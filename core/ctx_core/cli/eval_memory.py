@@ -237,7 +237,7 @@ def _locomo_llm(
         for chunk in memory.chunks:
             recoveries[chunk.recovery] = recoveries.get(chunk.recovery, 0) + 1
     results["llm_extraction"] = {
-        "llm": extractor.config()["llm"],
+        "llm": extractor.settings()["llm"],
         "sessions": len(chosen),
         "source_tokens_cl100k": tokens,
         "extraction_seconds": llm_method.extraction_seconds,

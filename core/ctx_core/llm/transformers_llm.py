@@ -6,15 +6,16 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ctx_core._registry import Configurable
 from ctx_core.llm.base import BaseLLM, Prompt, SequenceScore, cut_at_stop, to_messages
-from ctx_core.models import load_causal_lm
+from ctx_core.models import DEFAULT_LLM, load_causal_lm
 
 __all__ = ["TransformersLLM"]
 
 logger = logging.getLogger(__name__)
 
 
-class TransformersLLM(BaseLLM):
+class TransformersLLM(BaseLLM, Configurable):
     """Any local causal LM from transformers, with its chat template.
 
     Implements generation and the scoring protocol (next-token and continuation
@@ -51,7 +52,14 @@ class TransformersLLM(BaseLLM):
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.model_name = model or "smollm2"
+        self.model_name = model or DEFAULT_LLM
+        # What was asked for (config() records these; device and dtype are resolved below).
+        self._options = {
+            "device": device,
+            "dtype": dtype,
+            "max_length": max_length,
+            "use_chat_template": use_chat_template,
+        }
         self.model, self.tokenizer = load_causal_lm(model, device, dtype)
         self.device = self.model.device
         self.batch_size = batch_size
@@ -65,6 +73,19 @@ class TransformersLLM(BaseLLM):
         self._pad_id = self.tokenizer.pad_token_id
         if self._pad_id is None:
             self._pad_id = self.tokenizer.eos_token_id or 0
+
+    def config(self) -> dict[str, Any]:
+        """The model by id, path or alias, and the settings as given."""
+        return {
+            "type": "TransformersLLM",
+            "model": self.model_name,
+            "device": self._options["device"],
+            "dtype": self._options["dtype"],
+            "batch_size": self.batch_size,
+            "max_length": self._options["max_length"],
+            "use_chat_template": self._options["use_chat_template"],
+            "seed": self.seed,
+        }
 
     def __repr__(self) -> str:
         return f"TransformersLLM(model={self.model_name!r}, device={str(self.device)!r})"

@@ -244,7 +244,7 @@ class MemoryMethod:
         self.memories: list[DocumentMemory] = []
 
     def config(self) -> dict[str, Any]:
-        extractor_config = getattr(self.extractor, "config", None)
+        extractor_config = getattr(self.extractor, "settings", None)
         return {
             "kind": "memory",
             "extractor": extractor_config() if callable(extractor_config) else self.extractor.name,

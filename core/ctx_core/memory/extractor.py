@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ctx_core._registry import Configurable, config_value
 from ctx_core.embeddings import Embedder
 from ctx_core.errors import require
 from ctx_core.llm.base import LLM, ScoringLLM
@@ -94,7 +95,7 @@ class _Draft:
         )
 
 
-class MemoryExtractor(MemoryExtractorLike):
+class MemoryExtractor(MemoryExtractorLike, Configurable):
     """Document memories written by an LLM, the best of several candidates kept.
 
     Args:
@@ -171,6 +172,8 @@ class MemoryExtractor(MemoryExtractorLike):
                 raise ValueError(f"{label} must be >= 1, got {value}")
         self.llm = llm
         self.evaluator = evaluator
+        self._evaluator_given = evaluator is not None
+        self._prompts_given = prompts is not None
         if self.evaluator is None and isinstance(llm, ScoringLLM):
             self.evaluator = llm
         if selection == "logprobs" and self.evaluator is None:
@@ -199,7 +202,36 @@ class MemoryExtractor(MemoryExtractorLike):
         return EmbeddingJudge(self.embedder)
 
     def config(self) -> dict[str, Any]:
-        """The settings, for result files and ``DocumentMemory.info``."""
+        """The LLM and evaluator as configs, the embedder by name, and the settings.
+
+        Raises:
+            ConfigError: the LLM (or the evaluator) has no ``config()``, e.g. a
+                framework model wrapped by an adapter; build the extractor on a
+                :class:`~ctx_core.llm.TransformersLLM` to serialize it.
+        """
+        heuristic = self.heuristic.config()
+        return {
+            "type": "MemoryExtractor",
+            "llm": config_value(self.llm, "llm"),
+            # The default evaluator is the LLM itself: recorded only when it was given.
+            "evaluator": config_value(self.evaluator, "evaluator")
+            if self._evaluator_given
+            else None,
+            "embedder": heuristic["embedder"],
+            "paths": [list(p) for p in self.paths],
+            "prompts": dict(self.prompts) if self._prompts_given else None,
+            "selection": self.selection,
+            "max_tokens": self.max_tokens,
+            "window_words": self.window_words,
+            "max_words": self.heuristic.max_words,
+            "min_gap_words": self.min_gap_words,
+            "fuzzy_threshold": self.fuzzy_threshold,
+            "rrf_k": self.rrf_k,
+            "core_max_words": self.core_max_words,
+        }
+
+    def settings(self) -> dict[str, Any]:
+        """What ``DocumentMemory.info`` and result files record (models as labels; never fails)."""
         return {
             "extractor": self.name,
             "llm": _label(self.llm),
@@ -257,7 +289,7 @@ class MemoryExtractor(MemoryExtractorLike):
             outline=outline,
             chunks=chunks,
             metadata=dict(metadata or {}),
-            info={**self.config(), "windows": window_info},
+            info={**self.settings(), "windows": window_info},
         )
 
     def windows(self, text: str) -> list[tuple[int, int]]:

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ctx_core.embeddings import DEFAULT_EMBEDDING_MODEL, Embedder
+from ctx_core._registry import Configurable
+from ctx_core.embeddings import Embedder, embedder_config
 from ctx_core.memory.model import DocumentMemory, OutlineEntry, ScenarioChunk
 from ctx_core.memory.segments import (
     Heading,
@@ -43,6 +44,7 @@ from ctx_core.memory.segments import (
     word_set,
 )
 from ctx_core.memory.source import check_document
+from ctx_core.models import DEFAULT_EMBEDDER
 from ctx_core.progress import progress
 
 __all__ = ["HeuristicMemoryExtractor", "MemoryExtractorLike", "TextAnalysis", "embed_by_length"]
@@ -107,7 +109,7 @@ class MemoryExtractorLike:
         return memories
 
 
-class HeuristicMemoryExtractor(MemoryExtractorLike):
+class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
     """Document memories from headings and embedding topic boundaries, with no LLM.
 
     Args:
@@ -166,14 +168,13 @@ class HeuristicMemoryExtractor(MemoryExtractorLike):
         return self._embedder
 
     def config(self) -> dict[str, Any]:
-        """The settings, for result files and ``DocumentMemory.info``."""
+        """The embedder (by model name, without loading it) and the settings."""
         return {
-            "extractor": self.name,
-            # The name, without loading the model (config() is called before extraction).
+            "type": "HeuristicMemoryExtractor",
             "embedder": (
-                self._embedder.model_name
-                if self._embedder
-                else self._embedder_name or DEFAULT_EMBEDDING_MODEL
+                embedder_config(self._embedder)
+                if self._embedder is not None
+                else self._embedder_name or DEFAULT_EMBEDDER
             ),
             "max_words": self.max_words,
             "min_words": self.min_words,
@@ -183,6 +184,10 @@ class HeuristicMemoryExtractor(MemoryExtractorLike):
             "core_max_words": self.core_max_words,
             "use_headings": self.use_headings,
         }
+
+    def settings(self) -> dict[str, Any]:
+        """What ``DocumentMemory.info`` and result files record: the extractor's name and settings."""
+        return {"extractor": self.name, **{k: v for k, v in self.config().items() if k != "type"}}
 
     # -- extraction -------------------------------------------------------
 
@@ -252,7 +257,7 @@ class HeuristicMemoryExtractor(MemoryExtractorLike):
             outline=outline,
             chunks=chunks,
             metadata=dict(metadata or {}),
-            info={**self.config(), "mode": "headings" if headings else "topics"},
+            info={**self.settings(), "mode": "headings" if headings else "topics"},
         )
 
     # -- building blocks (shared with the LLM extractor) --------------------

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from ctx_core._registry import Configurable
 from ctx_core.errors import RemoteServiceError, require
 from ctx_core.scoring.base import BaseScorer
 from ctx_core.types import Passage
@@ -26,7 +27,7 @@ _NO_CLIENT_RETRIES: Any = {"max_retries": 0}
 MAX_DOCUMENTS_PER_REQUEST = 1000
 
 
-class CohereScorer(BaseScorer):
+class CohereScorer(BaseScorer, Configurable):
     """Scores passages with Cohere's ``/v2/rerank`` endpoint.
 
     Results come back sorted by relevance with an ``index`` into the request's
@@ -88,11 +89,29 @@ class CohereScorer(BaseScorer):
         self._client = cohere.ClientV2(**options)
         self._async_client = cohere.AsyncClientV2(**options)
         self.model_name = model
+        self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.batch_size = batch_size
         self.max_tokens_per_doc = max_tokens_per_doc
+
+    def config(self) -> dict[str, Any]:
+        """The model and the request settings; never the API key.
+
+        A scorer rebuilt from its config reads the key from ``$CO_API_KEY`` or
+        ``$COHERE_API_KEY`` (or takes ``api_key=`` added to the config by the caller).
+        """
+        return {
+            "type": "CohereScorer",
+            "model": self.model_name,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "retry_backoff": self.retry_backoff,
+            "batch_size": self.batch_size,
+            "max_tokens_per_doc": self.max_tokens_per_doc,
+        }
 
     def _request(self, documents: Sequence[str]) -> dict[str, Any]:
         extra = (

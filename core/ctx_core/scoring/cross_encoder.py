@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ctx_core._registry import Configurable
 from ctx_core.errors import ModelLoadError, require
 from ctx_core.models import check_model_source, resolve_device
 from ctx_core.scoring.base import BaseScorer
@@ -15,7 +16,7 @@ __all__ = ["CrossEncoderScorer"]
 logger = logging.getLogger(__name__)
 
 
-class CrossEncoderScorer(BaseScorer):
+class CrossEncoderScorer(BaseScorer, Configurable):
     """Scores (query, passage) pairs with a sentence-transformers ``CrossEncoder``.
 
     No cross-encoder ships offline; pass any Hugging Face id (for example
@@ -59,8 +60,21 @@ class CrossEncoderScorer(BaseScorer):
         except Exception as err:
             raise ModelLoadError(f"could not load cross-encoder {model!r}: {err}") from err
         self.model_name = model
+        self.device = device
         self.batch_size = batch_size
         self.show_progress = show_progress
+        self._max_length = max_length
+
+    def config(self) -> dict[str, Any]:
+        """The model by id or path and the settings as given (``max_length`` ``None``: the model's)."""
+        return {
+            "type": "CrossEncoderScorer",
+            "model": self.model_name,
+            "device": self.device,
+            "batch_size": self.batch_size,
+            "max_length": self._max_length,
+            "show_progress": self.show_progress,
+        }
 
     @property
     def max_length(self) -> int:

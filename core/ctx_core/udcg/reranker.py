@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from ctx_core._registry import Configurable, config_value
+from ctx_core.errors import ConfigError
 from ctx_core.scoring.base import Scorer
 from ctx_core.tokens import TokenCounter, default_counter
 from ctx_core.types import Passage, ensure_passages, validate_query
-from ctx_core.udcg.calibration import Calibrator, load_calibrator
+from ctx_core.udcg.calibration import Calibrator, LogisticCalibrator, load_calibrator
 from ctx_core.udcg.metric import DEFAULT_IRRELEVANT_WEIGHT, DEFAULT_RELEVANT_WEIGHT
 from ctx_core.udcg.signals import HybridSignals, RelevanceSignals, ScorerSignals
 from ctx_core.udcg.utility import AbstentionUtility
@@ -69,7 +72,7 @@ def order_for_reader(passages: Sequence[Passage], order: Order) -> list[Passage]
     raise ValueError(f"order must be 'best_first' or 'edges', got {order!r}")
 
 
-class UtilityDistractionReranker:
+class UtilityDistractionReranker(Configurable):
     """Rerank by expected contribution to the reader; drop likely distractors.
 
     For each passage: a relevance probability ``p`` (relevance signals through a
@@ -88,7 +91,8 @@ class UtilityDistractionReranker:
             ``None`` to treat every passage's utility as 1 (the offline default: the
             packaged 135M reader cannot judge utility, see the docs).
         calibrator: Maps one query's scores to relevance probabilities; a
-            :class:`~ctx_core.udcg.LogisticCalibrator`, a path, or a shipped name.
+            :class:`~ctx_core.udcg.LogisticCalibrator`, its parameters
+            (:meth:`~ctx_core.udcg.LogisticCalibrator.to_dict`), a path, or a shipped name.
             Default: ``"hybrid-hotpotqa"`` for the default signals; required otherwise.
         token_budget: Most tokens of kept passages (``None``: no limit).
         max_passages: Most passages kept (``None``: no limit).
@@ -113,7 +117,7 @@ class UtilityDistractionReranker:
         self,
         relevance: Scorer | RelevanceSignals | None = None,
         utility: AbstentionUtility | None = None,
-        calibrator: Calibrator | str | None = None,
+        calibrator: Calibrator | Mapping[str, Any] | str | Path | None = None,
         *,
         token_budget: int | None = None,
         max_passages: int | None = None,
@@ -142,8 +146,12 @@ class UtilityDistractionReranker:
                 "calibrator is required with a custom relevance scorer: fit one with "
                 "ctx_core.udcg.fit_calibrator(scorer, labelled_queries) or pass a shipped name"
             )
-        if isinstance(calibrator, str):
+        # A name or path is what config() records; parameters are recorded inline.
+        self.calibrator_source = str(calibrator) if isinstance(calibrator, (str, Path)) else None
+        if isinstance(calibrator, (str, Path)):
             calibrator = load_calibrator(calibrator)
+        elif isinstance(calibrator, Mapping):
+            calibrator = LogisticCalibrator.from_dict(calibrator)
         self.signals: RelevanceSignals = (
             relevance if isinstance(relevance, RelevanceSignals) else ScorerSignals(relevance)
         )
@@ -162,6 +170,7 @@ class UtilityDistractionReranker:
         self.allow_empty = allow_empty
         self.relevant_weight = relevant_weight
         self.irrelevant_weight = irrelevant_weight
+        self._counter_arg = counter
         self.counter = counter or default_counter()
 
     @property
@@ -170,18 +179,36 @@ class UtilityDistractionReranker:
         return -self.irrelevant_weight / (self.relevant_weight - self.irrelevant_weight)
 
     def config(self) -> dict[str, Any]:
-        """Settings, for result files."""
+        """The relevance signals, utility and calibrator as configs, and the settings.
+
+        The calibrator appears as the shipped name or path it was loaded from, or
+        else as its fitted parameters.
+
+        Raises:
+            ConfigError: the relevance scorer, the utility's reader or the calibrator
+                has no config (e.g. a live model object in place of a model id).
+        """
+        if self.calibrator_source is not None:
+            calibrator: Any = self.calibrator_source
+        elif isinstance(self.calibrator, LogisticCalibrator):
+            calibrator = self.calibrator.to_dict()
+        else:
+            raise ConfigError(
+                f"calibrator {type(self.calibrator).__name__} has no config; pass a shipped "
+                "name, a path or a LogisticCalibrator"
+            )
         return {
-            "relevance": getattr(self.signals, "name", type(self.signals).__name__),
-            "relevance_model": getattr(self.signals, "model_name", None),
-            "utility": self.utility.config() if self.utility else None,
-            "calibrator": getattr(self.calibrator, "to_dict", lambda: repr(self.calibrator))(),
+            "type": "UtilityDistractionReranker",
+            "relevance": config_value(self.relevance, "relevance"),
+            "utility": config_value(self.utility, "utility"),
+            "calibrator": calibrator,
             "token_budget": self.token_budget,
             "max_passages": self.max_passages,
             "order": self.order,
             "allow_empty": self.allow_empty,
             "relevant_weight": self.relevant_weight,
             "irrelevant_weight": self.irrelevant_weight,
+            "counter": config_value(self._counter_arg, "counter"),
         }
 
     # -- the decision -----------------------------------------------------

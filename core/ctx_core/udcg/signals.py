@@ -24,11 +24,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ctx_core.embeddings import Embedder
+from ctx_core._registry import Configurable, config_value
+from ctx_core.embeddings import Embedder, embedder_config
 from ctx_core.scoring.base import Scorer
 from ctx_core.scoring.bm25 import BM25Scorer, word_tokens
 from ctx_core.types import Passage, ensure_passages, validate_query
@@ -83,7 +84,7 @@ class RelevanceSignals(Protocol):
         ...
 
 
-class ScorerSignals:
+class ScorerSignals(Configurable):
     """Any core scorer as a one-column signal set (column ``"score"``).
 
     Examples:
@@ -102,6 +103,10 @@ class ScorerSignals:
         self.name = str(getattr(scorer, "name", type(scorer).__name__))
         self.model_name = getattr(scorer, "model_name", None)
 
+    def config(self) -> dict[str, Any]:
+        """The scorer's config (``ConfigError`` when it has none)."""
+        return {"type": "ScorerSignals", "scorer": config_value(self.scorer, "scorer")}
+
     def signals(self, query: str, passages: Sequence[Passage]) -> dict[str, list[float]]:
         """``{"score": scorer.score(query, passages)}``."""
         return {"score": self.scorer.score(query, passages)}
@@ -111,7 +116,7 @@ class ScorerSignals:
         return {"score": await self.scorer.ascore(query, passages)}
 
 
-class HybridSignals:
+class HybridSignals(Configurable):
     """Dense, feedback, lexical and title-link signals from one embedding pass.
 
     Args:
@@ -144,6 +149,15 @@ class HybridSignals:
         self.model_name = self.embedder.model_name
         self.title_key = title_key
         self.bm25 = bm25 or BM25Scorer()
+
+    def config(self) -> dict[str, Any]:
+        """The embedder (by model name), the title key and the BM25 scorer's config."""
+        return {
+            "type": "HybridSignals",
+            "embedder": embedder_config(self.embedder),
+            "title_key": self.title_key,
+            "bm25": self.bm25.config(),
+        }
 
     def signals(self, query: str, passages: Sequence[Passage]) -> dict[str, list[float]]:
         """All columns for one query's candidates."""

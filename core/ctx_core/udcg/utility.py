@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from ctx_core._registry import Configurable, config_value
 from ctx_core.llm import ScoringLLM
 from ctx_core.progress import progress
 from ctx_core.tokens import TokenCounter
@@ -28,7 +29,7 @@ DEFAULT_INSTRUCTION = (
 )
 
 
-class AbstentionUtility:
+class AbstentionUtility(Configurable):
     """Utility ``u = 1 - p(NO-RESPONSE)`` of each passage for a reader LLM.
 
     For each (question, passage) pair the reader sees only that passage under an
@@ -126,11 +127,20 @@ class AbstentionUtility:
         return await asyncio.to_thread(self.utilities, question, passages)
 
     def config(self) -> dict[str, Any]:
-        """Settings, for result files."""
+        """The reader LLM's config and the settings.
+
+        Raises:
+            ConfigError: the reader LLM has no ``config()`` (build it from a model id,
+                e.g. ``AbstentionUtility("smollm2")``, to serialize the utility).
+        """
         return {
-            "model": self.model_name,
+            "type": "AbstentionUtility",
+            "llm": config_value(self.llm, "llm"),
+            "instruction": self.instruction,
             "abstain_token": self.abstain_token,
             "max_passage_tokens": self.max_passage_tokens,
+            "cache_size": self.cache_size,
+            "show_progress": self.show_progress,
         }
 
     def _fitted(self, passage: Passage) -> str:
