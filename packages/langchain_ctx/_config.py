@@ -132,14 +132,8 @@ def revive(value: Any) -> Any:
     return value
 
 
-def lc_object(value: Any, name: str, info: SerializationInfo | None = None) -> Any:
+def lc_object(value: Any, name: str) -> Any:
     """``dumpd(value)`` for a LangChain object that LangChain can serialize.
-
-    Args:
-        value: The object.
-        name: Its field, for the error message.
-        info: Pydantic's serialization info: in Python mode an object LangChain cannot
-            serialize is returned as it is instead of raising.
 
     Raises:
         ConfigError: LangChain cannot serialize ``value`` (``is_lc_serializable()`` is false).
@@ -147,8 +141,6 @@ def lc_object(value: Any, name: str, info: SerializationInfo | None = None) -> A
     if value is None:
         return None
     if not (isinstance(value, Serializable) and value.is_lc_serializable()):
-        if info is not None and not info.mode_is_json():
-            return value
         raise ConfigError(
             f"{name} is a {type(value).__name__}, which LangChain cannot serialize; "
             f"pass the object itself as {name}= when rebuilding"

@@ -14,8 +14,12 @@ from langchain_ctx._config import CtxSerializable
 
 __all__ = ["CtxEmbeddings"]
 
-#: The ``Embedder`` settings a shared embedder is described by (the device is not kept).
-_SHARED = ("batch_size", "query_prefix", "document_prefix", "show_progress", "cache_size")
+
+def _settings(embedder: Embedder) -> dict[str, Any]:
+    """A shared embedder's options: its config without the type and the model."""
+    return {k: v for k, v in embedder.config().items() if k not in ("type", "model")}
+
+
 # The Embedder passed to __init__, for model_post_init (which pydantic runs inside __init__).
 _shared_embedder: ContextVar[Embedder | None] = ContextVar("_shared_embedder", default=None)
 
@@ -60,7 +64,7 @@ class CtxEmbeddings(CtxSerializable, Embeddings):
         shared = model if isinstance(model, Embedder) else None
         if shared is not None:
             model = shared.model_name
-            options = {**{k: getattr(shared, k) for k in _SHARED}, **options}
+            options = {**_settings(shared), **options}
         token = _shared_embedder.set(shared)
         try:
             super().__init__(model=model, options=options)

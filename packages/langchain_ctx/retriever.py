@@ -27,10 +27,10 @@ class RerankingRetriever(BaseRetriever, CtxSerializable):
         k: How many documents to return; ``invoke(query, k=...)`` overrides it.
 
     ``model_dump`` writes the reranker and the base retriever in LangChain's ``dumpd``
-    form (and ``model_validate`` reads it back). A base retriever LangChain cannot
-    serialize (most vector-store retrievers) stays the object in a Python-mode dump;
-    ``model_dump_json`` raises ``ConfigError`` and ``load`` refuses the ``dumpd`` form:
-    rebuild with the object, ``model_validate({**dump, "base_retriever": retriever})``.
+    form (and ``model_validate`` reads it back). For a base retriever LangChain cannot
+    serialize (most vector-store retrievers) ``model_dump`` raises ``ConfigError`` and
+    ``load`` refuses the ``dumpd`` form; dump without it and rebuild with the object:
+    ``model_validate({**r.model_dump(exclude={"base_retriever"}), "base_retriever": b})``.
 
     Examples:
         >>> from langchain_core.vectorstores import InMemoryVectorStore
@@ -50,14 +50,12 @@ class RerankingRetriever(BaseRetriever, CtxSerializable):
     base_retriever: Annotated[
         BaseRetriever,
         BeforeValidator(revive),
-        PlainSerializer(
-            lambda value, info: lc_object(value, "base_retriever", info), when_used="always"
-        ),
+        PlainSerializer(lambda value: lc_object(value, "base_retriever"), when_used="always"),
     ]
     reranker: Annotated[
         CtxDocumentCompressor,
         BeforeValidator(revive),
-        PlainSerializer(lambda value, info: lc_object(value, "reranker", info), when_used="always"),
+        PlainSerializer(lambda value: lc_object(value, "reranker"), when_used="always"),
     ]
     k: int = Field(default=4, ge=1)
 

@@ -13,8 +13,10 @@ from llamaindex_ctx._config import JsonConfig
 
 __all__ = ["CtxEmbedding"]
 
-#: The ``Embedder`` settings a shared embedder is described by (the device is not kept).
-_SHARED = ("batch_size", "query_prefix", "document_prefix", "show_progress", "cache_size")
+
+def _settings(embedder: Embedder) -> dict[str, Any]:
+    """A shared embedder's options: its config without the type and the model."""
+    return {k: v for k, v in embedder.config().items() if k not in ("type", "model")}
 
 
 class CtxEmbedding(JsonConfig, BaseEmbedding):
@@ -56,7 +58,7 @@ class CtxEmbedding(JsonConfig, BaseEmbedding):
         options = dict(options or {})
         if isinstance(model, Embedder):
             embedder = model
-            options = {**{k: getattr(model, k) for k in _SHARED}, **options}
+            options = {**_settings(model), **options}
         else:
             # from_dict passes the id back as model_name.
             embedder = Embedder(model or kwargs.get("model_name"), **options)

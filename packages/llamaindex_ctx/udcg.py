@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import (
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    SerializationInfo,
+)
 
-from ctx_core.udcg import UtilityDistractionReranker
-from llamaindex_ctx._config import Component
+from ctx_core.udcg import LogisticCalibrator, UtilityDistractionReranker
+from llamaindex_ctx._config import Component, write_field
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 
 __all__ = ["UDCGPostprocessor"]
+
+
+def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
+    """A fitted calibrator as its parameters; a shipped name or path as it is."""
+    if isinstance(value, LogisticCalibrator):
+        return value.to_dict()
+    return write_field(value, info)
+
+
+#: A calibrator, a shipped name or path, or a fitted calibrator's parameters (the core
+#: reranker reads all three, so nothing is rebuilt here).
+CalibratorField = Annotated[Any, PlainSerializer(_write_calibrator, when_used="always")]
 
 
 class UDCGPostprocessor(CtxRerankPostprocessor):
@@ -44,7 +61,9 @@ class UDCGPostprocessor(CtxRerankPostprocessor):
     utility: Component = Field(
         default=None, description="A ctx_core AbstentionUtility or its config, or None."
     )
-    calibrator: Component = Field(default=None, description="Calibrator, path or shipped name.")
+    calibrator: CalibratorField = Field(
+        default=None, description="Calibrator (or its parameters), path or shipped name."
+    )
     token_budget: int | None = Field(default=None, ge=1, description="Most tokens kept.")
     order: Literal["best_first", "edges"] = "best_first"
     allow_empty: bool = True
