@@ -74,6 +74,18 @@ _ENTRIES: dict[str, dict[str, Target]] = {
         "cohere": "ctx_core.scoring.cohere:CohereScorer",
         "incontext": "ctx_core.incontext.ranker:InContextRanker",
     },
+    "backend": {
+        "reference": "ctx_core.incontext.backends.reference:ReferenceBackend",
+        "sdpa": "ctx_core.incontext.backends.sdpa:SdpaBackend",
+        "flex": "ctx_core.incontext.backends.flex:FlexBackend",
+        "triton": "ctx_core.incontext.backends.triton:TritonBackend",
+    },
+    "transform": {
+        "score": "ctx_core.batch.transforms:ScoreTransform",
+        "rerank": "ctx_core.batch.transforms:RerankTransform",
+        "structurize": "ctx_core.batch.structure:StructurizeTransform",
+        "extract_memories": "ctx_core.batch.memory:ExtractMemoriesTransform",
+    },
 }
 
 

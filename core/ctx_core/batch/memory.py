@@ -15,6 +15,7 @@ from typing import Any
 
 from ctx_core.batch.documents import DocumentFields, document_of
 from ctx_core.batch.transforms import BatchTransform
+from ctx_core.models import DEFAULT_LLM
 
 __all__ = ["EXTRACTORS", "ExtractMemoriesTransform", "build_extractor"]
 
@@ -46,7 +47,7 @@ def build_extractor(
     if name == "llm":
         from ctx_core.llm import TransformersLLM
 
-        model = TransformersLLM(llm or "smollm2", **dict(llm_options or {}))
+        model = TransformersLLM(llm or DEFAULT_LLM, **dict(llm_options or {}))
         return MemoryExtractor(model, **dict(options or {}))
     raise ValueError(f"extractor must be one of {', '.join(EXTRACTORS)}, got {name!r}")
 

@@ -19,11 +19,11 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from ctx_core import _registry
 from ctx_core.rerank import Reranker
 from ctx_core.scoring.base import Scorer
 from ctx_core.types import Passage, validate_query
@@ -37,34 +37,21 @@ __all__ = [
     "transform_names",
 ]
 
-#: Transforms by the name the CLI and the job manifest use (``"module:Class"``, imported lazily).
-TRANSFORMS: dict[str, str] = {
-    "score": "ctx_core.batch.transforms:ScoreTransform",
-    "rerank": "ctx_core.batch.transforms:RerankTransform",
-    "structurize": "ctx_core.batch.structure:StructurizeTransform",
-    "extract_memories": "ctx_core.batch.memory:ExtractMemoriesTransform",
-}
-
 
 def transform_names() -> list[str]:
-    """Names :func:`resolve_transform` accepts."""
-    return sorted(TRANSFORMS)
+    """Names :func:`resolve_transform` accepts (kind ``"transform"`` of the registry)."""
+    return _registry.names("transform")
 
 
 def resolve_transform(name: str) -> type[BatchTransform]:
-    """The transform class registered as ``name``.
+    """The transform class registered as ``name`` (the name the CLI and the job manifest use).
 
     Raises:
         ValueError: ``name`` is not a registered transform.
     """
-    if name not in TRANSFORMS:
-        raise ValueError(
-            f"unknown transform {name!r}; choose one of {', '.join(transform_names())}"
-        )
-    module, attribute = TRANSFORMS[name].split(":")
-    cls = getattr(importlib.import_module(module), attribute)
+    cls = _registry.lookup("transform", name)
     if not (isinstance(cls, type) and issubclass(cls, BatchTransform)):
-        raise TypeError(f"{TRANSFORMS[name]} is not a BatchTransform")
+        raise TypeError(f"transform {name!r} is not a BatchTransform: {cls!r}")
     return cls
 
 

@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ctx_core.models import DEFAULT_LLM
+
 __all__ = ["default_path", "register", "run", "write"]
 
 logger = logging.getLogger(__name__)
@@ -39,10 +41,14 @@ def register(subparsers: Any) -> None:
         help="comma-separated: original, heuristic, llm (default: original,heuristic)",
     )
     parser.add_argument(
-        "--llm", default="smollm2", help="structurizing LLM of the llm variant (default smollm2)"
+        "--llm",
+        default=DEFAULT_LLM,
+        help=f"structurizing LLM of the llm variant (default {DEFAULT_LLM})",
     )
     parser.add_argument(
-        "--reader", default="smollm2", help="reader LLM for --task reader (default smollm2)"
+        "--reader",
+        default=DEFAULT_LLM,
+        help=f"reader LLM for --task reader (default {DEFAULT_LLM})",
     )
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N queries")
     parser.add_argument(

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ctx_core._registry import Configurable, config_value
 from ctx_core.context.fragments import (
     ContextMessage,
     Fragment,
@@ -94,7 +95,7 @@ class RenderedContext:
         return "\n\n".join(f"{m['role']}: {m['content']}" for m in self.messages)
 
 
-class WorkingContext:
+class WorkingContext(Configurable):
     """An append-only conversation with foldable, summarizable fragments.
 
     Args:
@@ -115,6 +116,7 @@ class WorkingContext:
         self._fragments: dict[str, Fragment] = {}
         self._history: list[Operation] = []
         self._counter = counter
+        self._counter_given = counter is not None
         self._token_cache: dict[int, int] = {}
         self.hits: dict[str, Any] = {}
         """Search hits by id (filled by the search tools; kept so details can be fetched later)."""
@@ -122,6 +124,16 @@ class WorkingContext:
         """Scratch space for tools (e.g. embeddings of messages, which never change)."""
         for i, message in enumerate(messages):
             self.append(message, argument=f"messages[{i}]")
+
+    def config(self) -> dict[str, Any]:
+        """The settings (the token counter when one was given); never the messages or fragments.
+
+        ``WorkingContext.from_config(ctx.config())`` is an empty context with the same settings.
+        """
+        return {
+            "type": "WorkingContext",
+            "counter": config_value(self._counter, "counter") if self._counter_given else None,
+        }
 
     @classmethod
     def from_text(cls, text: str, role: str = "user", **kwargs: Any) -> WorkingContext:

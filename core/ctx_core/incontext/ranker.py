@@ -9,14 +9,17 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ctx_core.incontext.backends import AttentionBackend
+from ctx_core._registry import Configurable, lookup
+from ctx_core.errors import ConfigError
+from ctx_core.incontext.backends import AttentionBackend, backend_names
 from ctx_core.incontext.layout import PromptBuilder, PromptTemplate, SignalChoice
 from ctx_core.incontext.passes import plan_passes
 from ctx_core.incontext.scoring import (
@@ -26,7 +29,7 @@ from ctx_core.incontext.scoring import (
     normalize_length,
     scores_from_logmass,
 )
-from ctx_core.models import check_model_source, load_causal_lm
+from ctx_core.models import DEFAULT_LLM, check_model_source, load_causal_lm
 from ctx_core.scoring.base import BaseScorer
 from ctx_core.types import Passage
 
@@ -68,7 +71,7 @@ class InContextScores:
     calibration_logmass: Any = field(default=None, repr=False)
 
 
-class InContextRanker(BaseScorer):
+class InContextRanker(BaseScorer, Configurable):
     """Scores passages by the attention an LLM pays them in one block-sparse forward pass.
 
     The prompt holds an instruction with the query, every passage in its own block and a
@@ -102,7 +105,8 @@ class InContextRanker(BaseScorer):
         max_block_tokens: Token limit of a passage block (longer text is cut, with a
             warning).
         query_offset: Position id where the final block starts.
-        template: Prompt wording (:class:`~ctx_core.incontext.layout.PromptTemplate`).
+        template: Prompt wording (:class:`~ctx_core.incontext.layout.PromptTemplate`, or a
+            mapping of its fields).
         use_chat_template: Wrap the prompt in the model's chat template (default: when it
             has one).
         attention: ``"block"`` (block-sparse, the point of this ranker) or ``"causal"``
@@ -140,7 +144,7 @@ class InContextRanker(BaseScorer):
         length_normalization: LengthNormalization = "none",
         max_block_tokens: int = 160,
         query_offset: int = 8192,
-        template: PromptTemplate | None = None,
+        template: PromptTemplate | Mapping[str, str] | None = None,
         use_chat_template: bool | None = None,
         attention: Literal["block", "causal"] = "block",
         labels: Literal["index", "id"] = "index",
@@ -150,8 +154,7 @@ class InContextRanker(BaseScorer):
         show_progress: bool | None = None,
     ) -> None:
         if isinstance(model, str):
-            if model.lower() not in {"smollm2", "gemma3-270m", "gemma-3-270m"}:
-                check_model_source(model, "model")
+            check_model_source(model, "model")
         elif model is not None and tokenizer is None:
             raise ValueError("a model passed as an object needs its tokenizer (tokenizer=...)")
         if attention not in ("block", "causal"):
@@ -182,7 +185,7 @@ class InContextRanker(BaseScorer):
         self.model_name = (
             model
             if isinstance(model, str)
-            else ("smollm2" if model is None else type(model).__name__)
+            else (DEFAULT_LLM if model is None else type(model).__name__)
         )
         self.device = device
         self.dtype = dtype
@@ -194,7 +197,9 @@ class InContextRanker(BaseScorer):
         self.length_normalization = length_normalization
         self.max_block_tokens = max_block_tokens
         self.query_offset = query_offset
-        self.template = template or PromptTemplate()
+        self.template = (
+            PromptTemplate(**template) if isinstance(template, Mapping) else template
+        ) or PromptTemplate()
         self.use_chat_template = use_chat_template
         self.attention = attention
         self.labels = labels
@@ -206,6 +211,56 @@ class InContextRanker(BaseScorer):
         self._engine: Any = None
         self._builder: PromptBuilder | None = None
         self._layers: list[int] = []
+
+    def config(self) -> dict[str, Any]:
+        """The model by id, path or alias, the backend by name, and the settings as given.
+
+        The template appears only when it differs from the default wording.
+
+        Raises:
+            ConfigError: the model was passed as a loaded object, or the backend as an
+                unregistered object.
+        """
+        if self._model_arg is not None and not isinstance(self._model_arg, str):
+            raise ConfigError(
+                f"InContextRanker holds a loaded {type(self._model_arg).__name__}; build it from "
+                "a model id, path or alias (InContextRanker('smollm2')) to serialize it"
+            )
+        backend = self.backend_choice
+        if isinstance(backend, AttentionBackend):
+            if not _is_default_backend(backend):
+                raise ConfigError(
+                    f"attention backend {backend!r} is not a registered backend with its "
+                    "default settings; pass the backend by name (backend='sdpa', ...) or "
+                    "register it with register_backend to serialize the ranker"
+                )
+            backend = backend.name
+        template = dataclasses.asdict(self.template)
+        scoring_layer = self.scoring_layer
+        return {
+            "type": "InContextRanker",
+            "model": self.model_name,
+            "device": self.device,
+            "dtype": self.dtype,
+            "backend": backend,
+            "scoring_layer": scoring_layer
+            if scoring_layer is None or isinstance(scoring_layer, int)
+            else list(scoring_layer),
+            "heads": self.heads,
+            "signal_tokens": self.signal_tokens,
+            "calibrate": self.calibrate,
+            "length_normalization": self.length_normalization,
+            "max_block_tokens": self.max_block_tokens,
+            "query_offset": self.query_offset,
+            "template": None if template == dataclasses.asdict(PromptTemplate()) else template,
+            "use_chat_template": self.use_chat_template,
+            "attention": self.attention,
+            "labels": self.labels,
+            "max_pass_tokens": self.max_pass_tokens,
+            "max_pass_candidates": self.max_pass_candidates,
+            "anchors": self.anchors,
+            "show_progress": self.show_progress,
+        }
 
     def __repr__(self) -> str:
         return (
@@ -372,3 +427,11 @@ class InContextRanker(BaseScorer):
             logmass=logmass,
             calibration_logmass=calib_logmass,
         )
+
+
+def _is_default_backend(backend: AttentionBackend) -> bool:
+    # Only then does its registered name rebuild the same backend.
+    if backend.name not in backend_names():
+        return False
+    default = lookup("backend", backend.name)()
+    return type(default) is type(backend) and vars(default) == vars(backend)

@@ -42,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from ctx_core.embeddings import Embedder
+from ctx_core._registry import Configurable, config_value
+from ctx_core.embeddings import Embedder, embedder_config
 from ctx_core.memory.heuristic import (
     HeuristicMemoryExtractor,
     MemoryExtractorLike,
@@ -136,7 +137,7 @@ def _grouped(
     return rows
 
 
-class MemoryIndex:
+class MemoryIndex(Configurable):
     """Document memories in three embedded layers, searched together.
 
     Args:
@@ -213,6 +214,28 @@ class MemoryIndex:
             + (f", path={str(self.path)!r}" if self.path else "")
             + ")"
         )
+
+    def config(self) -> dict[str, Any]:
+        """The settings: embedder (by model name), scorer config, ``*_k``, weights; never the rows.
+
+        A rebuilt index is empty: load or add the memories again.
+
+        Raises:
+            ConfigError: the scorer has no ``config()``.
+        """
+        return {
+            "type": "MemoryIndex",
+            "embedder": embedder_config(self.embedder),
+            "scorer": config_value(self.scorer, "scorer"),
+            "chunk_k": self.chunk_k,
+            "outline_k": self.outline_k,
+            "core_k": self.core_k,
+            "outline_weight": self.outline_weight,
+            "core_weight": self.core_weight,
+            "duplicate_threshold": self.duplicate_threshold,
+            "layer_words": self.layer_words,
+            "show_progress": self.show_progress,
+        }
 
     @property
     def doc_ids(self) -> list[str]:

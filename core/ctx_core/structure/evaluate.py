@@ -47,6 +47,7 @@ from ctx_core.eval.metrics import (
     recall_at_k,
     token_f1,
 )
+from ctx_core.models import DEFAULT_LLM
 from ctx_core.progress import progress
 from ctx_core.structure.base import BaseStructurizer
 from ctx_core.structure.heuristic import HeuristicStructurizer
@@ -72,7 +73,7 @@ READER_PROMPT = (
 
 
 def build_structurizer(
-    variant: str, *, embedder: Any | None = None, llm: Any = "smollm2", batch_size: int = 8
+    variant: str, *, embedder: Any | None = None, llm: Any = DEFAULT_LLM, batch_size: int = 8
 ) -> BaseStructurizer | None:
     """The structurizer of a variant (``None`` for ``original``)."""
     if variant == "original":
@@ -143,7 +144,7 @@ def run_retrieval_eval(
     variants: Sequence[str] = ("original", "heuristic"),
     *,
     embedder: Any | None = None,
-    llm: Any = "smollm2",
+    llm: Any = DEFAULT_LLM,
     min_words: int = 50,
     limit: int | None = None,
     pool_depth: int | None = None,
@@ -261,7 +262,7 @@ def run_retrieval_eval(
 def run_reader_eval(
     variants: Sequence[str] = ("original", "heuristic"),
     *,
-    reader: Any = "smollm2",
+    reader: Any = DEFAULT_LLM,
     llm: Any | None = None,
     limit: int | None = 100,
     max_new_tokens: int = 16,

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ctx_core._registry import Configurable, config_value
 from ctx_core.progress import progress
 from ctx_core.structure.base import BaseStructurizer, validate_text
 from ctx_core.structure.keywords import join_phrases, key_phrases, phrases
@@ -60,14 +61,14 @@ class _Node:
     title: bool = False
 
 
-class HeuristicStructurizer(BaseStructurizer):
+class HeuristicStructurizer(BaseStructurizer, Configurable):
     """Structure text from its headings and enumerations, or by topic segmentation.
 
     Args:
         embedder: An :class:`~ctx_core.embeddings.Embedder` (or anything with
-            ``embed(texts) -> array``) for topic segmentation. Default: the packaged
-            all-MiniLM-L6-v2, loaded on first use (texts with markers or very few
-            sentences never load it).
+            ``embed(texts) -> array``), or a model id or path, for topic segmentation.
+            Default: the packaged all-MiniLM-L6-v2. A model named by id is loaded on
+            first use (texts with markers or very few sentences never load it).
         sentences_per_aspect: Target aspect size for topic segmentation.
         min_aspect_sentences: Smallest aspect topic segmentation may make.
         max_aspects: Most aspects topic segmentation may make.
@@ -119,11 +120,35 @@ class HeuristicStructurizer(BaseStructurizer):
     @property
     def embedder(self) -> Any:
         """The sentence embedder (loaded on first use)."""
-        if self._embedder is None:
+        if self._embedder is None or isinstance(self._embedder, str):
             from ctx_core.embeddings import Embedder
 
-            self._embedder = Embedder()
+            self._embedder = Embedder(self._embedder)
         return self._embedder
+
+    def config(self) -> dict[str, Any]:
+        """The embedder (by model name, without loading it) and the settings.
+
+        Raises:
+            ConfigError: the embedder is an object that is neither an
+                :class:`~ctx_core.embeddings.Embedder` nor a component with a config.
+        """
+        from ctx_core.embeddings import Embedder, embedder_config
+
+        embedder = self._embedder
+        return {
+            "type": "HeuristicStructurizer",
+            "embedder": embedder_config(embedder)
+            if embedder is None or isinstance(embedder, (str, Embedder))
+            else config_value(embedder, "embedder"),
+            "sentences_per_aspect": self.sentences_per_aspect,
+            "min_aspect_sentences": self.min_aspect_sentences,
+            "max_aspects": self.max_aspects,
+            "use_markers": self.use_markers,
+            "window": self.window,
+            "paragraph_bonus": self.paragraph_bonus,
+            "scope_phrases": self.scope_phrases,
+        }
 
     # -- public API ----------------------------------------------------------
 

@@ -35,7 +35,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ctx_core._registry import Configurable, config_value
 from ctx_core.llm.base import LLM, Prompt
+from ctx_core.models import DEFAULT_LLM
 from ctx_core.progress import progress
 from ctx_core.structure.base import BaseStructurizer, validate_text
 from ctx_core.structure.heuristic import keyword_scope
@@ -70,13 +72,14 @@ class _Job:
     scope: str = ""
 
 
-class LLMStructurizer(BaseStructurizer):
+class LLMStructurizer(BaseStructurizer, Configurable):
     """Structure text with an LLM in the sentence-referencing form, with repair and fallback.
 
     Args:
         llm: Any core :class:`~ctx_core.llm.LLM` (wrap LangChain or LlamaIndex models
             with the adapters), or a model id / path / alias for a local
-            :class:`~ctx_core.llm.TransformersLLM` (default ``"smollm2"``, loaded on first use).
+            :class:`~ctx_core.llm.TransformersLLM` (default
+            :data:`~ctx_core.models.DEFAULT_LLM`, loaded on first use).
         fallback: Structurizer for chunks whose answer is unusable (default: a
             :class:`~ctx_core.structure.HeuristicStructurizer`).
         chunk_tokens: Longest chunk given to the LLM at once, in tokens of ``counter``.
@@ -119,8 +122,11 @@ class LLMStructurizer(BaseStructurizer):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if fallback is not None and not isinstance(fallback, BaseStructurizer):
             raise TypeError(f"fallback must be a BaseStructurizer, got {type(fallback).__name__}")
-        self._llm = llm if llm is not None else "smollm2"
+        self._llm = llm if llm is not None else DEFAULT_LLM
+        # A model named by id stays named so in config() after it is loaded.
+        self._llm_name = self._llm if isinstance(self._llm, str) else None
         self._fallback = fallback
+        self._fallback_given = fallback is not None
         self.chunk_tokens = chunk_tokens
         self.max_tokens = max_tokens
         self.max_gap = max_gap
@@ -129,6 +135,27 @@ class LLMStructurizer(BaseStructurizer):
         self.batch_size = batch_size
         self.temperature = temperature
         self.show_progress = show_progress
+
+    def config(self) -> dict[str, Any]:
+        """The LLM (by id, or its config), the fallback's config when given, and the settings.
+
+        Raises:
+            ConfigError: the LLM (or the fallback, or the counter) has no config, e.g. a
+                framework model wrapped by an adapter; name a local model instead.
+        """
+        return {
+            "type": "LLMStructurizer",
+            "llm": self._llm_name if self._llm_name is not None else config_value(self._llm, "llm"),
+            "fallback": config_value(self._fallback, "fallback") if self._fallback_given else None,
+            "chunk_tokens": self.chunk_tokens,
+            "max_tokens": self.max_tokens,
+            "max_gap": self.max_gap,
+            "examples": self.examples,
+            "counter": config_value(self.counter, "counter"),
+            "batch_size": self.batch_size,
+            "temperature": self.temperature,
+            "show_progress": self.show_progress,
+        }
 
     def __repr__(self) -> str:
         return f"LLMStructurizer(llm={self.model_name!r}, chunk_tokens={self.chunk_tokens})"

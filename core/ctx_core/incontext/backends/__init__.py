@@ -23,10 +23,10 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
+from ctx_core import _registry
 from ctx_core.incontext.backends.base import AttentionBackend, segment_logsumexp
 
 __all__ = [
@@ -37,13 +37,6 @@ __all__ = [
     "register_backend",
     "segment_logsumexp",
 ]
-
-_FACTORIES: dict[str, str | Callable[[], AttentionBackend]] = {
-    "reference": "ctx_core.incontext.backends.reference:ReferenceBackend",
-    "sdpa": "ctx_core.incontext.backends.sdpa:SdpaBackend",
-    "flex": "ctx_core.incontext.backends.flex:FlexBackend",
-    "triton": "ctx_core.incontext.backends.triton:TritonBackend",
-}
 
 #: Backends ``"auto"`` tries, first available wins, per device type.
 AUTO_ORDER: dict[str, tuple[str, ...]] = {
@@ -56,20 +49,16 @@ def register_backend(name: str, factory: str | Callable[[], AttentionBackend]) -
     """Make a backend available by name (``factory`` may be ``"module:attribute"``)."""
     if not name or name == "auto":
         raise ValueError(f"invalid backend name {name!r}")
-    _FACTORIES[name] = factory
+    _registry.register("backend", name, factory)
 
 
 def backend_names() -> list[str]:
     """Names :func:`get_backend` accepts (besides ``"auto"``)."""
-    return sorted(_FACTORIES)
+    return _registry.names("backend")
 
 
 def _build(name: str) -> AttentionBackend:
-    factory = _FACTORIES[name]
-    if isinstance(factory, str):
-        module, attribute = factory.split(":")
-        factory = getattr(importlib.import_module(module), attribute)
-    backend = factory()
+    backend = _registry.lookup("backend", name)()
     if not isinstance(backend, AttentionBackend):
         raise TypeError(f"backend {name!r} is not an AttentionBackend: {type(backend).__name__}")
     return backend
@@ -88,7 +77,7 @@ def get_backend(backend: str | AttentionBackend = "auto", device: Any = "cpu") -
     device_type = getattr(device, "type", str(device).split(":")[0])
     if backend == "auto":
         for name in AUTO_ORDER.get(device_type, ("sdpa",)):
-            if name not in _FACTORIES:
+            if name not in backend_names():
                 continue
             try:
                 candidate = _build(name)
@@ -97,7 +86,7 @@ def get_backend(backend: str | AttentionBackend = "auto", device: Any = "cpu") -
             if candidate.available(device):
                 return candidate
         return _build("sdpa")
-    if backend not in _FACTORIES:
+    if backend not in backend_names():
         raise ValueError(
             f"unknown attention backend {backend!r}; choose 'auto' or one of "
             f"{', '.join(backend_names())}"
