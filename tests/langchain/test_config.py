@@ -270,16 +270,23 @@ def test_ctx_chat_model_over_a_framework_model_cannot_be_written():
     assert dumpd(chat)["type"] == "not_implemented"
 
 
-def test_context_toolkit_writes_a_core_llm(tiny_llama_dir):
+def test_context_toolkit_writes_a_core_llm(tiny_llama_dir, embedder):
     llm = TransformersLLM(str(tiny_llama_dir))
-    kit = ContextToolkit(context=WorkingContext([("user", "hi")]), llm=llm)
-    dumped = kit.model_dump()
-    assert dumped["llm"] == llm.config()
+    kit = ContextToolkit(context=WorkingContext(), llm=llm, embedder=embedder)
+    dumped = json.loads(kit.model_dump_json())
+    assert dumped["llm"] == llm.config() and dumped["embedder"] == embedder.config()
     again = ContextToolkit.model_validate(dumped)
     assert again.llm.config() == llm.config()
     assert [t.name for t in again.get_tools()] == [t.name for t in kit.get_tools()]
     with pytest.raises(ValidationError):
         ContextToolkit(context=WorkingContext(), tools=["list_fragments"])
+
+
+def test_context_toolkit_with_messages_is_not_written_without_them():
+    kit = ContextToolkit(context=WorkingContext([("user", "hi")]))
+    with pytest.raises(PydanticSerializationError, match="holds 1 messages"):
+        kit.model_dump_json()
+    assert ContextToolkit.model_validate(kit.model_dump()).context is kit.context
 
 
 def test_every_package_class_loads_from_its_module():
