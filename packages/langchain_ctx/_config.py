@@ -175,7 +175,7 @@ class CtxSerializable(Serializable):
         so this must not raise. ``model_dump`` raises the :class:`ConfigError` instead.
         """
         serialized = super().to_json()
-        if serialized.get("type") != "constructor":  # pragma: no cover - always serializable
+        if serialized["type"] != "constructor":  # pragma: no cover - always serializable
             return serialized
         kwargs = serialized["kwargs"]
         plain = {k for k, v in kwargs.items() if not isinstance(v, Serializable)}

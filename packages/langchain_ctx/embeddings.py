@@ -67,7 +67,8 @@ class CtxEmbeddings(CtxSerializable, Embeddings):
             options = {**_settings(shared), **options}
         token = _shared_embedder.set(shared)
         try:
-            super().__init__(model=model, options=options)
+            # The base pydantic __init__ does not list this class's fields.
+            super().__init__(model=model, options=options)  # type: ignore[call-arg]
         finally:
             _shared_embedder.reset(token)
 

@@ -63,7 +63,8 @@ class CtxEmbedding(JsonConfig, BaseEmbedding):
             # from_dict passes the id back as model_name.
             embedder = Embedder(model or kwargs.get("model_name"), **options)
         kwargs["model_name"] = embedder.model_name
-        super().__init__(options=options, **kwargs)
+        # The base pydantic __init__ does not list this class's fields.
+        super().__init__(options=options, **kwargs)  # type: ignore[call-arg]
         self._embedder = embedder
 
     @property

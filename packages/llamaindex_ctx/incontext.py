@@ -62,7 +62,8 @@ class InContextRerankPostprocessor(CtxRerankPostprocessor):
     def __init__(
         self, ranker: InContextRanker | dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(ranker=ranker, **kwargs)
+        # The base pydantic __init__ does not list this class's fields.
+        super().__init__(ranker=ranker, **kwargs)  # type: ignore[call-arg]
 
     def model_post_init(self, context: Any, /) -> None:
         ranker = self.ranker

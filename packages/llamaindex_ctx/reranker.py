@@ -43,7 +43,8 @@ class ContextRerankPostprocessor(CtxRerankPostprocessor):
     _scorer: Scorer = PrivateAttr()
 
     def __init__(self, scorer: Scorer | dict[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(scorer=scorer, **kwargs)
+        # The base pydantic __init__ does not list this class's fields.
+        super().__init__(scorer=scorer, **kwargs)  # type: ignore[call-arg]
 
     def model_post_init(self, context: Any, /) -> None:
         self._scorer = self.scorer if self.scorer is not None else EmbeddingScorer()

@@ -76,7 +76,10 @@ class UDCGPostprocessor(CtxRerankPostprocessor):
         self, relevance: Any = None, utility: Any = None, calibrator: Any = None, **kwargs: Any
     ) -> None:
         """Args: relevance scorer, utility model and calibrator as for the core reranker."""
-        super().__init__(relevance=relevance, utility=utility, calibrator=calibrator, **kwargs)
+        # The base pydantic __init__ does not list this class's fields.
+        super().__init__(  # type: ignore[call-arg]
+            relevance=relevance, utility=utility, calibrator=calibrator, **kwargs
+        )
 
     def model_post_init(self, context: Any, /) -> None:
         self._reranker = UtilityDistractionReranker(
