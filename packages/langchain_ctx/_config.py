@@ -33,7 +33,13 @@ from typing import Annotated, Any
 
 from langchain_core._api import LangChainBetaWarning
 from langchain_core.load import Serializable, dumpd, load
-from pydantic import BeforeValidator, PlainSerializer, SerializationInfo, ValidationInfo
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    PlainSerializer,
+    SerializationInfo,
+    ValidationInfo,
+)
 from pydantic_core import PydanticSerializationError
 
 from ctx_core._registry import config_value, from_config
@@ -44,7 +50,6 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "Component",
     "CtxSerializable",
-    "component_config",
     "lc_object",
     "package_classes",
     "rebuild_component",
@@ -52,16 +57,6 @@ __all__ = [
     "revive",
     "write_field",
 ]
-
-
-def component_config(value: Any, name: str = "value") -> Any:
-    """``value`` as a config holds it: a core component as its ``config()``; a name,
-    number or ``None`` as it is.
-
-    Raises:
-        ConfigError: ``value`` is an object with no ``config()`` (e.g. a framework model).
-    """
-    return config_value(value, name)
 
 
 def rebuild_component(value: Any, name: str = "value") -> Any:
@@ -89,13 +84,15 @@ def write_field(value: Any, info: SerializationInfo) -> Any:
     In JSON mode a value with no config raises :class:`ConfigError`; in Python mode it
     is kept as the object itself, so a Python-mode dump still rebuilds the same
     component (the frameworks dump in Python mode for their own use, e.g. cache keys).
+    A pydantic model (e.g. a framework chat model) raises in both modes: pydantic would
+    dump it as a plain dict, which rebuilds nothing.
     """
     # An Annotated serializer gets a plain SerializationInfo, without the field's name.
     name = getattr(info, "field_name", None) or "a component field"
     try:
-        return component_config(value, name)
+        return config_value(value, name)
     except ConfigError:
-        if info.mode_is_json():
+        if info.mode_is_json() or isinstance(value, BaseModel):
             raise
         return value
 

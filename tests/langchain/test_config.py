@@ -289,6 +289,14 @@ def test_context_toolkit_with_messages_is_not_written_without_them():
     assert ContextToolkit.model_validate(kit.model_dump()).context is kit.context
 
 
+def test_context_toolkit_over_a_langchain_chat_model_cannot_be_written():
+    fake = GenericFakeChatModel(messages=iter([AIMessage("hi")]))
+    kit = ContextToolkit(context=WorkingContext(), llm=fake)
+    for dump in (kit.model_dump, kit.model_dump_json):
+        with pytest.raises(PydanticSerializationError, match="GenericFakeChatModel object"):
+            dump()
+
+
 def test_every_package_class_loads_from_its_module():
     names = {cls.__name__ for cls in package_classes()}
     assert {
