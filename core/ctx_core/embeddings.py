@@ -173,9 +173,11 @@ class Embedder(Configurable):
 
 
 def embedder_config(embedder: Embedder | str | None) -> str | dict[str, Any]:
-    """An embedder as a component config records it: its model name when its other
-    settings are the defaults (so configs read ``"embedder": "all-MiniLM-L6-v2"``),
-    else its full :meth:`Embedder.config`. A name (or ``None``) is recorded as it is.
+    """An embedder as component configs record it: its model name, or its whole config.
+
+    The model name alone when the other settings are the defaults (so configs read
+    ``"embedder": "all-MiniLM-L6-v2"``), else :meth:`Embedder.config`. A name is
+    recorded as it is; ``None`` as :data:`~ctx_core.models.DEFAULT_EMBEDDER`.
 
     Examples:
         >>> embedder_config(None)

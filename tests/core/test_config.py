@@ -200,8 +200,13 @@ def test_udcg_reranker_over_a_plain_scorer_and_a_calibrator_file(tmp_path):
 
 
 def test_signals_and_utility_rebuild_on_their_own(tiny_llm):
+    from ctx_core.embeddings import Embedder
+
     hybrid = HybridSignals(title_key="name")
     assert rebuilt(hybrid).signals(QUERY, PASSAGES) == hybrid.signals(QUERY, PASSAGES)
+    prefixed = HybridSignals(Embedder(batch_size=2, query_prefix="query: "))
+    assert prefixed.config()["embedder"]["query_prefix"] == "query: "  # all of it, nested
+    assert rebuilt(prefixed).signals(QUERY, PASSAGES) == prefixed.signals(QUERY, PASSAGES)
     utility = AbstentionUtility(tiny_llm, cache_size=0)
     assert rebuilt(utility).utilities(QUERY, PASSAGES) == utility.utilities(QUERY, PASSAGES)
 
