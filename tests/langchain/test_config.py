@@ -39,6 +39,9 @@ from langchain_ctx import (
 )
 from langchain_ctx._config import package_classes
 
+# langchain_core.load marks load/loads as beta; the round trip is what is tested here.
+pytestmark = pytest.mark.filterwarnings("ignore::langchain_core._api.LangChainBetaWarning")
+
 QUERY = "Which city is the capital of France?"
 
 
