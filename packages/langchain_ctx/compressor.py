@@ -10,16 +10,19 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field
 
 from ctx_core.rerank import PassageReranker
+from langchain_ctx._config import CtxSerializable
 from langchain_ctx.convert import documents_to_passages, passages_to_documents
 
 __all__ = ["CtxDocumentCompressor"]
 
 
-class CtxDocumentCompressor(BaseDocumentCompressor):
+class CtxDocumentCompressor(BaseDocumentCompressor, CtxSerializable):
     """Base of this package's compressors: convert, delegate to a core reranker, convert back.
 
     Subclasses say which core reranker to use in :meth:`core_reranker`.
     Scores land in ``metadata["relevance_score"]``; every document is a copy.
+    Round-trips through ``model_dump``/``model_validate`` and ``dumpd``/``load``
+    (core components are written as their configs, see :mod:`langchain_ctx._config`).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")

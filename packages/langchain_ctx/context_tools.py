@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.language_models import BaseChatModel
@@ -31,11 +31,21 @@ from langchain_core.messages import (
     SystemMessage,
 )
 from langchain_core.tools import BaseTool, BaseToolkit
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    SerializationInfo,
+)
 
 from ctx_core.context import TOOL_NAMES, ContextTools, ToolSpec, WorkingContext, format_tool_result
 from ctx_core.context.schema import args_model
 from ctx_core.context.working import RenderedContext
+from ctx_core.errors import ConfigError
+from langchain_ctx._config import Component, rebuild_field, write_field
 from langchain_ctx.llm import LangChainLLM
 
 __all__ = [
@@ -61,6 +71,19 @@ def args_schema_for(spec: ToolSpec) -> type[BaseModel]:
     """A pydantic v2 model of a core tool's arguments (same names, types, limits, enums)."""
     model: type[BaseModel] = args_model(spec, "Input")
     return model
+
+
+def _context_config(context: WorkingContext, info: SerializationInfo) -> Any:
+    """An empty context as its settings; one holding messages as the object itself in
+    Python mode, and a ``ConfigError`` in JSON mode (a config carries no messages)."""
+    if isinstance(context, WorkingContext) and context.messages:
+        if not info.mode_is_json():
+            return context
+        raise ConfigError(
+            f"context holds {len(context.messages)} messages, which a config does not carry; "
+            "pass the WorkingContext itself"
+        )
+    return write_field(context, info)
 
 
 def _core_llm(llm: Any) -> Any:
@@ -153,10 +176,15 @@ class ContextToolkit(BaseToolkit):
     """All context tools bound to one ``WorkingContext``, for a LangChain agent.
 
     Attributes:
-        context: The working context every tool acts on.
-        llm: Writes summaries: a core ``LLM`` or a LangChain chat model (optional).
+        context: The working context every tool acts on (or its ``config()`` dict).
+        llm: Writes summaries: a core ``LLM`` (or its config) or a LangChain chat model
+            (optional).
         embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
         tool_names: Offer only these tools (default: all).
+
+    ``model_dump_json`` writes an empty context and a core LLM or embedder as their
+    configs; a context holding messages or an object with no config (a LangChain chat
+    model) raises ``ConfigError`` (a Python-mode ``model_dump`` keeps such objects).
 
     Examples:
         >>> from ctx_core.context import WorkingContext
@@ -165,11 +193,13 @@ class ContextToolkit(BaseToolkit):
         ['fragment_context', 'summarize_fragment', 'fold_fragment']
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    context: Any
-    llm: Any = None
-    embedder: Any = None
+    context: Annotated[
+        Any, BeforeValidator(rebuild_field), PlainSerializer(_context_config, when_used="always")
+    ]
+    llm: Component = None
+    embedder: Component = None
     tool_names: Sequence[str] | None = None
 
     def model_post_init(self, context: Any, /) -> None:

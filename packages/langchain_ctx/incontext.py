@@ -8,6 +8,7 @@ from pydantic import Field, PrivateAttr
 
 from ctx_core.incontext import InContextRanker
 from ctx_core.rerank import Reranker
+from langchain_ctx._config import Component
 from langchain_ctx.compressor import CtxDocumentCompressor
 
 __all__ = ["InContextReranker"]
@@ -28,8 +29,9 @@ class InContextReranker(CtxDocumentCompressor):
         calibrate: Subtract the scores of a content-free query (ICR calibration).
         options: Any other :class:`~ctx_core.incontext.InContextRanker` keyword option
             (``backend``, ``heads``, ``signal_tokens``, ``length_normalization``, ...).
-        ranker: A ready :class:`~ctx_core.incontext.InContextRanker` to share (then
-            ``model``, ``scoring_layer``, ``calibrate`` and ``options`` are not used).
+        ranker: A ready :class:`~ctx_core.incontext.InContextRanker` to share, or its
+            ``config()`` dict (then ``model``, ``scoring_layer``, ``calibrate`` and
+            ``options`` are not used).
         top_n: How many documents to keep (``None``: all).
         score_threshold: Drop documents scoring below this value.
 
@@ -52,7 +54,9 @@ class InContextReranker(CtxDocumentCompressor):
     options: dict[str, Any] = Field(
         default_factory=dict, description="Other InContextRanker keyword options."
     )
-    ranker: Any = Field(default=None, description="A ready InContextRanker to share.")
+    ranker: Component = Field(
+        default=None, description="A ready InContextRanker to share, or its config."
+    )
     score_threshold: float | None = Field(
         default=None, description="Minimum score to keep a document."
     )

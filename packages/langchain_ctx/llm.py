@@ -21,6 +21,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
 from ctx_core.llm import LLM, BaseLLM, Prompt, to_messages
+from langchain_ctx._config import Component, CtxSerializable
 
 __all__ = ["CtxChatModel", "LangChainLLM"]
 
@@ -83,8 +84,12 @@ class LangChainLLM(BaseLLM):
         return (await self.chat_model.ainvoke(messages, **kwargs)).text
 
 
-class CtxChatModel(BaseChatModel):
+class CtxChatModel(BaseChatModel, CtxSerializable):
     """A core :class:`~ctx_core.llm.LLM` as a LangChain chat model.
+
+    ``llm`` takes the core LLM or its ``config()`` dict; ``model_dump`` and ``dumpd``
+    write its config (e.g. a ``TransformersLLM`` by model id), and an LLM without one
+    (a wrapped framework model) raises ``ConfigError`` instead.
 
     Examples:
         >>> from ctx_core.llm import TransformersLLM
@@ -93,9 +98,9 @@ class CtxChatModel(BaseChatModel):
         'The capital of France is Paris.'
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    llm: Any = Field(description="A ctx_core LLM (has complete/acomplete).")
+    llm: Component = Field(description="A ctx_core LLM (has complete/acomplete) or its config.")
     max_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -11,17 +11,32 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, SerializationInfo
 
 from ctx_core.embeddings import Embedder
+from ctx_core.errors import ConfigError
 from ctx_core.memory import LAYERS, MemoryExtractorLike, MemoryIndex
 from ctx_core.types import stable_id
+from langchain_ctx._config import CtxSerializable, rebuild_field, write_field
 from langchain_ctx.convert import to_document
 
 __all__ = ["MemoryRetriever"]
 
 
-class MemoryRetriever(BaseRetriever):
+def _index_config(index: MemoryIndex | None, info: SerializationInfo) -> Any:
+    """An empty index as its settings (``config()``); one holding memories as the object
+    itself in Python mode, and a ``ConfigError`` in JSON mode (a config has no rows)."""
+    if index is not None and len(index):
+        if not info.mode_is_json():
+            return index
+        raise ConfigError(
+            f"index holds {len(index)} memories, which a config does not carry; save it "
+            "with index.save(path) and rebuild with MemoryIndex.load(path)"
+        )
+    return write_field(index, info)
+
+
+class MemoryRetriever(BaseRetriever, CtxSerializable):
     """Retrieve scenario chunks from document memories (outline, chunks, core contents).
 
     Each document returned is a chunk of one of the memorized documents: its
@@ -31,7 +46,9 @@ class MemoryRetriever(BaseRetriever):
     ``f"{doc_id}#{chunk_index}"``.
 
     Attributes:
-        index: The :class:`ctx_core.memory.MemoryIndex` searched.
+        index: The :class:`ctx_core.memory.MemoryIndex` searched, or the ``config()`` of an
+            empty one. ``model_dump`` writes an empty index's settings; an index holding
+            memories raises ``ConfigError`` (save it with ``index.save(path)`` instead).
         k: How many chunks to return; ``invoke(query, k=...)`` overrides it.
         layers: Layers to search (default: ``("chunk", "outline", "core")``).
 
@@ -46,9 +63,13 @@ class MemoryRetriever(BaseRetriever):
         ['fr#0']
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    index: MemoryIndex
+    index: Annotated[
+        MemoryIndex,
+        BeforeValidator(rebuild_field),
+        PlainSerializer(_index_config, when_used="always"),
+    ]
     k: int = Field(default=4, ge=1)
     layers: tuple[str, ...] = Field(default=LAYERS)
 

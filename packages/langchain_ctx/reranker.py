@@ -8,6 +8,7 @@ from pydantic import Field, PrivateAttr
 
 from ctx_core.rerank import Reranker
 from ctx_core.scoring import EmbeddingScorer, Scorer
+from langchain_ctx._config import Component
 from langchain_ctx.compressor import CtxDocumentCompressor
 
 __all__ = ["ContextReranker"]
@@ -17,7 +18,8 @@ class ContextReranker(CtxDocumentCompressor):
     """Reranks documents with a core scorer; use it in a ``ContextualCompressionRetriever``.
 
     Attributes:
-        scorer: Any core scorer (default: packaged MiniLM ``EmbeddingScorer``).
+        scorer: Any core scorer, or its ``config()`` dict (default: packaged MiniLM
+            ``EmbeddingScorer``); ``model_dump`` writes its config.
         top_n: How many documents to keep (``None``: all).
         score_threshold: Drop documents scoring below this value.
 
@@ -30,7 +32,9 @@ class ContextReranker(CtxDocumentCompressor):
         ['Paris is in France.']
     """
 
-    scorer: Any = Field(default=None, description="A ctx_core scorer; default: EmbeddingScorer().")
+    scorer: Component = Field(
+        default=None, description="A ctx_core scorer or its config; default: EmbeddingScorer()."
+    )
     score_threshold: float | None = Field(
         default=None, description="Minimum score to keep a document."
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -10,20 +10,27 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from langchain_ctx._config import CtxSerializable, lc_object, revive
 from langchain_ctx.compressor import CtxDocumentCompressor
 
 __all__ = ["RerankingRetriever"]
 
 
-class RerankingRetriever(BaseRetriever):
+class RerankingRetriever(BaseRetriever, CtxSerializable):
     """Retrieve with ``base_retriever``, rerank with ``reranker``, return the best ``k``.
 
     Attributes:
         base_retriever: Any LangChain retriever (it should return more than ``k``).
         reranker: One of this package's rerankers (e.g. ``ContextReranker``).
         k: How many documents to return; ``invoke(query, k=...)`` overrides it.
+
+    ``model_dump`` writes the reranker and the base retriever in LangChain's ``dumpd``
+    form (and ``model_validate`` reads it back). For a base retriever LangChain cannot
+    serialize (most vector-store retrievers) ``model_dump`` raises ``ConfigError`` and
+    ``load`` refuses the ``dumpd`` form; dump without it and rebuild with the object:
+    ``model_validate({**r.model_dump(exclude={"base_retriever"}), "base_retriever": b})``.
 
     Examples:
         >>> from langchain_core.vectorstores import InMemoryVectorStore
@@ -38,10 +45,18 @@ class RerankingRetriever(BaseRetriever):
         'Paris is in France.'
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    base_retriever: BaseRetriever
-    reranker: CtxDocumentCompressor
+    base_retriever: Annotated[
+        BaseRetriever,
+        BeforeValidator(revive),
+        PlainSerializer(lambda value: lc_object(value, "base_retriever"), when_used="always"),
+    ]
+    reranker: Annotated[
+        CtxDocumentCompressor,
+        BeforeValidator(revive),
+        PlainSerializer(lambda value: lc_object(value, "reranker"), when_used="always"),
+    ]
     k: int = Field(default=4, ge=1)
 
     def _get_relevant_documents(

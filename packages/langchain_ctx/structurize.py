@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from langchain_core.documents import BaseDocumentTransformer, Document
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from ctx_core.structure import BaseStructurizer, HeuristicStructurizer
 from ctx_core.structure.base import validate_format
+from langchain_ctx._config import CtxSerializable, rebuild_field, write_field
 from langchain_ctx.convert import documents_to_passages
 
 __all__ = ["StructurizeTransformer"]
 
 
-class StructurizeTransformer(BaseDocumentTransformer, BaseModel):
+class StructurizeTransformer(BaseDocumentTransformer, CtxSerializable):
     """Rewrite each document as its structure: scope, aspects and the original sentences.
 
     The rendered structure becomes ``page_content``; the original text goes to
@@ -25,7 +26,7 @@ class StructurizeTransformer(BaseDocumentTransformer, BaseModel):
     unchanged. Re-applying the transformer restructures from ``original_text``.
 
     Attributes:
-        structurizer: Any core structurizer; default the offline
+        structurizer: Any core structurizer or its ``config()`` dict; default the offline
             :class:`~ctx_core.structure.HeuristicStructurizer` (MiniLM topic segmentation).
             Use ``LLMStructurizer(LangChainLLM(chat_model))`` for an LLM.
         format: ``"retrieval"`` (default: ``**aspect**: sentences`` lines, for indexing),
@@ -42,7 +43,11 @@ class StructurizeTransformer(BaseDocumentTransformer, BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    structurizer: BaseStructurizer = Field(default_factory=HeuristicStructurizer)
+    structurizer: Annotated[
+        BaseStructurizer,
+        BeforeValidator(rebuild_field),
+        PlainSerializer(write_field, when_used="always"),
+    ] = Field(default_factory=HeuristicStructurizer)
     format: Literal["reading", "outline", "retrieval", "markdown", "json"] = "retrieval"
 
     def transform_documents(

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr
+from pydantic import (
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    SerializationInfo,
+)
 
-from ctx_core.udcg import UtilityDistractionReranker
+from ctx_core.udcg import LogisticCalibrator, UtilityDistractionReranker
+from langchain_ctx._config import Component, write_field
 from langchain_ctx.compressor import CtxDocumentCompressor
 
 __all__ = ["UDCGReranker"]
+
+
+def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
+    """A fitted calibrator as its parameters; a shipped name or path as it is."""
+    if isinstance(value, LogisticCalibrator):
+        return value.to_dict()
+    return write_field(value, info)
+
+
+#: A calibrator, a shipped name or path, or a fitted calibrator's parameters (the core
+#: reranker reads all three, so nothing is rebuilt here).
+CalibratorField = Annotated[Any, PlainSerializer(_write_calibrator, when_used="always")]
 
 
 class UDCGReranker(CtxDocumentCompressor):
@@ -21,8 +39,8 @@ class UDCGReranker(CtxDocumentCompressor):
     ``relevance_probability``, ``utility`` and ``expected_gain``.
 
     Attributes:
-        relevance: A core scorer (default: packaged MiniLM).
-        utility: A core ``AbstentionUtility`` for the reader LLM, or None.
+        relevance: A core scorer or its ``config()`` dict (default: packaged MiniLM).
+        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), or None.
         calibrator: Calibrator, path or shipped name (default for the default scorer).
         token_budget: Most tokens kept.
         top_n: Most documents kept (None: as many as have positive expected gain).
@@ -38,9 +56,13 @@ class UDCGReranker(CtxDocumentCompressor):
     """
 
     top_n: int | None = Field(default=None, ge=1, description="Most documents kept.")
-    relevance: Any = Field(default=None, description="A ctx_core scorer.")
-    utility: Any = Field(default=None, description="A ctx_core AbstentionUtility, or None.")
-    calibrator: Any = Field(default=None, description="Calibrator, path or shipped name.")
+    relevance: Component = Field(default=None, description="A ctx_core scorer or its config.")
+    utility: Component = Field(
+        default=None, description="A ctx_core AbstentionUtility or its config, or None."
+    )
+    calibrator: CalibratorField = Field(
+        default=None, description="Calibrator (or its parameters), path or shipped name."
+    )
     token_budget: int | None = Field(default=None, ge=1, description="Most tokens kept.")
     order: Literal["best_first", "edges"] = "best_first"
     allow_empty: bool = True

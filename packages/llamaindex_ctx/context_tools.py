@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from llama_index.core.bridge.pydantic import BaseModel
 from llama_index.core.llms import LLM as LlamaLLM
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
 from llama_index.core.tools.types import ToolMetadata
 
-from ctx_core.context import TOOL_NAMES, ContextTools, ToolSpec, WorkingContext, format_tool_result
+from ctx_core.context import ContextTools, ToolSpec, WorkingContext, format_tool_result
 from ctx_core.context.schema import args_model
 from llamaindex_ctx.llm import LlamaIndexLLM
 
@@ -50,8 +50,6 @@ class ContextToolSpec(BaseToolSpec):
         embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
         tool_names: Offer only these tools (default: all).
     """
-
-    spec_functions: ClassVar[list[SPEC_FUNCTION_TYPE]] = [(n, f"a{n}") for n in TOOL_NAMES]
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 
 from ctx_core.incontext import InContextRanker
 from ctx_core.rerank import Reranker
+from llamaindex_ctx._config import Component
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 
 __all__ = ["InContextRerankPostprocessor"]
@@ -30,8 +31,9 @@ class InContextRerankPostprocessor(CtxRerankPostprocessor):
         top_n: How many nodes to keep (``None``: all).
         score_threshold: Drop nodes scoring below this value.
 
-    A ready :class:`~ctx_core.incontext.InContextRanker` can be shared with ``ranker=...``
-    (then ``model``, ``scoring_layer``, ``calibrate`` and ``options`` are not used).
+    A ready :class:`~ctx_core.incontext.InContextRanker` (or its ``config()`` dict) can be
+    shared with ``ranker=...`` (then ``model``, ``scoring_layer``, ``calibrate`` and
+    ``options`` are not used); ``to_dict`` writes its config.
 
     Examples:
         >>> from llama_index.core.schema import NodeWithScore, TextNode
@@ -52,10 +54,19 @@ class InContextRerankPostprocessor(CtxRerankPostprocessor):
         default_factory=dict, description="Other InContextRanker keyword options."
     )
     score_threshold: float | None = Field(default=None, description="Minimum score to keep a node.")
+    ranker: Component = Field(
+        default=None, description="A ready InContextRanker to share, or its config."
+    )
     _ranker: InContextRanker = PrivateAttr()
 
-    def __init__(self, ranker: InContextRanker | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, ranker: InContextRanker | dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        # The base pydantic __init__ does not list this class's fields.
+        super().__init__(ranker=ranker, **kwargs)  # type: ignore[call-arg]
+
+    def model_post_init(self, context: Any, /) -> None:
+        ranker = self.ranker
         if ranker is not None and not isinstance(ranker, InContextRanker):
             raise TypeError(f"ranker must be an InContextRanker, got {type(ranker).__name__}")
         self._ranker = ranker or InContextRanker(

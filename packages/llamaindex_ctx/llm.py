@@ -18,12 +18,13 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import ConfigDict, Field
 from llama_index.core.llms import LLM as LlamaLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 
 from ctx_core.llm import LLM, BaseLLM, Prompt, cut_at_stop, to_messages
+from llamaindex_ctx._config import Component, JsonConfig
 
 __all__ = ["CtxLLM", "LlamaIndexLLM"]
 
@@ -83,8 +84,12 @@ class LlamaIndexLLM(BaseLLM):
         return cut_at_stop((await self.llm.achat(messages, **kwargs)).message.content or "", stop)
 
 
-class CtxLLM(CustomLLM):
+class CtxLLM(JsonConfig, CustomLLM):
     """A core :class:`~ctx_core.llm.LLM` as a LlamaIndex LLM (chat and completion).
+
+    ``llm`` takes the core LLM or its ``config()`` dict; ``to_dict`` writes its config
+    (e.g. a ``TransformersLLM`` by model id), and an LLM without one (a wrapped
+    framework model) raises ``ConfigError``.
 
     Examples:
         >>> from ctx_core.llm import TransformersLLM
@@ -93,20 +98,29 @@ class CtxLLM(CustomLLM):
         'The capital of France is Paris.'
     """
 
+    model_config = ConfigDict(extra="forbid")
+
+    llm: Component = Field(description="A ctx_core LLM or its config.")
     max_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)
     context_window: int = Field(default=4096, ge=1)
     model_name: str = Field(default="ctx-core")
-    _llm: Any = PrivateAttr()
 
-    def __init__(self, llm: LLM, **kwargs: Any) -> None:
+    def __init__(self, llm: LLM | dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(llm=llm, **kwargs)
+
+    def model_post_init(self, context: Any, /) -> None:
+        llm = self.llm
         if not isinstance(llm, LLM):
             raise TypeError(f"llm must be a ctx_core LLM, got {type(llm).__name__}")
-        kwargs.setdefault("model_name", str(getattr(llm, "model_name", type(llm).__name__)))
-        if "context_window" not in kwargs and getattr(llm, "max_length", None):
-            kwargs["context_window"] = int(llm.max_length)  # type: ignore[attr-defined]
-        super().__init__(**kwargs)
-        self._llm = llm
+        if "model_name" not in self.model_fields_set:
+            self.model_name = str(getattr(llm, "model_name", type(llm).__name__))
+        if "context_window" not in self.model_fields_set and getattr(llm, "max_length", None):
+            self.context_window = int(llm.max_length)  # type: ignore[attr-defined]
+
+    @property
+    def _llm(self) -> Any:
+        return self.llm
 
     @classmethod
     def class_name(cls) -> str:

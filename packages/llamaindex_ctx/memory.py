@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    SerializationInfo,
+)
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import (
     BaseNode,
@@ -21,6 +28,7 @@ from llama_index.core.schema import (
 )
 
 from ctx_core.embeddings import Embedder
+from ctx_core.errors import ConfigError
 from ctx_core.memory import (
     LAYERS,
     DocumentMemory,
@@ -29,6 +37,7 @@ from ctx_core.memory import (
     MemoryIndex,
 )
 from ctx_core.types import Passage
+from llamaindex_ctx._config import Component, JsonConfig, rebuild_field, write_field
 
 __all__ = ["MemoryExtractTransform", "MemoryRetriever", "memory_nodes"]
 
@@ -44,6 +53,19 @@ _ADDED_KEYS = (
     "relevance_score",
     "retrieval_score",
 )
+
+
+def _index_config(index: MemoryIndex | None, info: SerializationInfo) -> Any:
+    """An empty index as its settings (``config()``); one holding memories as the object
+    itself in Python mode, and a ``ConfigError`` in JSON mode (a config has no rows)."""
+    if index is not None and len(index):
+        if not info.mode_is_json():
+            return index
+        raise ConfigError(
+            f"index holds {len(index)} memories, which a config does not carry; save it "
+            "with index.save(path) and rebuild with MemoryIndex.load(path)"
+        )
+    return write_field(index, info)
 
 
 def _node(passage: Passage, source: RelatedNodeInfo, document_keys: Sequence[str]) -> TextNode:
@@ -157,7 +179,7 @@ class MemoryRetriever(BaseRetriever):
         return self._to_nodes(passages)
 
 
-class MemoryExtractTransform(TransformComponent):
+class MemoryExtractTransform(JsonConfig, TransformComponent):
     """Ingestion step: build a document memory per node, emit one node per scenario chunk.
 
     Use it in an ``IngestionPipeline``. Each output node is a chunk of its input node
@@ -166,9 +188,14 @@ class MemoryExtractTransform(TransformComponent):
     :class:`MemoryRetriever` can search all three layers.
 
     Attributes:
-        extractor: A ctx_core memory extractor (default: ``HeuristicMemoryExtractor``).
-        index: A :class:`ctx_core.memory.MemoryIndex` to add the memories to (optional).
+        extractor: A ctx_core memory extractor or its ``config()`` dict (default:
+            ``HeuristicMemoryExtractor``).
+        index: A :class:`ctx_core.memory.MemoryIndex` to add the memories to (optional),
+            or the config of an empty one.
         replace: Replace a memory already in ``index`` under the same id.
+
+    ``to_dict`` writes the extractor's config and an empty index's settings; an index
+    that holds memories raises ``ConfigError`` (save it with ``index.save(path)``).
 
     Examples:
         >>> from llama_index.core import Document
@@ -181,8 +208,14 @@ class MemoryExtractTransform(TransformComponent):
         [('pets#0', 'Cats'), ('pets#1', 'Dogs')]
     """
 
-    extractor: Any = Field(default=None, description="A ctx_core memory extractor.")
-    index: Any = Field(default=None, description="A ctx_core MemoryIndex to add memories to.")
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    extractor: Component = Field(
+        default=None, description="A ctx_core memory extractor or its config."
+    )
+    index: Annotated[
+        Any, BeforeValidator(rebuild_field), PlainSerializer(_index_config, when_used="always")
+    ] = Field(default=None, description="A ctx_core MemoryIndex to add memories to.")
     replace: bool = Field(default=True, description="Replace memories already in the index.")
     _extractor: MemoryExtractorLike = PrivateAttr()
 

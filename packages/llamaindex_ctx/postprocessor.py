@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from llama_index.core.bridge.pydantic import Field
+from llama_index.core.bridge.pydantic import ConfigDict, Field
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
@@ -15,6 +15,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from ctx_core.rerank import PassageReranker
+from llamaindex_ctx._config import JsonConfig
 from llamaindex_ctx.convert import nodes_to_passages, passages_to_nodes
 
 __all__ = ["CtxRerankPostprocessor"]
@@ -22,14 +23,18 @@ __all__ = ["CtxRerankPostprocessor"]
 dispatcher = get_dispatcher(__name__)
 
 
-class CtxRerankPostprocessor(BaseNodePostprocessor):
+class CtxRerankPostprocessor(JsonConfig, BaseNodePostprocessor):
     """Base of this package's rerankers: convert, delegate to a core reranker, convert back.
 
     Emits ``ReRankStartEvent`` / ``ReRankEndEvent`` through the instrumentation
     dispatcher and a ``CBEventType.RERANKING`` callback event, like LlamaIndex's own
     rerankers. ``NodeWithScore.score`` gets the new score; the retrieval score is kept
     in ``metadata["retrieval_score"]``. Every node returned is a copy.
+    ``to_dict``/``from_dict`` round-trip (core components as their configs, see
+    :mod:`llamaindex_ctx._config`); an unknown argument is an error.
     """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     top_n: int | None = Field(default=3, ge=1, description="How many nodes to keep (None: all).")
 

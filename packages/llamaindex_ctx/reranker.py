@@ -8,6 +8,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 
 from ctx_core.rerank import Reranker
 from ctx_core.scoring import EmbeddingScorer, Scorer
+from llamaindex_ctx._config import Component
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 
 __all__ = ["ContextRerankPostprocessor"]
@@ -20,7 +21,9 @@ class ContextRerankPostprocessor(CtxRerankPostprocessor):
     ``RetrieverQueryEngine``.
 
     Attributes:
-        scorer: Any core scorer (default: packaged MiniLM ``EmbeddingScorer``).
+        scorer: Any core scorer or its ``config()`` dict (default: packaged MiniLM
+            ``EmbeddingScorer``), also the first positional argument; ``to_dict``
+            writes its config.
         top_n: How many nodes to keep (``None``: all).
         score_threshold: Drop nodes scoring below this value.
 
@@ -33,12 +36,18 @@ class ContextRerankPostprocessor(CtxRerankPostprocessor):
         ['Paris is in France.']
     """
 
+    scorer: Component = Field(
+        default=None, description="A ctx_core scorer or its config; default: EmbeddingScorer()."
+    )
     score_threshold: float | None = Field(default=None, description="Minimum score to keep a node.")
     _scorer: Scorer = PrivateAttr()
 
-    def __init__(self, scorer: Scorer | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._scorer = scorer if scorer is not None else EmbeddingScorer()
+    def __init__(self, scorer: Scorer | dict[str, Any] | None = None, **kwargs: Any) -> None:
+        # The base pydantic __init__ does not list this class's fields.
+        super().__init__(scorer=scorer, **kwargs)  # type: ignore[call-arg]
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._scorer = self.scorer if self.scorer is not None else EmbeddingScorer()
 
     @classmethod
     def class_name(cls) -> str:

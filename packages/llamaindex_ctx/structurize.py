@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from llama_index.core.bridge.pydantic import ConfigDict, Field
+from llama_index.core.bridge.pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import (
     BaseNode,
@@ -21,11 +21,18 @@ from ctx_core.structure import FORMAT_KEY, ORIGINAL_KEY, STRUCTURE_KEY, BaseStru
 from ctx_core.structure import HeuristicStructurizer as _Heuristic
 from ctx_core.structure.base import validate_format
 from ctx_core.types import Passage
+from llamaindex_ctx._config import JsonConfig, rebuild_field, write_field
 
 __all__ = ["StructurizePostprocessor", "StructurizeTransform"]
 
 _KEYS = (STRUCTURE_KEY, ORIGINAL_KEY, FORMAT_KEY)
 Format = Literal["reading", "outline", "retrieval", "markdown", "json"]
+#: A structurizer, or its ``config()`` dict; written as its config.
+Structurizer = Annotated[
+    BaseStructurizer,
+    BeforeValidator(rebuild_field),
+    PlainSerializer(write_field, when_used="always"),
+]
 
 
 def _passages(nodes: Sequence[BaseNode]) -> tuple[list[int], list[Passage]]:
@@ -63,7 +70,7 @@ def _with_keys(keys: list[str]) -> list[str]:
     return [*keys, *(k for k in _KEYS if k not in keys)]
 
 
-class StructurizeTransform(TransformComponent):
+class StructurizeTransform(JsonConfig, TransformComponent):
     """Ingestion step: rewrite each text node as its structure (use in an ``IngestionPipeline``).
 
     The rendered structure becomes the node's text; ``metadata["structure"]`` (JSON),
@@ -72,7 +79,8 @@ class StructurizeTransform(TransformComponent):
     metadata are kept; nodes come back as copies, in order.
 
     Attributes:
-        structurizer: Any core structurizer; default the offline heuristic one.
+        structurizer: Any core structurizer or its ``config()`` dict; default the offline
+            heuristic one. ``to_dict`` writes its config.
             Use ``LLMStructurizer(LlamaIndexLLM(llm))`` for an LLM.
         format: ``"retrieval"`` (default), ``"reading"``, ``"outline"``, ``"markdown"`` or ``"json"``.
 
@@ -84,9 +92,9 @@ class StructurizeTransform(TransformComponent):
         ('n1', 'Cats purr. Cats nap.')
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    structurizer: BaseStructurizer = Field(default_factory=_Heuristic)
+    structurizer: Structurizer = Field(default_factory=_Heuristic)
     format: Format = "retrieval"
 
     @classmethod
@@ -113,7 +121,7 @@ class StructurizeTransform(TransformComponent):
         return _apply(nodes, positions, passages, done)
 
 
-class StructurizePostprocessor(BaseNodePostprocessor):
+class StructurizePostprocessor(JsonConfig, BaseNodePostprocessor):
     """Query-time step: restructure each retrieved node for the reader LLM.
 
     Order and scores are kept (nothing is dropped); each node is a copy whose text
@@ -121,7 +129,8 @@ class StructurizePostprocessor(BaseNodePostprocessor):
     :class:`StructurizeTransform` (hidden from the LLM view). The query is not needed.
 
     Attributes:
-        structurizer: Any core structurizer; default the offline heuristic one.
+        structurizer: Any core structurizer or its ``config()`` dict; default the offline
+            heuristic one. ``to_dict`` writes its config.
         format: ``"reading"`` (default: ``This passage talks about ...`` and numbered
             aspects), ``"outline"``, ``"retrieval"``, ``"markdown"`` or ``"json"``.
 
@@ -134,9 +143,9 @@ class StructurizePostprocessor(BaseNodePostprocessor):
         (0.5, True)
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    structurizer: BaseStructurizer = Field(default_factory=_Heuristic)
+    structurizer: Structurizer = Field(default_factory=_Heuristic)
     format: Format = "reading"
 
     @classmethod

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import (
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    SerializationInfo,
+)
 
-from ctx_core.udcg import UtilityDistractionReranker
+from ctx_core.udcg import LogisticCalibrator, UtilityDistractionReranker
+from llamaindex_ctx._config import Component, write_field
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 
 __all__ = ["UDCGPostprocessor"]
+
+
+def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
+    """A fitted calibrator as its parameters; a shipped name or path as it is."""
+    if isinstance(value, LogisticCalibrator):
+        return value.to_dict()
+    return write_field(value, info)
+
+
+#: A calibrator, a shipped name or path, or a fitted calibrator's parameters (the core
+#: reranker reads all three, so nothing is rebuilt here).
+CalibratorField = Annotated[Any, PlainSerializer(_write_calibrator, when_used="always")]
 
 
 class UDCGPostprocessor(CtxRerankPostprocessor):
@@ -20,6 +38,10 @@ class UDCGPostprocessor(CtxRerankPostprocessor):
     ``retrieval_score`` (all hidden from the LLM and embedding views).
 
     Attributes:
+        relevance: A core scorer or its ``config()`` dict (default: packaged MiniLM);
+            also the first positional argument.
+        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), or None.
+        calibrator: Calibrator, path or shipped name (default for the default scorer).
         top_n: Most nodes kept (None: as many as have positive expected gain).
         token_budget: Most tokens kept.
         order: "best_first" or "edges".
@@ -35,6 +57,13 @@ class UDCGPostprocessor(CtxRerankPostprocessor):
     """
 
     top_n: int | None = Field(default=None, ge=1, description="Most nodes kept.")
+    relevance: Component = Field(default=None, description="A ctx_core scorer or its config.")
+    utility: Component = Field(
+        default=None, description="A ctx_core AbstentionUtility or its config, or None."
+    )
+    calibrator: CalibratorField = Field(
+        default=None, description="Calibrator (or its parameters), path or shipped name."
+    )
     token_budget: int | None = Field(default=None, ge=1, description="Most tokens kept.")
     order: Literal["best_first", "edges"] = "best_first"
     allow_empty: bool = True
@@ -47,11 +76,16 @@ class UDCGPostprocessor(CtxRerankPostprocessor):
         self, relevance: Any = None, utility: Any = None, calibrator: Any = None, **kwargs: Any
     ) -> None:
         """Args: relevance scorer, utility model and calibrator as for the core reranker."""
-        super().__init__(**kwargs)
+        # The base pydantic __init__ does not list this class's fields.
+        super().__init__(  # type: ignore[call-arg]
+            relevance=relevance, utility=utility, calibrator=calibrator, **kwargs
+        )
+
+    def model_post_init(self, context: Any, /) -> None:
         self._reranker = UtilityDistractionReranker(
-            relevance,
-            utility,
-            calibrator,
+            self.relevance,
+            self.utility,
+            self.calibrator,
             token_budget=self.token_budget,
             order=self.order,
             allow_empty=self.allow_empty,
