@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from ctx_core.embeddings import Embedder
-from ctx_core.eval.datasets import hotpotqa_as_ranking, load_dl19, load_hotpotqa
+from ctx_core.eval.datasets import load_dl19, load_hotpotqa
+from ctx_core.eval.datasets.hotpotqa import hotpotqa_as_ranking
 from ctx_core.eval.environment import environment
 from ctx_core.eval.methods import long_context_order
 from ctx_core.eval.metrics import distractor_rate, exact_match, ndcg_at_k, token_f1
@@ -46,13 +47,8 @@ from ctx_core.models import cache_dir
 from ctx_core.progress import progress
 from ctx_core.tokens import default_counter
 from ctx_core.types import Passage
-from ctx_core.udcg import (
-    AbstentionUtility,
-    HybridSignals,
-    LogisticCalibrator,
-    order_for_reader,
-    udcg,
-)
+from ctx_core.udcg import AbstentionUtility, HybridSignals, LogisticCalibrator, udcg
+from ctx_core.udcg.reranker import order_for_reader
 
 RESULTS = Path(__file__).resolve().parent / "results" / "udcg"
 

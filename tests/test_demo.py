@@ -1,6 +1,7 @@
 import io
 
-from ctx_core.demo import DEMO_QUESTIONS, load_demo_book, load_demo_corpus, run_demo
+from ctx_core.demo import run_demo
+from ctx_core.demo.book import DEMO_QUESTIONS, load_demo_book, load_demo_corpus
 
 
 def test_demo_corpus_is_exact_slices_of_the_book():

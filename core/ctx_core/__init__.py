@@ -9,13 +9,21 @@ Examples:
     'a'
 """
 
-from ctx_core.errors import CtxError, MissingDependencyError, ModelLoadError, RemoteServiceError
-from ctx_core.rerank import PassageReranker, Reranker, apply_scores
-from ctx_core.types import Passage, ensure_passages, stable_id, validate_query
+from ctx_core._registry import from_config
+from ctx_core.errors import (
+    ConfigError,
+    CtxError,
+    MissingDependencyError,
+    ModelLoadError,
+    RemoteServiceError,
+)
+from ctx_core.rerank import PassageReranker, Reranker
+from ctx_core.types import Passage
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConfigError",
     "CtxError",
     "MissingDependencyError",
     "ModelLoadError",
@@ -24,8 +32,5 @@ __all__ = [
     "RemoteServiceError",
     "Reranker",
     "__version__",
-    "apply_scores",
-    "ensure_passages",
-    "stable_id",
-    "validate_query",
+    "from_config",
 ]

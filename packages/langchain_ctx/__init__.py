@@ -5,18 +5,7 @@ Examples:
 """
 
 from langchain_ctx.compressor import CtxDocumentCompressor
-from langchain_ctx.context_tools import (
-    ContextTool,
-    ContextToolkit,
-    messages_to_context,
-    rendered_to_messages,
-)
-from langchain_ctx.convert import (
-    documents_to_passages,
-    passages_to_documents,
-    to_document,
-    to_passage,
-)
+from langchain_ctx.context_tools import ContextTool, ContextToolkit
 from langchain_ctx.embeddings import CtxEmbeddings
 from langchain_ctx.incontext import InContextReranker
 from langchain_ctx.llm import CtxChatModel, LangChainLLM
@@ -39,10 +28,4 @@ __all__ = [
     "RerankingRetriever",
     "StructurizeTransformer",
     "UDCGReranker",
-    "documents_to_passages",
-    "messages_to_context",
-    "passages_to_documents",
-    "rendered_to_messages",
-    "to_document",
-    "to_passage",
 ]

@@ -41,8 +41,9 @@ from pydantic import (
     SerializationInfo,
 )
 
-from ctx_core.context import TOOL_NAMES, ContextTools, ToolSpec, WorkingContext, format_tool_result
+from ctx_core.context import TOOL_NAMES, ContextTools, ToolSpec, WorkingContext
 from ctx_core.context.schema import args_model
+from ctx_core.context.tools import format_tool_result
 from ctx_core.context.working import RenderedContext
 from ctx_core.errors import ConfigError
 from langchain_ctx._config import Component, rebuild_field, write_field

@@ -20,7 +20,8 @@ from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
-from ctx_core.llm import LLM, BaseLLM, Prompt, to_messages
+from ctx_core.llm import LLM, BaseLLM, Prompt
+from ctx_core.llm.base import to_messages
 from langchain_ctx._config import Component, CtxSerializable
 
 __all__ = ["CtxChatModel", "LangChainLLM"]

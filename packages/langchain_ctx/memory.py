@@ -15,7 +15,9 @@ from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, Serial
 
 from ctx_core.embeddings import Embedder
 from ctx_core.errors import ConfigError
-from ctx_core.memory import LAYERS, MemoryExtractorLike, MemoryIndex
+from ctx_core.memory import MemoryIndex
+from ctx_core.memory.base import MemoryExtractorLike
+from ctx_core.memory.model import LAYERS
 from ctx_core.types import stable_id
 from langchain_ctx._config import CtxSerializable, rebuild_field, write_field
 from langchain_ctx.convert import to_document

@@ -4,8 +4,10 @@ Examples:
     >>> from llamaindex_ctx import ContextRerankPostprocessor, CtxEmbedding
 """
 
+import warnings
+from typing import Any
+
 from llamaindex_ctx.context_tools import ContextToolSpec
-from llamaindex_ctx.convert import nodes_to_passages, passages_to_nodes, to_node, to_passage
 from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.incontext import InContextRerankPostprocessor
 from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
@@ -13,7 +15,7 @@ from llamaindex_ctx.memory import MemoryExtractTransform, MemoryRetriever
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 from llamaindex_ctx.reranker import ContextRerankPostprocessor
 from llamaindex_ctx.structurize import StructurizePostprocessor, StructurizeTransform
-from llamaindex_ctx.udcg import UDCGPostprocessor
+from llamaindex_ctx.udcg import UDCGRerankPostprocessor
 
 __all__ = [
     "ContextRerankPostprocessor",
@@ -27,9 +29,19 @@ __all__ = [
     "MemoryRetriever",
     "StructurizePostprocessor",
     "StructurizeTransform",
-    "UDCGPostprocessor",
-    "nodes_to_passages",
-    "passages_to_nodes",
-    "to_node",
-    "to_passage",
+    "UDCGRerankPostprocessor",
 ]
+
+# Names this package published before the adapter naming rule (docs/architecture.md).
+_RENAMED = {"UDCGPostprocessor": "UDCGRerankPostprocessor"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        warnings.warn(
+            f"llamaindex_ctx.{name} is now {_RENAMED[name]}; the old name will be removed",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module 'llamaindex_ctx' has no attribute {name!r}")

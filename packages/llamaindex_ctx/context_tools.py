@@ -28,8 +28,9 @@ from llama_index.core.llms import LLM as LlamaLLM
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
 from llama_index.core.tools.types import ToolMetadata
 
-from ctx_core.context import ContextTools, ToolSpec, WorkingContext, format_tool_result
+from ctx_core.context import ContextTools, ToolSpec, WorkingContext
 from ctx_core.context.schema import args_model
+from ctx_core.context.tools import format_tool_result
 from llamaindex_ctx.llm import LlamaIndexLLM
 
 __all__ = ["ContextToolSpec", "fn_schema_for"]

@@ -10,7 +10,7 @@ from ctx_core.llm import TransformersLLM
 from llamaindex_ctx.convert import nodes_to_passages, to_node
 from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.llm import CtxLLM
-from llamaindex_ctx.udcg import UDCGPostprocessor
+from llamaindex_ctx.udcg import UDCGRerankPostprocessor
 
 if TYPE_CHECKING:
     from ctx_core.demo import DemoContext
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def query_engine_section(ctx: DemoContext) -> None:
     """A vector index over the book; the query engine drops likely distractors, then SmolLM2 answers."""
     ctx.heading(
-        "LlamaIndex: VectorStoreIndex (MiniLM) -> UDCGPostprocessor -> SmolLM2-135M answers"
+        "LlamaIndex: VectorStoreIndex (MiniLM) -> UDCGRerankPostprocessor -> SmolLM2-135M answers"
     )
     nodes = [to_node(p).node for p in ctx.corpus]
     for node in nodes:  # offsets and ids are for us, not for the reader
@@ -28,7 +28,7 @@ def query_engine_section(ctx: DemoContext) -> None:
     index = VectorStoreIndex(nodes, embed_model=CtxEmbedding())
     engine = index.as_query_engine(
         similarity_top_k=8,
-        node_postprocessors=[UDCGPostprocessor(token_budget=600)],
+        node_postprocessors=[UDCGRerankPostprocessor(token_budget=600)],
         llm=CtxLLM(TransformersLLM("smollm2"), max_tokens=64),
     )
     for question in ctx.questions:

@@ -23,7 +23,8 @@ from llama_index.core.llms import LLM as LlamaLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 
-from ctx_core.llm import LLM, BaseLLM, Prompt, cut_at_stop, to_messages
+from ctx_core.llm import LLM, BaseLLM, Prompt
+from ctx_core.llm.base import cut_at_stop, to_messages
 from llamaindex_ctx._config import Component, JsonConfig
 
 __all__ = ["CtxLLM", "LlamaIndexLLM"]

@@ -29,13 +29,9 @@ from llama_index.core.schema import (
 
 from ctx_core.embeddings import Embedder
 from ctx_core.errors import ConfigError
-from ctx_core.memory import (
-    LAYERS,
-    DocumentMemory,
-    HeuristicMemoryExtractor,
-    MemoryExtractorLike,
-    MemoryIndex,
-)
+from ctx_core.memory import DocumentMemory, HeuristicMemoryExtractor, MemoryIndex
+from ctx_core.memory.base import MemoryExtractorLike
+from ctx_core.memory.model import LAYERS
 from ctx_core.types import Passage
 from llamaindex_ctx._config import Component, JsonConfig, rebuild_field, write_field
 

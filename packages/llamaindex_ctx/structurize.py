@@ -17,9 +17,9 @@ from llama_index.core.schema import (
     TransformComponent,
 )
 
-from ctx_core.structure import FORMAT_KEY, ORIGINAL_KEY, STRUCTURE_KEY, BaseStructurizer
+from ctx_core.structure import BaseStructurizer
 from ctx_core.structure import HeuristicStructurizer as _Heuristic
-from ctx_core.structure.base import validate_format
+from ctx_core.structure.base import FORMAT_KEY, ORIGINAL_KEY, STRUCTURE_KEY, validate_format
 from ctx_core.types import Passage
 from llamaindex_ctx._config import JsonConfig, rebuild_field, write_field
 

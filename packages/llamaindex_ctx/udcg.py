@@ -1,4 +1,4 @@
-"""``UDCGPostprocessor``: utility-and-distraction-aware reranking of LlamaIndex nodes."""
+"""``UDCGRerankPostprocessor``: utility-and-distraction-aware reranking of LlamaIndex nodes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ctx_core.udcg import LogisticCalibrator, UtilityDistractionReranker
 from llamaindex_ctx._config import Component, write_field
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 
-__all__ = ["UDCGPostprocessor"]
+__all__ = ["UDCGRerankPostprocessor"]
 
 
 def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
@@ -30,7 +30,7 @@ def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
 CalibratorField = Annotated[Any, PlainSerializer(_write_calibrator, when_used="always")]
 
 
-class UDCGPostprocessor(CtxRerankPostprocessor):
+class UDCGRerankPostprocessor(CtxRerankPostprocessor):
     """Keeps the nodes expected to help the reader; drops likely distractors.
 
     ``NodeWithScore.score`` becomes the expected gain; the node metadata gains
@@ -49,7 +49,7 @@ class UDCGPostprocessor(CtxRerankPostprocessor):
 
     Examples:
         >>> from llama_index.core.schema import NodeWithScore, TextNode
-        >>> post = UDCGPostprocessor()
+        >>> post = UDCGRerankPostprocessor()
         >>> nodes = [NodeWithScore(node=TextNode(text="Hamlet was written by William Shakespeare.")),
         ...          NodeWithScore(node=TextNode(text="Bananas are yellow."))]
         >>> [n.node.get_content() for n in post.postprocess_nodes(nodes, query_str="Who wrote Hamlet?")]
@@ -93,7 +93,7 @@ class UDCGPostprocessor(CtxRerankPostprocessor):
 
     @classmethod
     def class_name(cls) -> str:
-        return "UDCGPostprocessor"
+        return "UDCGRerankPostprocessor"
 
     def model_label(self) -> str:
         return "udcg:" + str(getattr(self._reranker.relevance, "model_name", "scorer"))

@@ -2,7 +2,8 @@
 
 import re
 
-from ctx_core.structure import FORMATS, Structure, render, render_parts
+from ctx_core.structure import Structure, render
+from ctx_core.structure.render import FORMATS, render_parts
 from ctx_core.structure.sentences import heading_text
 
 WHITESPACE = re.compile(r"\s+")

@@ -19,11 +19,10 @@ from ctx_core.batch import (
     ScoreTransform,
     plan_shards,
     read_output,
-    read_shard,
-    records_from_batch,
     run_batch,
 )
-from ctx_core.batch.shards import MANIFEST_NAME, SUCCESS_NAME, list_inputs
+from ctx_core.batch.shards import MANIFEST_NAME, SUCCESS_NAME, list_inputs, read_shard
+from ctx_core.batch.transforms import records_from_batch
 from ctx_core.rerank import Reranker
 from ctx_core.types import Passage
 

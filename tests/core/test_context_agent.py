@@ -6,15 +6,8 @@ import json
 
 import pytest
 
-from ctx_core.context import (
-    ActiveContextAgent,
-    ContextTools,
-    ScriptedPolicy,
-    WorkingContext,
-    answer_from_context,
-    parse_tool_calls,
-)
-from ctx_core.context.agent import CAP_NOTICE, run_agents
+from ctx_core.context import ActiveContextAgent, ContextTools, ScriptedPolicy, WorkingContext
+from ctx_core.context.agent import CAP_NOTICE, answer_from_context, parse_tool_calls, run_agents
 from ctx_core.llm import BaseLLM
 
 DOC = "price: 3; colour: red; price: 5; colour: blue; price: 8; colour: green."

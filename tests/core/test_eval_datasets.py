@@ -3,9 +3,6 @@
 import pytest
 
 from ctx_core.eval.datasets import (
-    CRANFIELD_GAINS,
-    DATA_DIR_ENV,
-    hotpotqa_as_ranking,
     load_cacm,
     load_cranfield,
     load_dl19,
@@ -13,10 +10,12 @@ from ctx_core.eval.datasets import (
     load_kv_retrieval,
     load_locomo,
     load_nq_oracle,
-    normalize_evidence,
-    read_smart,
     resolve_data_dir,
 )
+from ctx_core.eval.datasets.hotpotqa import hotpotqa_as_ranking
+from ctx_core.eval.datasets.locomo import normalize_evidence
+from ctx_core.eval.datasets.paths import DATA_DIR_ENV
+from ctx_core.eval.datasets.smart import CRANFIELD_GAINS, read_smart
 from ctx_core.types import Passage
 
 

@@ -7,16 +7,15 @@ from collections import Counter
 
 import pytest
 
+from ctx_core.eval.datasets.paths import resolve_data_dir
 from ctx_core.eval.generators import (
     generate_multi_needle,
     generate_pi_llm,
-    load_haystack,
-    load_pi_llm_source,
-    parse_pi_llm_answer,
-    resolve_data_dir,
     score_multi_needle,
     score_pi_llm,
 )
+from ctx_core.eval.generators.multi_needle import load_haystack
+from ctx_core.eval.generators.pi_llm import load_pi_llm_source, parse_pi_llm_answer
 from ctx_core.tokens import TokenCounter
 
 SOURCE = {

@@ -7,16 +7,16 @@ import math
 import pytest
 import torch
 
-from ctx_core.incontext import SegmentStructure
 from ctx_core.incontext.backends import (
     AttentionBackend,
     backend_names,
     get_backend,
     register_backend,
-    segment_logsumexp,
 )
+from ctx_core.incontext.backends.base import segment_logsumexp
 from ctx_core.incontext.backends.sdpa import SdpaBackend
 from ctx_core.incontext.backends.triton import TritonBackend
+from ctx_core.incontext.segments import SegmentStructure
 
 
 def test_mask_follows_the_rule_by_hand():

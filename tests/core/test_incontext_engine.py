@@ -28,13 +28,13 @@ from transformers import (
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import sdpa_mask
 
-from ctx_core.incontext import SegmentStructure
 from ctx_core.incontext.engine import (
     ATTENTION_NAME,
     SUPPORTED_MODEL_TYPES,
     InContextEngine,
     default_scoring_layer,
 )
+from ctx_core.incontext.segments import SegmentStructure
 
 VOCAB = 101
 COMMON = dict(

@@ -10,9 +10,10 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from ctx_core.incontext import InContextRanker, SegmentStructure
+from ctx_core.incontext import InContextRanker
 from ctx_core.incontext.engine import InContextEngine
 from ctx_core.incontext.norm_mlp import fused_norms_and_mlp
+from ctx_core.incontext.segments import SegmentStructure
 
 STRUCTURE = SegmentStructure(5, (7, 1, 9, 4), (3,))
 

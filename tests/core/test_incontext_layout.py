@@ -7,7 +7,8 @@ import logging
 import pytest
 from transformers import AutoTokenizer
 
-from ctx_core.incontext import PromptBuilder, PromptTemplate
+from ctx_core.incontext import PromptTemplate
+from ctx_core.incontext.layout import PromptBuilder
 
 
 @pytest.fixture(scope="module")

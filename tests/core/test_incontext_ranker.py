@@ -6,8 +6,14 @@ import pytest
 import torch
 
 from ctx_core import Passage, Reranker
-from ctx_core.incontext import InContextRanker, combine_passes, plan_passes, scores_from_logmass
-from ctx_core.incontext.scoring import PassLogmass, normalize_length
+from ctx_core.incontext import InContextRanker
+from ctx_core.incontext.passes import plan_passes
+from ctx_core.incontext.scoring import (
+    PassLogmass,
+    combine_passes,
+    normalize_length,
+    scores_from_logmass,
+)
 from ctx_core.scoring import Scorer
 from ctx_core.scoring.registry import build_scorer
 

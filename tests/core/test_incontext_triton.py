@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ctx_core.incontext import SegmentStructure
 from ctx_core.incontext.backends import backend_names, get_backend
 from ctx_core.incontext.backends.triton import TritonBackend, build_work_list, triton_available
+from ctx_core.incontext.segments import SegmentStructure
 from ctx_core.incontext.testing import random_structure
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ctx_core.llm import LLM, ScoringLLM, TransformersLLM, to_messages
+from ctx_core.llm import LLM, ScoringLLM, TransformersLLM
+from ctx_core.llm.base import to_messages
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from ctx_core.memory import ParsedScenario, find_anchor, parse_memory_reply, recover_spans
+from ctx_core.memory.anchors import ParsedScenario, find_anchor, parse_memory_reply, recover_spans
 
 SOURCE = (
     "The village of King's Abbot lies in a quiet valley. Its people love gossip, and the doctor's "

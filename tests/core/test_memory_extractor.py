@@ -6,8 +6,10 @@ import math
 import pytest
 
 from ctx_core.llm import BaseLLM
-from ctx_core.memory import MemoryExtractor, link_outline, reciprocal_rank_fusion
+from ctx_core.memory import MemoryExtractor
 from ctx_core.memory.anchors import ParsedScenario
+from ctx_core.memory.extractor import link_outline
+from ctx_core.memory.selection import reciprocal_rank_fusion
 
 CATS = (
     "Cats are small domestic felines that many families keep as pets. They sleep for most of "

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ctx_core.demo import load_demo_book
+from ctx_core.demo.book import load_demo_book
 from ctx_core.memory import DocumentMemory, HeuristicMemoryExtractor
 from ctx_core.memory.segments import find_headings
 

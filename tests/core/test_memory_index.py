@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from ctx_core.memory import DocumentMemory, MemoryIndex, OutlineEntry, ScenarioChunk, layer_rows
+from ctx_core.memory import DocumentMemory, MemoryIndex, OutlineEntry, ScenarioChunk
+from ctx_core.memory.index import layer_rows
 
 DOCS = {
     "france": "# Paris\n\nParis is the capital of France and sits on the Seine.\n\n# Lyon\n\nLyon is known for its food.",

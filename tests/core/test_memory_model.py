@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from ctx_core.memory import DocumentMemory, OutlineEntry, ScenarioChunk, check_document
+from ctx_core.memory import DocumentMemory, OutlineEntry, ScenarioChunk
+from ctx_core.memory.base import check_document
 
 SOURCE = "Cats purr. Cats nap.\n\nDogs bark at night.\n"
 

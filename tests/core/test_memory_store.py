@@ -4,7 +4,8 @@ import sqlite3
 
 import pytest
 
-from ctx_core.memory import SCHEMA_VERSION, MemoryIndex, MemoryIndexError
+from ctx_core.memory import MemoryIndex, MemoryIndexError
+from ctx_core.memory.store import SCHEMA_VERSION
 
 TEXTS = {
     "paris": "Paris is the capital of France.",

@@ -1,6 +1,6 @@
 import pytest
 
-from ctx_core.demo import load_demo_book
+from ctx_core.demo.book import load_demo_book
 from ctx_core.structure import HeuristicStructurizer, render
 
 from .faithfulness import assert_faithful

@@ -3,14 +3,10 @@ import re
 import pytest
 
 from ctx_core.llm import BaseLLM
-from ctx_core.structure import (
-    HeuristicStructurizer,
-    LLMStructurizer,
-    StructureParseError,
-    parse_structure,
-    split_sentences,
-)
+from ctx_core.structure import HeuristicStructurizer, LLMStructurizer
+from ctx_core.structure.parse import StructureParseError, parse_structure
 from ctx_core.structure.prompts import number_sentences, structure_messages
+from ctx_core.structure.sentences import split_sentences
 
 from .faithfulness import assert_faithful
 from .structure_texts import TOPICS

@@ -5,13 +5,9 @@ import random
 
 import pytest
 
-from ctx_core.structure import (
-    HeuristicStructurizer,
-    Structure,
-    StructureParseError,
-    parse_structure,
-    split_sentences,
-)
+from ctx_core.structure import HeuristicStructurizer, Structure
+from ctx_core.structure.parse import StructureParseError, parse_structure
+from ctx_core.structure.sentences import split_sentences
 
 from .faithfulness import assert_faithful
 

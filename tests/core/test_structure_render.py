@@ -1,6 +1,7 @@
 import pytest
 
-from ctx_core.structure import Aspect, Structure, render, split_sentences
+from ctx_core.structure import Aspect, Structure, render
+from ctx_core.structure.sentences import split_sentences
 
 from .faithfulness import assert_faithful
 

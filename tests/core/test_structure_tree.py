@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from ctx_core.structure import Aspect, Structure, StructureError, render, split_sentences
+from ctx_core.structure import Aspect, Structure, StructureError, render
 from ctx_core.structure.base import structure_from_metadata
+from ctx_core.structure.sentences import split_sentences
 
 from .faithfulness import assert_faithful
 

@@ -1,6 +1,7 @@
 import pytest
 
-from ctx_core import Passage, ensure_passages, stable_id, validate_query
+from ctx_core import Passage
+from ctx_core.types import ensure_passages, stable_id, validate_query
 
 
 def test_passage_derives_stable_id_from_text_and_source():

@@ -3,13 +3,8 @@ from langchain_classic.retrievers import ContextualCompressionRetriever
 from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
 
-from langchain_ctx import (
-    ContextReranker,
-    CtxEmbeddings,
-    RerankingRetriever,
-    documents_to_passages,
-    passages_to_documents,
-)
+from langchain_ctx import ContextReranker, CtxEmbeddings, RerankingRetriever
+from langchain_ctx.convert import documents_to_passages, passages_to_documents
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from llamaindex_ctx import (
     MemoryExtractTransform,
     StructurizePostprocessor,
     StructurizeTransform,
-    UDCGPostprocessor,
+    UDCGRerankPostprocessor,
 )
 
 QUERY = "Which city is the capital of France?"
@@ -89,7 +89,7 @@ def test_unknown_arguments_are_errors(tiny_llama_dir):
     llm = TransformersLLM(str(tiny_llama_dir))
     for build in (
         lambda: ContextRerankPostprocessor(model="bm25"),  # was silently ignored
-        lambda: UDCGPostprocessor(scorer=BM25Scorer()),
+        lambda: UDCGRerankPostprocessor(scorer=BM25Scorer()),
         lambda: InContextRerankPostprocessor(layer=3),
         lambda: StructurizeTransform(style="reading"),
         lambda: StructurizePostprocessor(style="reading"),
@@ -118,7 +118,7 @@ def test_an_object_without_config_is_an_error_not_a_default(nodes):
 
 
 def test_udcg_postprocessor_keeps_its_relevance_and_calibrator(nodes, embedder):
-    post = UDCGPostprocessor(
+    post = UDCGRerankPostprocessor(
         HybridSignals(embedder, bm25=BM25Scorer(k1=1.2)),
         calibrator="hybrid-hotpotqa",
         token_budget=40,
@@ -133,7 +133,7 @@ def test_udcg_postprocessor_keeps_its_relevance_and_calibrator(nodes, embedder):
 
 def test_udcg_postprocessor_with_a_fitted_calibrator(nodes):
     calibrator = LogisticCalibrator([0.8], -2.0)
-    post = UDCGPostprocessor(BM25Scorer(k1=1.2), calibrator=calibrator, token_budget=40)
+    post = UDCGRerankPostprocessor(BM25Scorer(k1=1.2), calibrator=calibrator, token_budget=40)
     assert post.to_dict()["calibrator"] == calibrator.to_dict()
     for again in round_trips(post):
         assert again.core_reranker().config() == post.core_reranker().config()

@@ -8,12 +8,8 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.llms import MockLLM
 from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
 
-from llamaindex_ctx import (
-    ContextRerankPostprocessor,
-    CtxEmbedding,
-    nodes_to_passages,
-    passages_to_nodes,
-)
+from llamaindex_ctx import ContextRerankPostprocessor, CtxEmbedding
+from llamaindex_ctx.convert import nodes_to_passages, passages_to_nodes
 
 
 @pytest.fixture

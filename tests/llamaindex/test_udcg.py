@@ -3,7 +3,7 @@ from llama_index.core.llms import MockLLM
 from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
 
 from ctx_core.udcg import LogisticCalibrator
-from llamaindex_ctx import CtxEmbedding, UDCGPostprocessor
+from llamaindex_ctx import CtxEmbedding, UDCGRerankPostprocessor
 
 CALIBRATOR = LogisticCalibrator([2.0], -3.0)
 
@@ -15,7 +15,7 @@ def test_scores_and_metadata(overlap_scorer):
             node=TextNode(text="red apples", id_="apples", metadata={"src": "x"}), score=0.2
         ),
     ]
-    post = UDCGPostprocessor(relevance=overlap_scorer, calibrator=CALIBRATOR)
+    post = UDCGRerankPostprocessor(relevance=overlap_scorer, calibrator=CALIBRATOR)
     [kept] = post.postprocess_nodes(nodes, query_str="red apples")
     meta = kept.node.metadata
     assert kept.node.node_id == "apples" and kept.score == meta["expected_gain"]
@@ -26,7 +26,7 @@ def test_scores_and_metadata(overlap_scorer):
 
 
 async def test_async_and_query_engine(overlap_scorer):
-    post = UDCGPostprocessor(relevance=overlap_scorer, calibrator=CALIBRATOR)
+    post = UDCGRerankPostprocessor(relevance=overlap_scorer, calibrator=CALIBRATOR)
     nodes = [NodeWithScore(node=TextNode(text="red apples", id_="a"))]
     assert [n.node.node_id for n in await post.apostprocess_nodes(nodes, query_str="apples")] == [
         "a"

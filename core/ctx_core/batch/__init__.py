@@ -21,14 +21,12 @@ Examples:
 from ctx_core.batch.documents import DocumentFields
 from ctx_core.batch.memory import ExtractMemoriesTransform
 from ctx_core.batch.runner import BatchResult, JobMismatchError, run_batch
-from ctx_core.batch.shards import Shard, plan_shards, read_output, read_shard
+from ctx_core.batch.shards import plan_shards, read_output
 from ctx_core.batch.structure import StructurizeTransform
 from ctx_core.batch.transforms import (
     BatchTransform,
     RerankTransform,
     ScoreTransform,
-    records_from_batch,
-    resolve_transform,
     transform_names,
 )
 
@@ -40,13 +38,9 @@ __all__ = [
     "JobMismatchError",
     "RerankTransform",
     "ScoreTransform",
-    "Shard",
     "StructurizeTransform",
     "plan_shards",
     "read_output",
-    "read_shard",
-    "records_from_batch",
-    "resolve_transform",
     "run_batch",
     "transform_names",
 ]

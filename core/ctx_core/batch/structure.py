@@ -59,7 +59,7 @@ class StructurizeTransform(BatchTransform):
             has no headings or lists) or ``"llm"``.
         structurizer_options: Keyword arguments of the structurizer (plain data, e.g.
             ``{"llm": "smollm2", "chunk_tokens": 1024}``).
-        format: Rendering of the new text (see :data:`ctx_core.structure.FORMATS`).
+        format: Rendering of the new text (see :data:`ctx_core.structure.render.FORMATS`).
         text_field: Row field holding the text.
         id_field: Row field holding the id (optional in a row).
         metadata_field: Row field holding the metadata (optional in a row).
@@ -79,7 +79,7 @@ class StructurizeTransform(BatchTransform):
         metadata_field: str = "metadata",
         output_field: str = "structured",
     ) -> None:
-        from ctx_core.structure import FORMATS
+        from ctx_core.structure.render import FORMATS
 
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ctx_core.structure import FORMATS, HeuristicStructurizer, LLMStructurizer, render
+from ctx_core.structure import HeuristicStructurizer, LLMStructurizer, render
 from ctx_core.structure.base import BaseStructurizer
+from ctx_core.structure.render import FORMATS
 
 
 def register(subparsers: Any) -> None:

@@ -14,18 +14,11 @@ Examples:
     19
 """
 
-from ctx_core.context.agent import (
-    ActiveContextAgent,
-    AgentTurn,
-    ToolCallRecord,
-    answer_from_context,
-    parse_tool_calls,
-)
+from ctx_core.context.agent import ActiveContextAgent, AgentTurn
 from ctx_core.context.fragments import ContextMessage, Fragment, FragmentState
 from ctx_core.context.policy import ScriptedPolicy
-from ctx_core.context.search import SearchHit, search_context
-from ctx_core.context.tools import TOOL_NAMES, ContextTools, ToolParam, ToolSpec, format_tool_result
-from ctx_core.context.working import Operation, RenderedContext, WorkingContext
+from ctx_core.context.tools import TOOL_NAMES, ContextTools, ToolSpec
+from ctx_core.context.working import RenderedContext, WorkingContext
 
 __all__ = [
     "TOOL_NAMES",
@@ -35,16 +28,8 @@ __all__ = [
     "ContextTools",
     "Fragment",
     "FragmentState",
-    "Operation",
     "RenderedContext",
     "ScriptedPolicy",
-    "SearchHit",
-    "ToolCallRecord",
-    "ToolParam",
     "ToolSpec",
     "WorkingContext",
-    "answer_from_context",
-    "format_tool_result",
-    "parse_tool_calls",
-    "search_context",
 ]

@@ -14,16 +14,12 @@ Framework sections live in the adapter packages and are plugged in through the
 Only the command line imports this package: no feature imports the demo.
 """
 
-from ctx_core.demo.book import DEMO_QUESTIONS, load_demo_book, load_demo_corpus
 from ctx_core.demo.runner import demo_sections, run_demo
 from ctx_core.demo.section import DemoContext, Section
 
 __all__ = [
-    "DEMO_QUESTIONS",
     "DemoContext",
     "Section",
     "demo_sections",
-    "load_demo_book",
-    "load_demo_corpus",
     "run_demo",
 ]

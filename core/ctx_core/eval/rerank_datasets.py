@@ -21,14 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctx_core.eval.datasets import (
-    RankingQuery,
-    hotpotqa_as_ranking,
-    load_cacm,
-    load_cranfield,
-    load_dl19,
-    load_hotpotqa,
-)
+from ctx_core.eval.datasets import RankingQuery, load_cacm, load_cranfield, load_dl19, load_hotpotqa
+from ctx_core.eval.datasets.hotpotqa import hotpotqa_as_ranking
 from ctx_core.eval.first_stage import collection_as_ranking
 from ctx_core.eval.metrics import (
     distractor_rate,

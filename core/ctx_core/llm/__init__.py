@@ -6,16 +6,7 @@ Examples:
     True
 """
 
-from ctx_core.llm.base import (
-    LLM,
-    BaseLLM,
-    Message,
-    Prompt,
-    ScoringLLM,
-    SequenceScore,
-    cut_at_stop,
-    to_messages,
-)
+from ctx_core.llm.base import LLM, BaseLLM, Message, Prompt, ScoringLLM, SequenceScore
 from ctx_core.llm.transformers_llm import TransformersLLM
 
 __all__ = [
@@ -26,6 +17,4 @@ __all__ = [
     "ScoringLLM",
     "SequenceScore",
     "TransformersLLM",
-    "cut_at_stop",
-    "to_messages",
 ]

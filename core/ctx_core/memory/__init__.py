@@ -16,59 +16,21 @@ Examples:
     'paris#0'
 """
 
-from ctx_core.memory.anchors import (
-    AnchorMatch,
-    ParsedMemory,
-    ParsedScenario,
-    RecoveredSpan,
-    find_anchor,
-    parse_memory_reply,
-    recover_spans,
-)
-from ctx_core.memory.base import MemoryExtractorLike, check_document
-from ctx_core.memory.extractor import DEFAULT_PATHS, MemoryExtractor, link_outline
+from ctx_core.memory.extractor import MemoryExtractor
 from ctx_core.memory.heuristic import HeuristicMemoryExtractor
-from ctx_core.memory.index import MemoryIndex, layer_rows
-from ctx_core.memory.model import (
-    LAYERS,
-    MEMORY_FORMAT_VERSION,
-    DocumentMemory,
-    LayerRow,
-    OutlineEntry,
-    ScenarioChunk,
-)
-from ctx_core.memory.selection import (
-    EmbeddingJudge,
-    LogprobJudge,
-    reciprocal_rank_fusion,
-)
-from ctx_core.memory.store import SCHEMA_VERSION, MemoryIndexError
+from ctx_core.memory.index import MemoryIndex
+from ctx_core.memory.model import DocumentMemory, OutlineEntry, ScenarioChunk
+from ctx_core.memory.selection import EmbeddingJudge, LogprobJudge
+from ctx_core.memory.store import MemoryIndexError
 
 __all__ = [
-    "DEFAULT_PATHS",
-    "LAYERS",
-    "MEMORY_FORMAT_VERSION",
-    "SCHEMA_VERSION",
-    "AnchorMatch",
     "DocumentMemory",
     "EmbeddingJudge",
     "HeuristicMemoryExtractor",
-    "LayerRow",
     "LogprobJudge",
     "MemoryExtractor",
-    "MemoryExtractorLike",
     "MemoryIndex",
     "MemoryIndexError",
     "OutlineEntry",
-    "ParsedMemory",
-    "ParsedScenario",
-    "RecoveredSpan",
     "ScenarioChunk",
-    "check_document",
-    "find_anchor",
-    "layer_rows",
-    "link_outline",
-    "parse_memory_reply",
-    "reciprocal_rank_fusion",
-    "recover_spans",
 ]

@@ -9,28 +9,24 @@ Examples:
     0.587
 """
 
-from ctx_core.udcg.calibration import TRANSFORMS, Calibrator, LogisticCalibrator, load_calibrator
+from ctx_core.udcg.calibration import Calibrator, LogisticCalibrator, load_calibrator
 from ctx_core.udcg.fit import fit_calibrator
-from ctx_core.udcg.metric import PositionWeight, udcg, udcg_of_passages
-from ctx_core.udcg.reranker import Decision, UtilityDistractionReranker, order_for_reader
+from ctx_core.udcg.metric import udcg, udcg_of_passages
+from ctx_core.udcg.reranker import Decision, UtilityDistractionReranker
 from ctx_core.udcg.signals import HybridSignals, RelevanceSignals, ScorerSignals
-from ctx_core.udcg.utility import DEFAULT_INSTRUCTION, AbstentionUtility
+from ctx_core.udcg.utility import AbstentionUtility
 
 __all__ = [
-    "DEFAULT_INSTRUCTION",
-    "TRANSFORMS",
     "AbstentionUtility",
     "Calibrator",
     "Decision",
     "HybridSignals",
     "LogisticCalibrator",
-    "PositionWeight",
     "RelevanceSignals",
     "ScorerSignals",
     "UtilityDistractionReranker",
     "fit_calibrator",
     "load_calibrator",
-    "order_for_reader",
     "udcg",
     "udcg_of_passages",
 ]

@@ -14,10 +14,10 @@ downloads anything: the files are read where they are.
 | :func:`load_kv_retrieval` | key-value retrieval, 75 pairs | ``list[dict]`` |
 """
 
-from ctx_core.eval.datasets.hotpotqa import hotpotqa_as_ranking, load_hotpotqa
-from ctx_core.eval.datasets.locomo import load_locomo, normalize_evidence
+from ctx_core.eval.datasets.hotpotqa import load_hotpotqa
+from ctx_core.eval.datasets.locomo import load_locomo
 from ctx_core.eval.datasets.lost_in_the_middle import load_kv_retrieval, load_nq_oracle
-from ctx_core.eval.datasets.paths import DATA_DIR_ENV, resolve_data_dir
+from ctx_core.eval.datasets.paths import resolve_data_dir
 from ctx_core.eval.datasets.records import (
     Conversation,
     IRCollection,
@@ -27,12 +27,10 @@ from ctx_core.eval.datasets.records import (
     Session,
     Turn,
 )
-from ctx_core.eval.datasets.smart import CRANFIELD_GAINS, load_cacm, load_cranfield, read_smart
-from ctx_core.eval.datasets.trec_dl import load_dl19, read_qrels, read_topics
+from ctx_core.eval.datasets.smart import load_cacm, load_cranfield
+from ctx_core.eval.datasets.trec_dl import load_dl19
 
 __all__ = [
-    "CRANFIELD_GAINS",
-    "DATA_DIR_ENV",
     "Conversation",
     "IRCollection",
     "LoCoMoQA",
@@ -40,7 +38,6 @@ __all__ = [
     "RankingQuery",
     "Session",
     "Turn",
-    "hotpotqa_as_ranking",
     "load_cacm",
     "load_cranfield",
     "load_dl19",
@@ -48,9 +45,5 @@ __all__ = [
     "load_kv_retrieval",
     "load_locomo",
     "load_nq_oracle",
-    "normalize_evidence",
-    "read_qrels",
-    "read_smart",
-    "read_topics",
     "resolve_data_dir",
 ]

@@ -12,21 +12,13 @@ Examples:
     ['bird']
 """
 
-from ctx_core.eval.datasets.paths import resolve_data_dir
 from ctx_core.eval.generators.multi_needle import (
     KinshipNeedle,
     MultiNeedleTask,
     generate_multi_needle,
-    load_haystack,
     score_multi_needle,
 )
-from ctx_core.eval.generators.pi_llm import (
-    PILLMTask,
-    generate_pi_llm,
-    load_pi_llm_source,
-    parse_pi_llm_answer,
-    score_pi_llm,
-)
+from ctx_core.eval.generators.pi_llm import PILLMTask, generate_pi_llm, score_pi_llm
 
 __all__ = [
     "KinshipNeedle",
@@ -34,10 +26,6 @@ __all__ = [
     "PILLMTask",
     "generate_multi_needle",
     "generate_pi_llm",
-    "load_haystack",
-    "load_pi_llm_source",
-    "parse_pi_llm_answer",
-    "resolve_data_dir",
     "score_multi_needle",
     "score_pi_llm",
 ]

@@ -27,15 +27,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ctx_core import _registry
-from ctx_core.incontext.backends.base import AttentionBackend, segment_logsumexp
+from ctx_core.incontext.backends.base import AttentionBackend
 
 __all__ = [
-    "AUTO_ORDER",
     "AttentionBackend",
     "backend_names",
     "get_backend",
     "register_backend",
-    "segment_logsumexp",
 ]
 
 #: Backends ``"auto"`` tries, first available wins, per device type.

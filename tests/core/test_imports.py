@@ -1,0 +1,172 @@
+"""The public surface of ctx_core, pinned: each package's ``__all__`` is what users import.
+
+Adding or removing a public name is a decision; this test makes it a visible one.
+"""
+
+import importlib
+
+import pytest
+
+EXPECTED_ALL = {
+    "ctx_core": [
+        "ConfigError",
+        "CtxError",
+        "MissingDependencyError",
+        "ModelLoadError",
+        "Passage",
+        "PassageReranker",
+        "RemoteServiceError",
+        "Reranker",
+        "__version__",
+        "from_config",
+    ],
+    "ctx_core.batch": [
+        "BatchResult",
+        "BatchTransform",
+        "DocumentFields",
+        "ExtractMemoriesTransform",
+        "JobMismatchError",
+        "RerankTransform",
+        "ScoreTransform",
+        "StructurizeTransform",
+        "plan_shards",
+        "read_output",
+        "run_batch",
+        "transform_names",
+    ],
+    "ctx_core.context": [
+        "ActiveContextAgent",
+        "AgentTurn",
+        "ContextMessage",
+        "ContextTools",
+        "Fragment",
+        "FragmentState",
+        "RenderedContext",
+        "ScriptedPolicy",
+        "TOOL_NAMES",
+        "ToolSpec",
+        "WorkingContext",
+    ],
+    "ctx_core.demo": [
+        "DemoContext",
+        "Section",
+        "demo_sections",
+        "run_demo",
+    ],
+    "ctx_core.eval": [
+        "RerankEvaluator",
+        "RerankMethod",
+        "build_method",
+        "method_names",
+        "mrr_at_k",
+        "ndcg_at_k",
+        "paired_bootstrap",
+        "recall_at_k",
+        "register_method",
+        "run_rerank_eval",
+        "write_results",
+    ],
+    "ctx_core.eval.datasets": [
+        "Conversation",
+        "IRCollection",
+        "LoCoMoQA",
+        "QAExample",
+        "RankingQuery",
+        "Session",
+        "Turn",
+        "load_cacm",
+        "load_cranfield",
+        "load_dl19",
+        "load_hotpotqa",
+        "load_kv_retrieval",
+        "load_locomo",
+        "load_nq_oracle",
+        "resolve_data_dir",
+    ],
+    "ctx_core.eval.generators": [
+        "KinshipNeedle",
+        "MultiNeedleTask",
+        "PILLMTask",
+        "generate_multi_needle",
+        "generate_pi_llm",
+        "score_multi_needle",
+        "score_pi_llm",
+    ],
+    "ctx_core.incontext": [
+        "AttentionBackend",
+        "InContextEngine",
+        "InContextRanker",
+        "InContextScores",
+        "PromptTemplate",
+        "backend_names",
+        "get_backend",
+    ],
+    "ctx_core.incontext.backends": [
+        "AttentionBackend",
+        "backend_names",
+        "get_backend",
+        "register_backend",
+    ],
+    "ctx_core.llm": [
+        "BaseLLM",
+        "LLM",
+        "Message",
+        "Prompt",
+        "ScoringLLM",
+        "SequenceScore",
+        "TransformersLLM",
+    ],
+    "ctx_core.memory": [
+        "DocumentMemory",
+        "EmbeddingJudge",
+        "HeuristicMemoryExtractor",
+        "LogprobJudge",
+        "MemoryExtractor",
+        "MemoryIndex",
+        "MemoryIndexError",
+        "OutlineEntry",
+        "ScenarioChunk",
+    ],
+    "ctx_core.scoring": [
+        "BM25Scorer",
+        "BaseScorer",
+        "CohereScorer",
+        "CrossEncoderScorer",
+        "EmbeddingScorer",
+        "Scorer",
+    ],
+    "ctx_core.structure": [
+        "Aspect",
+        "BaseStructurizer",
+        "HeuristicStructurizer",
+        "LLMStructurizer",
+        "Structure",
+        "StructureError",
+        "Structurizer",
+        "original_text",
+        "render",
+        "structure_from_metadata",
+    ],
+    "ctx_core.udcg": [
+        "AbstentionUtility",
+        "Calibrator",
+        "Decision",
+        "HybridSignals",
+        "LogisticCalibrator",
+        "RelevanceSignals",
+        "ScorerSignals",
+        "UtilityDistractionReranker",
+        "fit_calibrator",
+        "load_calibrator",
+        "udcg",
+        "udcg_of_passages",
+    ],
+}
+
+
+@pytest.mark.parametrize("package", sorted(EXPECTED_ALL))
+def test_all_is_pinned(package: str) -> None:
+    module = importlib.import_module(package)
+    assert sorted(module.__all__) == sorted(EXPECTED_ALL[package])
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
