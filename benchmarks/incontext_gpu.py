@@ -25,7 +25,7 @@ Run on a CUDA machine from the repository root:
     PYTHONPATH=core:packages python benchmarks/incontext_gpu.py --check --bench
 
 CPU dry run of the whole script on tiny shapes (Triton's interpreter, with the test suite's
-fixes to it from ``tests/core/triton_interpreter.py``):
+fixes to it from ``tests/core/incontext/triton_interpreter.py``):
 
     TRITON_INTERPRET=1 PYTHONPATH=core:packages python benchmarks/incontext_gpu.py \
         --check --bench --tiny --device cpu --out /tmp/incontext_gpu
@@ -912,7 +912,7 @@ def main() -> None:
     if os.environ.get("TRITON_INTERPRET") == "1" and triton_available():
         # The CPU dry run: the kernels run under Triton's interpreter, which needs the
         # fixes the tests apply to it (compiled kernels never meet those bugs).
-        sys.path.insert(0, str(ROOT / "tests" / "core"))
+        sys.path.insert(0, str(ROOT / "tests" / "core" / "incontext"))
         from triton_interpreter import patch_interpreter
 
         patch_interpreter()

@@ -22,7 +22,7 @@ from ctx_core.udcg import (
     UtilityDistractionReranker,
 )
 
-from .structure_texts import MARKDOWN, TOPICS
+from .structure.structure_texts import MARKDOWN, TOPICS
 
 QUERY = "Who wrote Hamlet?"
 PASSAGES = [
@@ -114,7 +114,7 @@ def test_cohere_scorer_config_never_holds_the_key(monkeypatch):
     pytest.importorskip("cohere")
     from ctx_core.scoring import CohereScorer
 
-    from .test_cohere import FakeRerankServer
+    from .scoring.test_cohere import FakeRerankServer
 
     server = FakeRerankServer()
     try:

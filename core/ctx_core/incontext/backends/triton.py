@@ -30,7 +30,7 @@ Triton is imported lazily (the ``gpu`` extra): this module imports on machines w
 and :meth:`TritonBackend.available` says whether the kernels can run. On a CPU, Triton's
 interpreter (``interpret=True`` or ``TRITON_INTERPRET=1``) runs the same kernels in numpy,
 slowly: meant for tests on tiny shapes (the tests patch two interpreter bugs that compiled
-kernels never meet: ``tests/core/triton_interpreter.py``).
+kernels never meet: ``tests/core/incontext/triton_interpreter.py``).
 
 Examples:
     >>> from ctx_core.incontext.backends.triton import TritonBackend, build_work_list

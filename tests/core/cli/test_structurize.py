@@ -4,7 +4,7 @@ import json
 from ctx_core.cli.main import main
 from ctx_core.structure import Structure
 
-from .structure_texts import MARKDOWN, TOPICS
+from ..structure.structure_texts import MARKDOWN, TOPICS
 
 
 def test_structurize_file_in_every_format(tmp_path, capsys):

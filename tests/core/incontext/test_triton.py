@@ -29,7 +29,7 @@ from ctx_core.incontext.backends.triton import TritonBackend, build_work_list, t
 from ctx_core.incontext.segments import SegmentStructure
 from ctx_core.incontext.testing import random_structure
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 CUDA = torch.cuda.is_available() and triton_available()
 
