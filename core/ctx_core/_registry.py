@@ -38,6 +38,7 @@ __all__ = [
     "from_config",
     "lookup",
     "names",
+    "rebuild",
     "register",
     "to_config",
 ]
@@ -179,6 +180,24 @@ def from_config(config: Mapping[str, Any]) -> Any:
     if callable(rebuild):
         return rebuild(dict(config))
     return _construct(cls, config)
+
+
+def rebuild(value: Any, argument: str = "value") -> Any:
+    """A component config (a mapping with a ``"type"``) rebuilt; any other value as it is.
+
+    What a framework field holding a component runs on its input, so it takes the
+    component, its config, or ``None`` alike.
+
+    Raises:
+        ConfigError: the config names an unknown type or holds an unknown argument; the
+            message starts with ``argument``.
+    """
+    if isinstance(value, Mapping) and "type" in value:
+        try:
+            return from_config(value)
+        except ConfigError as err:
+            raise ConfigError(f"{argument}: {err}") from err
+    return value
 
 
 def _construct(cls: Callable[..., Any], config: Mapping[str, Any]) -> Any:

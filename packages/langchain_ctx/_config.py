@@ -42,7 +42,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticSerializationError
 
-from ctx_core._registry import config_value, from_config
+from ctx_core._registry import config_value, rebuild
 from ctx_core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -52,30 +52,15 @@ __all__ = [
     "CtxSerializable",
     "lc_object",
     "package_classes",
-    "rebuild_component",
     "rebuild_field",
     "revive",
     "write_field",
 ]
 
 
-def rebuild_component(value: Any, name: str = "value") -> Any:
-    """A component ``config()`` dict (one with a ``"type"``) rebuilt; anything else as it is.
-
-    Raises:
-        ConfigError: the config names an unknown type or holds an unknown argument.
-    """
-    if isinstance(value, Mapping) and "type" in value:
-        try:
-            return from_config(value)
-        except ConfigError as err:
-            raise ConfigError(f"{name}: {err}") from err
-    return value
-
-
 def rebuild_field(value: Any, info: ValidationInfo) -> Any:
-    """Pydantic before-validator: :func:`rebuild_component` with the field's name."""
-    return rebuild_component(value, info.field_name or "value")
+    """Pydantic before-validator: a config dict rebuilt into its component (see :func:`rebuild`)."""
+    return rebuild(value, info.field_name or "value")
 
 
 def write_field(value: Any, info: SerializationInfo) -> Any:

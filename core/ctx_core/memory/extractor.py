@@ -218,16 +218,8 @@ class MemoryExtractor(MemoryExtractorLike, Configurable):
             if self._evaluator_given
             else None,
             "embedder": heuristic["embedder"],
-            "paths": [list(p) for p in self.paths],
             "prompts": dict(self.prompts) if self._prompts_given else None,
-            "selection": self.selection,
-            "max_tokens": self.max_tokens,
-            "window_words": self.window_words,
-            "max_words": self.heuristic.max_words,
-            "min_gap_words": self.min_gap_words,
-            "fuzzy_threshold": self.fuzzy_threshold,
-            "rrf_k": self.rrf_k,
-            "core_max_words": self.core_max_words,
+            **self._choices(),
         }
 
     def settings(self) -> dict[str, Any]:
@@ -236,6 +228,12 @@ class MemoryExtractor(MemoryExtractorLike, Configurable):
             "extractor": self.name,
             "llm": _label(self.llm),
             "evaluator": _label(self.evaluator) if self.evaluator is not None else None,
+            **self._choices(),
+        }
+
+    def _choices(self) -> dict[str, Any]:
+        # The extraction settings both config() and settings() record.
+        return {
             "paths": [list(p) for p in self.paths],
             "selection": self.selection,
             "max_tokens": self.max_tokens,
