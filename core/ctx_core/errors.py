@@ -11,6 +11,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelLoadError",
     "RemoteServiceError",
+    "ScoreError",
 ]
 
 
@@ -47,6 +48,14 @@ class RemoteServiceError(CtxError):
         super().__init__(message)
         self.status_code = status_code
         self.attempts = attempts
+
+
+class ScoreError(CtxError, ValueError):
+    """A scorer returned scores that cannot be ranked: NaN or infinite values.
+
+    A NaN compares false with everything, so sorting around it would make the order of
+    the *other* passages depend on the input order; the scorer is named instead.
+    """
 
 
 def require(package: str, extra: str, feature: str) -> None:

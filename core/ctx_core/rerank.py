@@ -11,12 +11,13 @@ Examples:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ctx_core._registry import Configurable, config_value
-from ctx_core.scoring.base import Scorer
-from ctx_core.types import Passage, ensure_passages, validate_query
+from ctx_core.scoring.base import Scorer, finite_scores
+from ctx_core.types import Passage, ensure_passages, validate_query, validate_top_n
 
 __all__ = ["PassageReranker", "Reranker", "apply_scores"]
 
@@ -60,8 +61,12 @@ class Reranker(Configurable):
         scorer: Any :class:`~ctx_core.scoring.Scorer` (default: the packaged MiniLM
             :class:`~ctx_core.scoring.EmbeddingScorer`). Its config is nested in the
             reranker's, so it must have one for :meth:`config` to work.
-        top_n: Keep at most this many passages (``None``: all).
-        score_threshold: Drop passages scoring below this value (``None``: keep all).
+        top_n: Keep at most this many passages: an ``int`` >= 1, or ``None`` for all.
+        score_threshold: Drop passages scoring below this finite value (``None``: keep all).
+
+    Raises:
+        ScoreError: the scorer returned a NaN or infinite score (see
+            :func:`~ctx_core.scoring.base.finite_scores`).
 
     Ties keep the input order. Returned passages are copies; ids, text and the
     caller's metadata are unchanged.
@@ -73,8 +78,14 @@ class Reranker(Configurable):
         top_n: int | None = None,
         score_threshold: float | None = None,
     ) -> None:
-        if top_n is not None and top_n < 1:
-            raise ValueError(f"top_n must be >= 1 or None, got {top_n}")
+        validate_top_n(top_n)
+        if score_threshold is not None:
+            if isinstance(score_threshold, bool) or not isinstance(score_threshold, (int, float)):
+                raise TypeError(
+                    f"score_threshold must be a number or None, got {score_threshold!r}"
+                )
+            if not math.isfinite(score_threshold):
+                raise ValueError(f"score_threshold must be finite, got {score_threshold!r}")
         if scorer is None:
             from ctx_core.scoring import EmbeddingScorer
 
@@ -135,9 +146,11 @@ class Reranker(Configurable):
     def _select(
         self, passages: list[Passage], scores: Sequence[float], top_n: int | None
     ) -> list[Passage]:
-        if top_n is not None and top_n < 1:
-            raise ValueError(f"top_n must be >= 1 or None, got {top_n}")
+        validate_top_n(top_n)
         limit = top_n if top_n is not None else self.top_n
+        scores = finite_scores(scores, self.scorer)
+        if len(scores) != len(passages):
+            raise RuntimeError(f"scorer returned {len(scores)} scores for {len(passages)} passages")
         scored = apply_scores(passages, scores)
         order = sorted(range(len(scored)), key=lambda i: -scores[i])
         kept = [

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["Passage", "ensure_passages", "stable_id", "validate_query"]
+__all__ = ["Passage", "ensure_passages", "stable_id", "validate_query", "validate_top_n"]
 
 
 def stable_id(text: str, metadata: Mapping[str, Any] | None = None) -> str:
@@ -95,6 +95,29 @@ def validate_query(query: object, argument: str = "query") -> str:
     if not query.strip():
         raise ValueError(f"{argument} must be a non-empty string")
     return query
+
+
+def validate_top_n(value: object, argument: str = "top_n") -> int | None:
+    """Return ``value`` if it is ``None`` or an ``int`` >= 1, else raise naming ``argument``.
+
+    ``0`` is an error rather than "the default" (a per-call ``0`` used to be replaced
+    by the component's own setting); ``bool`` and ``float`` are not counts.
+
+    Examples:
+        >>> validate_top_n(3), validate_top_n(None)
+        (3, None)
+        >>> validate_top_n(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: top_n must be >= 1 or None (keep all), got 0
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{argument} must be an int >= 1 or None, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{argument} must be >= 1 or None (keep all), got {value}")
+    return value
 
 
 def ensure_passages(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictInt
 
 from ctx_core.rerank import PassageReranker
 from langchain_ctx._config import CtxSerializable
@@ -27,7 +27,7 @@ class CtxDocumentCompressor(BaseDocumentCompressor, CtxSerializable):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    top_n: int | None = Field(
+    top_n: StrictInt | None = Field(
         default=3, ge=1, description="How many documents to keep (None: all)."
     )
 
@@ -60,7 +60,9 @@ class CtxDocumentCompressor(BaseDocumentCompressor, CtxSerializable):
         if not documents:
             return []
         passages = documents_to_passages(documents)
-        kept = self.core_reranker().rerank(query, passages, top_n=top_n or self.top_n)
+        kept = self.core_reranker().rerank(
+            query, passages, top_n=self.top_n if top_n is None else top_n
+        )
         return passages_to_documents(kept, documents)
 
     async def arerank_documents(
@@ -70,5 +72,7 @@ class CtxDocumentCompressor(BaseDocumentCompressor, CtxSerializable):
         if not documents:
             return []
         passages = documents_to_passages(documents)
-        kept = await self.core_reranker().arerank(query, passages, top_n=top_n or self.top_n)
+        kept = await self.core_reranker().arerank(
+            query, passages, top_n=self.top_n if top_n is None else top_n
+        )
         return passages_to_documents(kept, documents)

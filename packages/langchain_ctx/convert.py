@@ -54,13 +54,20 @@ def passages_to_documents(
 ) -> list[Document]:
     """Copies of the original documents, in the passages' order, with metadata the core added.
 
-    Keys the core added (scores, explanations) are merged into a copy of each
-    original document's metadata; the document's text and id stay as they were.
+    Keys the core added or rewrote (scores, explanations) are merged into a copy of
+    each original document's metadata, replacing a stale value the document already
+    carried (e.g. a ``relevance_score`` from an earlier rerank); the document's text
+    and id stay as they were.
     """
     by_id = dict(zip((p.id for p in documents_to_passages(originals)), originals, strict=True))
     result = []
     for passage in passages:
         original = by_id[passage.id]
-        added = {k: v for k, v in passage.metadata.items() if k not in original.metadata}
+        # A value the core did not touch is the very object the caller's metadata holds.
+        added = {
+            k: v
+            for k, v in passage.metadata.items()
+            if k not in original.metadata or original.metadata[k] is not v
+        }
         result.append(original.model_copy(update={"metadata": {**original.metadata, **added}}))
     return result

@@ -138,7 +138,7 @@ class MemoryRetriever(BaseRetriever, CtxSerializable):
         k: int | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        passages = self.index.search(query, k=k or self.k, layers=self.layers)
+        passages = self.index.search(query, k=self.k if k is None else k, layers=self.layers)
         return [to_document(p) for p in passages]
 
     async def _aget_relevant_documents(
@@ -149,5 +149,5 @@ class MemoryRetriever(BaseRetriever, CtxSerializable):
         k: int | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        passages = await self.index.asearch(query, k=k or self.k, layers=self.layers)
+        passages = await self.index.asearch(query, k=self.k if k is None else k, layers=self.layers)
         return [to_document(p) for p in passages]

@@ -10,7 +10,7 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, StrictInt
 
 from langchain_ctx._config import CtxSerializable, lc_object, revive
 from langchain_ctx.compressor import CtxDocumentCompressor
@@ -57,7 +57,7 @@ class RerankingRetriever(BaseRetriever, CtxSerializable):
         BeforeValidator(revive),
         PlainSerializer(lambda value: lc_object(value, "reranker"), when_used="always"),
     ]
-    k: int = Field(default=4, ge=1)
+    k: StrictInt = Field(default=4, ge=1)
 
     def _get_relevant_documents(
         self,
@@ -70,7 +70,7 @@ class RerankingRetriever(BaseRetriever, CtxSerializable):
         candidates = self.base_retriever.invoke(
             query, config={"callbacks": run_manager.get_child()}, **kwargs
         )
-        return self.reranker.rerank_documents(candidates, query, top_n=k or self.k)
+        return self.reranker.rerank_documents(candidates, query, top_n=self.k if k is None else k)
 
     async def _aget_relevant_documents(
         self,
@@ -83,4 +83,6 @@ class RerankingRetriever(BaseRetriever, CtxSerializable):
         candidates = await self.base_retriever.ainvoke(
             query, config={"callbacks": run_manager.get_child()}, **kwargs
         )
-        return await self.reranker.arerank_documents(candidates, query, top_n=k or self.k)
+        return await self.reranker.arerank_documents(
+            candidates, query, top_n=self.k if k is None else k
+        )

@@ -9,6 +9,7 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     SerializationInfo,
+    StrictInt,
 )
 
 from ctx_core.udcg import LogisticCalibrator, UtilityDistractionReranker
@@ -55,7 +56,7 @@ class UDCGReranker(CtxDocumentCompressor):
         ['Hamlet was written by William Shakespeare.']
     """
 
-    top_n: int | None = Field(default=None, ge=1, description="Most documents kept.")
+    top_n: StrictInt | None = Field(default=None, ge=1, description="Most documents kept.")
     relevance: Component = Field(default=None, description="A ctx_core scorer or its config.")
     utility: Component = Field(
         default=None, description="A ctx_core AbstentionUtility or its config, or None."

@@ -60,20 +60,21 @@ def passages_to_nodes(
     ``NodeWithScore.score`` becomes the passage's score; metadata keys the core added
     (e.g. ``retrieval_score``) go into a copy of the node's metadata and are hidden
     from the LLM and embedding views so they never change what the model reads.
-    Keys in ``score_keys`` are not copied: ``NodeWithScore.score`` already holds them.
+    Keys in ``score_keys`` are not added: ``NodeWithScore.score`` already holds them.
+    A key the node already carried (e.g. a stale ``relevance_score`` or
+    ``retrieval_score`` from an earlier rerank) is replaced by the value the core wrote.
     """
     skip = set(score_keys)
     by_id = dict(zip((p.id for p in nodes_to_passages(originals)), originals, strict=True))
     result = []
     for passage in passages:
         original = by_id[passage.id]
-        added = {
-            k: v
-            for k, v in passage.metadata.items()
-            if k not in original.node.metadata and k not in skip
-        }
+        old = original.node.metadata
+        added = {k: v for k, v in passage.metadata.items() if k not in old and k not in skip}
+        # A value the core did not touch is the very object the node's metadata holds.
+        rewritten = {k: v for k, v in passage.metadata.items() if k in old and old[k] is not v}
         node = original.node.model_copy(deep=False)
-        node.metadata = {**original.node.metadata, **added}
+        node.metadata = {**old, **rewritten, **added}
         node.excluded_llm_metadata_keys = [*original.node.excluded_llm_metadata_keys, *added]
         node.excluded_embed_metadata_keys = [*original.node.excluded_embed_metadata_keys, *added]
         result.append(NodeWithScore(node=node, score=passage.score))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from llama_index.core.bridge.pydantic import ConfigDict, Field
+from llama_index.core.bridge.pydantic import ConfigDict, Field, StrictInt
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
@@ -36,7 +36,9 @@ class CtxRerankPostprocessor(JsonConfig, BaseNodePostprocessor):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    top_n: int | None = Field(default=3, ge=1, description="How many nodes to keep (None: all).")
+    top_n: StrictInt | None = Field(
+        default=3, ge=1, description="How many nodes to keep (None: all)."
+    )
 
     #: Metadata keys the core writes that ``NodeWithScore.score`` already holds (not copied).
     score_keys: ClassVar[tuple[str, ...]] = ("relevance_score",)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,11 @@ from ctx_core.context.segments import clause_spans
 if TYPE_CHECKING:
     from ctx_core.context.working import WorkingContext
     from ctx_core.embeddings import Embedder
+
+try:  # The third-party ``regex`` engine can stop a match after a time limit; ``re`` cannot.
+    import regex as _regex
+except ImportError:  # pragma: no cover - exercised by monkeypatching in the tests
+    _regex = None
 
 __all__ = [
     "MODES",
@@ -47,6 +53,10 @@ logger = logging.getLogger(__name__)
 MODES = ("exact", "regex", "semantic")
 SCOPES = ("all", "user", "assistant")
 MAX_RESULTS = 50
+#: Seconds a regex search may take over all messages before it is abandoned.
+REGEX_TIMEOUT_S = 1.0
+#: Longest regular expression accepted from an agent.
+MAX_PATTERN_CHARS = 1000
 
 _EMBEDDER: Embedder | None = None
 
@@ -121,8 +131,15 @@ def search_context(
     case_sensitive: bool = False,
     embedder: Embedder | None = None,
     include_tool_traffic: bool = False,
+    regex_timeout: float = REGEX_TIMEOUT_S,
 ) -> list[SearchHit]:
     """Find ``query`` in the original messages.
+
+    The regex comes from an agent (an LLM, or a passage injected into its prompt), so
+    it must not be able to hang the caller: with the ``regex`` package installed the
+    whole search is abandoned after ``regex_timeout`` seconds; without it, constructs
+    that can backtrack exponentially on Python's ``re`` (a repetition holding another
+    repetition or an alternation, and backreferences) are refused.
 
     Args:
         context: The working context.
@@ -135,9 +152,11 @@ def search_context(
         case_sensitive: For exact and regex.
         embedder: For semantic mode (default: :func:`default_embedder`).
         include_tool_traffic: Also search an agent's own tool calls and results.
+        regex_timeout: Seconds a regex search may take in all (regex mode).
 
     Raises:
-        ValueError: Empty query, bad mode/scope/max_results, or an invalid regex.
+        ValueError: Empty query, bad mode/scope/max_results, an invalid regex, or a regex
+            that took longer than ``regex_timeout`` (or is refused as risky without ``regex``).
     """
     if not isinstance(query, str) or not query.strip():
         raise ValueError("query must be a non-empty string")
@@ -147,21 +166,24 @@ def search_context(
         raise TypeError(f"max_results must be an integer, got {max_results!r}")
     if not 1 <= max_results <= MAX_RESULTS:
         raise ValueError(f"max_results must be between 1 and {MAX_RESULTS}, got {max_results}")
+    if isinstance(regex_timeout, bool) or not isinstance(regex_timeout, (int, float)):
+        raise TypeError(f"regex_timeout must be a number of seconds, got {regex_timeout!r}")
+    if not 0 < regex_timeout < float("inf"):
+        raise ValueError(f"regex_timeout must be a finite number > 0, got {regex_timeout!r}")
     indices = _scope_indices(context, scope, include_tool_traffic)
     if mode == "semantic":
         return _semantic(context, query, indices, max_results, embedder or default_embedder())
-    flags = 0 if case_sensitive else re.IGNORECASE
-    pattern_text = query if mode == "regex" else re.escape(query)
-    try:
-        pattern = re.compile(pattern_text, flags)
-    except re.error as err:
-        raise ValueError(f"invalid regular expression {query!r}: {err}") from err
+    if mode == "regex":
+        finditer = _regex_finditer(query, case_sensitive, regex_timeout)
+    else:
+        literal = re.compile(re.escape(query), 0 if case_sensitive else re.IGNORECASE)
+        finditer = literal.finditer
     order = reversed(indices) if newest_first else iter(indices)
     hits: list[SearchHit] = []
     for index in order:
         spans = [
             (m.start(), m.end())
-            for m in pattern.finditer(context.messages[index].text)
+            for m in finditer(context.messages[index].text)
             if m.end() > m.start()
         ]
         if newest_first:
@@ -171,6 +193,90 @@ def search_context(
             if len(hits) >= max_results:
                 return hits
     return hits
+
+
+def _regex_finditer(query: str, case_sensitive: bool, timeout: float) -> Any:
+    """A ``finditer(text)`` for an agent's regex that cannot run for more than ``timeout`` s in all."""
+    if len(query) > MAX_PATTERN_CHARS:
+        raise ValueError(
+            f"regular expression too long ({len(query)} characters, at most {MAX_PATTERN_CHARS})"
+        )
+    if _regex is None:
+        try:
+            pattern = re.compile(query, 0 if case_sensitive else re.IGNORECASE)
+        except re.error as err:
+            raise ValueError(f"invalid regular expression {query!r}: {err}") from err
+        _refuse_backtracking(query)
+        return pattern.finditer
+    regex = _regex
+    try:
+        # V0: the ``re``-compatible syntax the tool describes to the agent.
+        compiled = regex.compile(query, regex.V0 | (0 if case_sensitive else regex.IGNORECASE))
+    except regex.error as err:
+        raise ValueError(f"invalid regular expression {query!r}: {err}") from err
+    deadline = time.monotonic() + timeout
+
+    def finditer(text: str) -> list[Any]:
+        # One deadline for the whole search, shared by every message searched.
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            return list(compiled.finditer(text, timeout=left))
+        except TimeoutError as err:
+            raise ValueError(
+                f"regular expression {query!r} took longer than {timeout:g}s and was stopped; "
+                "use a simpler pattern (avoid nested repetition such as (a+)+)"
+            ) from err
+
+    return finditer
+
+
+def _refuse_backtracking(query: str) -> None:
+    """Refuse what can backtrack exponentially on ``re``: no time limit is possible there."""
+    import importlib
+
+    sre_parse: Any
+    try:
+        sre_parse = importlib.import_module("re._parser")
+    except ImportError:  # Python 3.10
+        sre_parse = importlib.import_module("sre_parse")
+
+    repeats = {
+        sre_parse.MAX_REPEAT,
+        sre_parse.MIN_REPEAT,
+        getattr(sre_parse, "POSSESSIVE_REPEAT", None),
+    }
+
+    def walk(items: Any, inside_repeat: bool) -> None:
+        for op, arg in items:
+            if op in (sre_parse.GROUPREF, getattr(sre_parse, "GROUPREF_EXISTS", None)):
+                raise ValueError(
+                    f"regular expression {query!r} refused: backreferences are not allowed "
+                    "(install the 'regex' package for time-limited matching)"
+                )
+            if op in repeats:
+                _low, high, body = arg
+                if inside_repeat and high > 1:
+                    raise ValueError(
+                        f"regular expression {query!r} refused: nested repetition can run for "
+                        "ever (install the 'regex' package for time-limited matching)"
+                    )
+                walk(body, inside_repeat or high > 1)
+            elif op is sre_parse.BRANCH:
+                if inside_repeat:
+                    raise ValueError(
+                        f"regular expression {query!r} refused: alternation inside a repetition "
+                        "can run for ever (install the 'regex' package for time-limited matching)"
+                    )
+                for branch in arg[1]:
+                    walk(branch, inside_repeat)
+            elif op is sre_parse.SUBPATTERN:
+                walk(arg[-1], inside_repeat)
+            elif op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT):
+                walk(arg[1], inside_repeat)
+
+    walk(sre_parse.parse(query), False)
 
 
 def _semantic(

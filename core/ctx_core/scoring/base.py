@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from ctx_core.errors import ScoreError
 from ctx_core.progress import progress
 from ctx_core.types import Passage, ensure_passages, validate_query
 
-__all__ = ["BaseScorer", "Scorer"]
+__all__ = ["BaseScorer", "Scorer", "finite_scores"]
+
+
+def finite_scores(scores: Sequence[float], scorer: object) -> list[float]:
+    """``scores`` as floats, or :class:`~ctx_core.errors.ScoreError` naming ``scorer`` if one is NaN/inf.
+
+    Non-finite scores are refused rather than sorted: a NaN compares false with
+    everything, so the order of the other passages would depend on the input order.
+    """
+    values = [float(s) for s in scores]
+    bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
+    if bad:
+        name = getattr(scorer, "name", None)
+        label = type(scorer).__name__ + (f" ({name!r})" if isinstance(name, str) else "")
+        raise ScoreError(
+            f"scorer {label} returned a non-finite score {values[bad[0]]!r} for passage "
+            f"{bad[0]} ({len(bad)} of {len(values)} non-finite); scores must be finite numbers"
+        )
+    return values
 
 
 @runtime_checkable
@@ -47,7 +67,7 @@ class BaseScorer(ABC):
         items = ensure_passages(passages)
         if not items:
             return []
-        return self._checked(self._score(query, items), items)
+        return self._checked(self._score(query, items), items, self)
 
     async def ascore(self, query: str, passages: Sequence[Passage | str]) -> list[float]:
         """Async twin of :meth:`score`."""
@@ -55,7 +75,7 @@ class BaseScorer(ABC):
         items = ensure_passages(passages)
         if not items:
             return []
-        return self._checked(await self._ascore(query, items), items)
+        return self._checked(await self._ascore(query, items), items, self)
 
     def score_many(
         self,
@@ -85,7 +105,9 @@ class BaseScorer(ABC):
         return await asyncio.to_thread(self._score, query, passages)
 
     @staticmethod
-    def _checked(scores: Sequence[float], passages: Sequence[Passage]) -> list[float]:
+    def _checked(
+        scores: Sequence[float], passages: Sequence[Passage], scorer: object = None
+    ) -> list[float]:
         if len(scores) != len(passages):
             raise RuntimeError(f"scorer returned {len(scores)} scores for {len(passages)} passages")
-        return [float(s) for s in scores]
+        return finite_scores(scores, scorer)

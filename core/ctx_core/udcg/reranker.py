@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from ctx_core._registry import Configurable, config_value
 from ctx_core.errors import ConfigError
-from ctx_core.scoring.base import Scorer
+from ctx_core.scoring.base import Scorer, finite_scores
 from ctx_core.tokens import TokenCounter, default_counter
-from ctx_core.types import Passage, ensure_passages, validate_query
+from ctx_core.types import Passage, ensure_passages, validate_query, validate_top_n
 from ctx_core.udcg.calibration import Calibrator, LogisticCalibrator, load_calibrator
 from ctx_core.udcg.metric import DEFAULT_IRRELEVANT_WEIGHT, DEFAULT_RELEVANT_WEIGHT
 from ctx_core.udcg.signals import HybridSignals, RelevanceSignals, ScorerSignals
@@ -135,8 +135,7 @@ class UtilityDistractionReranker(Configurable):
             )
         if token_budget is not None and token_budget < 1:
             raise ValueError(f"token_budget must be >= 1 or None, got {token_budget}")
-        if max_passages is not None and max_passages < 1:
-            raise ValueError(f"max_passages must be >= 1 or None, got {max_passages}")
+        validate_top_n(max_passages, "max_passages")
         order_for_reader([], order)  # validates ``order``
         if relevance is None:
             relevance = HybridSignals()
@@ -265,8 +264,7 @@ class UtilityDistractionReranker(Configurable):
     def _validate(
         self, query: str, passages: Sequence[Passage | str], top_n: int | None
     ) -> tuple[str, list[Passage], int | None]:
-        if top_n is not None and top_n < 1:
-            raise ValueError(f"top_n must be >= 1 or None, got {top_n}")
+        validate_top_n(top_n)
         limit = top_n if top_n is not None else self.max_passages
         return validate_query(query), ensure_passages(passages), limit
 
@@ -280,8 +278,9 @@ class UtilityDistractionReranker(Configurable):
         utilities: Sequence[float],
         max_passages: int | None,
     ) -> list[Decision]:
+        # Named before the calibrator sees it: a NaN would otherwise reach the sort.
+        scores = finite_scores(signals[self.signals.primary], self.relevance)
         probabilities = self.calibrator.probabilities(signals)
-        scores = signals[self.signals.primary]
         rows = []
         for index, (p, s, prob, u) in enumerate(
             zip(passages, scores, probabilities, utilities, strict=True)
