@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := langchain,llamaindex,local,cohere,eval,batch,dev
+EXTRAS := langchain,llamaindex,local,cohere,context,eval,batch,dev
 PYTEST_ARGS ?=
 
 .PHONY: install demo test test-all lint typecheck docs docs-serve clean
