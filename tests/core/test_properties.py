@@ -379,3 +379,32 @@ def test_chunking(text: str, max_words: int, overlap: int, meta: dict[str, Any] 
         assert sorted(text.split()) == sorted(w for p in out for w in p.text.split()) or (
             out and len(covered) >= len("".join(text.split()))
         )
+
+
+@FAST
+@given(
+    messages=st.lists(st.text(min_size=1, max_size=120), min_size=1, max_size=3),
+    window=st.integers(1, 40),
+    folds=st.data(),
+)
+def test_context_tools_fold_restore_round_trip(
+    messages: list[str], window: int, folds: st.DataObject
+) -> None:
+    from ctx_core.context import ContextTools
+
+    context = WorkingContext([("user", m) for m in messages])
+    original = context.original()
+    tools = ContextTools(context)
+    made = tools.fragment_context(window_tokens=window)
+    if not made.get("ok"):
+        return  # a tool error (e.g. nothing to fragment) is a result, not an exception
+    fragment_ids = [f["id"] for f in made["fragments"]]
+    chosen = (
+        folds.draw(st.lists(st.sampled_from(fragment_ids), unique=True)) if fragment_ids else []
+    )
+    for fragment_id in chosen:
+        assert tools.fold_fragment(fragment_id)["ok"]
+    for fragment_id in chosen:
+        assert tools.restore_fragment(fragment_id)["ok"]
+    assert context.render().messages == original
+    assert [m["content"] for m in context.original()] == messages
