@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ctx_core import Passage
@@ -41,6 +41,8 @@ RESERVED = {"relevance_score", "retrieval_score"}
 FAST = settings(
     max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
+#: For the known failures (xfail): find one, skip shrinking it, stay fast.
+KNOWN = settings(FAST, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 MODEL = settings(
     max_examples=10, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -124,7 +126,7 @@ def test_bm25_rerank(
     if out is None:
         return
     if top_n is not None:
-        assert len(out) <= top_n
+        assert len(out) <= max(top_n, 0)  # empty input: [] even for a bad top_n
     values = [p.score for p in out]
     assert all(isinstance(v, float) and math.isfinite(v) for v in values)
     assert values == sorted(values, reverse=True)
@@ -165,7 +167,7 @@ def test_bm25_constructor_top_n(query: str, items: list[str], top_n: int | None)
     strict=False,
     reason="issue 22 item 4: top_n=1.5 / True is accepted (or fails inside slicing) instead of a named error",
 )
-@FAST
+@KNOWN
 @given(
     query=sentences, items=st.lists(sentences, min_size=1, max_size=5, unique=True), top_n=odd_top_n
 )
@@ -215,7 +217,7 @@ class TableScorer(BaseScorer):
     reason="issue 22 item 4: NaN/inf scores from a scorer are accepted and the order of "
     "the other passages depends on the input order",
 )
-@FAST
+@KNOWN
 @given(
     finite=st.lists(st.floats(-5, 5), min_size=2, max_size=6, unique=True),
     data=st.data(),
@@ -284,7 +286,7 @@ def udcg_reranker() -> Any:
 def test_udcg_rerank(udcg_reranker: Any, query: str, items: list[Any], top_n: int | None) -> None:
     out = run_rerank(lambda: udcg_reranker.rerank(query, items, top_n=top_n), items)
     if out is not None and top_n is not None:
-        assert len(out) <= top_n
+        assert len(out) <= max(top_n, 0)  # empty input: [] even for a bad top_n
 
 
 # -- context tools: fold / restore give back the text byte for byte --------------------------

@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 
@@ -30,6 +30,8 @@ RESERVED = {"relevance_score", "retrieval_score"}
 FAST = settings(
     max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
+#: For the known failures (xfail): find one, skip shrinking it, stay fast.
+KNOWN = settings(FAST, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 words = st.text(alphabet=st.characters(categories=("L", "N")), min_size=1, max_size=8)
 sentences = st.lists(words, min_size=1, max_size=6).map(" ".join)
@@ -130,7 +132,7 @@ def test_bad_constructor_top_n_is_a_documented_error(top_n: Any) -> None:
 @pytest.mark.xfail(
     strict=False, reason="issue 22 item 4: a per-call top_n/k=0 is replaced by the default"
 )
-@FAST
+@KNOWN
 @given(docs=st.lists(sentences, min_size=1, max_size=5, unique=True), query=sentences)
 def test_per_call_top_n_zero_is_not_the_default(docs: list[str], query: str) -> None:
     reranker = ContextReranker(scorer=BM25Scorer(), top_n=None)
@@ -146,7 +148,7 @@ def test_per_call_top_n_zero_is_not_the_default(docs: list[str], query: str) -> 
     reason="issue 22 item 4: an input metadata['relevance_score'] is kept while the "
     "documents are sorted by the new score",
 )
-@FAST
+@KNOWN
 @given(
     docs=st.lists(sentences, min_size=2, max_size=5, unique=True),
     old=st.lists(st.floats(-100, 100), min_size=5, max_size=5),
