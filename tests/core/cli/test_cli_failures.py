@@ -150,6 +150,27 @@ def test_nan_is_never_written_as_bare_nan(tmp_path: Path) -> None:
     assert all(isinstance(r["score"], float) and math.isfinite(r["score"]) for r in rows)
 
 
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _wait_until_idle(pid: int, limit: float = 60) -> None:
+    """Wait until process ``pid`` stops using CPU (done importing, waiting on its input)."""
+    time.sleep(2)
+    if not Path(f"/proc/{pid}/stat").exists():
+        time.sleep(6)  # no /proc: a generous fixed wait
+        return
+    deadline = time.monotonic() + limit
+    last = _cpu_ticks(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _cpu_ticks(pid)
+        if now == last:
+            return
+        last = now
+
+
 def test_sigint_exits_130_with_one_line(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     # ``ctx rerank -i -`` waits on its standard input: a running command to interrupt.
@@ -165,7 +186,7 @@ def test_sigint_exits_130_with_one_line(tmp_path: Path) -> None:
         assert process.stdin is not None
         process.stdin.write('{"text": "one passage"}\n')
         process.stdin.flush()
-        time.sleep(6)  # past the imports, into the read
+        _wait_until_idle(process.pid)  # past the imports, blocked in the read
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
