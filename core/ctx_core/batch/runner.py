@@ -173,7 +173,11 @@ _COMPARED = ("version", "transform", "options", "inputs", "shard_size", "output_
 
 
 def _load_or_write_manifest(
-    folder: Path, manifest: dict[str, Any], files: Sequence[Path], overwrite: bool
+    folder: Path,
+    manifest: dict[str, Any],
+    files: Sequence[Path],
+    overwrite: bool,
+    planned: list[Shard] | None = None,
 ) -> list[Shard]:
     path = folder / MANIFEST_NAME
     if path.is_file() and not overwrite:
@@ -194,7 +198,7 @@ def _load_or_write_manifest(
             f"output folder {str(folder)!r} holds shard files but no job manifest; "
             "use an empty folder or overwrite"
         )
-    shards = plan_shards(files, manifest["shard_size"])
+    shards = planned if planned is not None else plan_shards(files, manifest["shard_size"])
     saved = {
         **manifest,
         "rows": sum(s.rows for s in shards),
@@ -283,11 +287,16 @@ def run_batch(
     name = _transform_name(transform)
     files = list_inputs(input)
     folder = Path(output)
+    # Plan (and so check every input row) before the output folder or Ray exist: bad
+    # input fails here with the file and line, not inside a worker.
+    planned = None
+    if overwrite or not (folder / MANIFEST_NAME).is_file():
+        planned = plan_shards(files, shard_size)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".shard-*.tmp-*"):
         stale.unlink()  # left by a killed run; its shard is redone below
     manifest = _manifest(name, options, files, shard_size, output_format)
-    shards = _load_or_write_manifest(folder, manifest, files, overwrite)
+    shards = _load_or_write_manifest(folder, manifest, files, overwrite, planned)
     total_rows = sum(s.rows for s in shards)
     pending = [s for s in shards if not (folder / shard_filename(s.index, output_format)).is_file()]
     result = BatchResult(

@@ -158,11 +158,13 @@ def fingerprint(path: str | Path) -> dict[str, Any]:
 def plan_shards(files: Sequence[str | Path], shard_size: int) -> list[Shard]:
     """Cut the rows of ``files`` into shards of at most ``shard_size`` rows.
 
-    JSON-lines files are scanned once for line offsets (blank lines are not rows);
-    Parquet files are planned from their metadata.
+    JSON-lines files are scanned once for line offsets (blank lines are not rows), and
+    every row is checked to be a JSON object there, so a bad line fails the job before
+    any worker starts; Parquet files are planned from their metadata.
 
     Raises:
-        ValueError: ``shard_size`` is not a positive integer.
+        ValueError: ``shard_size`` is not a positive integer, or a JSON line is not
+            UTF-8 JSON or not an object (the file and line are named).
     """
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
@@ -184,6 +186,7 @@ def plan_shards(files: Sequence[str | Path], shard_size: int) -> list[Shard]:
         with open(path, "rb") as handle:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
+                    _check_row(line, path, number)
                     if count % shard_size == 0:
                         if current is not None:
                             shards.append(Shard(len(shards), path, kind, **current))
@@ -195,6 +198,18 @@ def plan_shards(files: Sequence[str | Path], shard_size: int) -> list[Shard]:
         if current is not None:
             shards.append(Shard(len(shards), path, kind, **current))
     return shards
+
+
+def _check_row(raw: bytes, path: str, number: int) -> None:
+    """Raise a ValueError naming ``path`` and ``number`` unless ``raw`` is a JSON object."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} line {number}: not valid JSON ({err})") from err
+    if not isinstance(record, dict):
+        raise ValueError(
+            f"{path} line {number}: expected a JSON object, got {type(record).__name__}"
+        )
 
 
 def read_shard(shard: Shard) -> list[dict[str, Any]]:

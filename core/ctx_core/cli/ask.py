@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
+from ctx_core.cli._io import json_line
 from ctx_core.scoring.registry import build_scorer, scorer_names
 
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     hits = index.search(args.question, k=args.top_k, layers=layers, scorer=scorer)
     if args.json:
         for passage in hits:
-            sys.stdout.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
+            sys.stdout.write(json_line(passage.to_dict()))
     else:
         if not hits:
             print("(the memory index is empty)")

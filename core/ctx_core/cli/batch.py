@@ -9,11 +9,11 @@ by a small ``add_*`` function. Transforms of other capabilities add themselves t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from ctx_core.cli._io import json_line
 from ctx_core.cli.memorize import add_extractor_arguments
 
 __all__ = ["SUBCOMMANDS", "register"]
@@ -266,5 +266,5 @@ def _run(args: argparse.Namespace) -> int:
     )
     summary = result.to_dict()
     summary.pop("shard_seconds")
-    sys.stdout.write(json.dumps(summary) + "\n")
+    sys.stdout.write(json_line(summary))
     return 0

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
+from ctx_core.cli._io import json_line, read_text, write_output
 from ctx_core.rerank import Reranker
 from ctx_core.scoring.registry import build_scorer, scorer_names
 from ctx_core.types import Passage
@@ -20,7 +19,8 @@ def register(subparsers: Any) -> None:
         help="rerank passages from a JSON-lines file",
         description=(
             "Read passages (one JSON object per line with 'text' and optional 'id', "
-            "'metadata', 'score'), rerank them for --query and write them as JSON lines, best first."
+            "'metadata', 'score'), rerank them for --query and write them as JSON lines, best first. "
+            "A NaN or infinite number in the output is written as null (strict JSON)."
         ),
     )
     parser.add_argument("--query", "-q", required=True, help="the question or search query")
@@ -42,30 +42,24 @@ def register(subparsers: Any) -> None:
 
 
 def read_passages(source: str) -> list[Passage]:
-    """Passages from a JSON-lines file (``-`` for stdin); errors name the line."""
-    if source == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"--input {source!r}: no such file")
-        lines = path.read_text(encoding="utf-8").splitlines()
+    """Passages from a JSON-lines file (``-`` for stdin); errors name the file and line."""
+    text, name = read_text(source, "--input")
     passages = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise ValueError(f"--input line {number}: not valid JSON ({err.msg})") from err
+            raise ValueError(f"--input {name} line {number}: not valid JSON ({err.msg})") from err
         if isinstance(record, str):
             record = {"text": record}
         if not isinstance(record, dict):
-            raise ValueError(f"--input line {number}: expected an object with 'text'")
+            raise ValueError(f"--input {name} line {number}: expected an object with 'text'")
         try:
             passages.append(Passage.from_dict(record))
         except (TypeError, ValueError) as err:
-            raise ValueError(f"--input line {number}: {err}") from err
+            raise ValueError(f"--input {name} line {number}: {err}") from err
     return passages
 
 
@@ -77,9 +71,5 @@ def run(args: argparse.Namespace) -> int:
         build_scorer(args.scorer, **options), top_n=args.top_n, score_threshold=args.threshold
     )
     kept = reranker.rerank(args.query, passages)
-    lines = "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in kept)
-    if args.output == "-":
-        sys.stdout.write(lines)
-    else:
-        Path(args.output).write_text(lines, encoding="utf-8")
+    write_output(args.output, "".join(json_line(p.to_dict()) for p in kept))
     return 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import Any
 
+from ctx_core.cli._io import read_text, write_output
 from ctx_core.structure import HeuristicStructurizer, LLMStructurizer, render
 from ctx_core.structure.base import BaseStructurizer
 from ctx_core.structure.render import FORMATS
@@ -44,19 +43,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def read_text(source: str) -> str:
-    """The text of ``source`` (``-`` for stdin); a clear error for a missing file."""
-    if source == "-":
-        return sys.stdin.read()
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"FILE {source!r}: no such file")
-    return path.read_text(encoding="utf-8")
-
-
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx structurize``."""
-    text = read_text(args.file)
+    text, _ = read_text(args.file, "FILE")
     if not text.strip():
         raise ValueError(f"FILE {args.file!r} holds no text")
     structurizer: BaseStructurizer = (
@@ -67,8 +56,5 @@ def run(args: argparse.Namespace) -> int:
     output = render(structurizer.structurize(text), args.format)
     if not output.endswith("\n"):
         output += "\n"
-    if args.output == "-":
-        sys.stdout.write(output)
-    else:
-        Path(args.output).write_text(output, encoding="utf-8")
+    write_output(args.output, output)
     return 0

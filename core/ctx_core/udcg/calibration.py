@@ -19,6 +19,7 @@ Examples:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -215,22 +216,47 @@ class LogisticCalibrator:
         return cls(data["weights"], data["bias"], data["features"], data.get("info"))
 
 
+def shipped_calibrators() -> list[str]:
+    """Names of the calibrators shipped with the package."""
+    from importlib import resources
+
+    folder = resources.files("ctx_core") / "data" / "calibrators"
+    return sorted(f.name[: -len(".json")] for f in folder.iterdir() if f.name.endswith(".json"))
+
+
 def load_calibrator(path_or_name: str | Path) -> LogisticCalibrator:
     """Load a calibrator from a JSON file, or by the name of one shipped with the package.
+
+    The rule: a :class:`~pathlib.Path`, or a string with a file suffix (``"mine.json"``,
+    ``"/data/cal.json"``), is a path to a file; any other string is a shipped name, made of
+    letters, digits, ``-`` and ``_`` only, so a name can never reach a file outside the
+    shipped calibrators folder (``"../../x"`` is rejected).
 
     Shipped names (fitted by ``benchmarks/fit_calibrators.py``): ``"hybrid-hotpotqa"``
     (the default: :class:`~ctx_core.udcg.HybridSignals` on multi-hop questions over
     paragraphs), ``"minilm-hotpotqa"`` and ``"minilm-dl19"`` (Platt scaling plus the gap to
     the best candidate, for a plain MiniLM ``EmbeddingScorer``).
+
+    Raises:
+        ValueError: a string that is neither a file path with a suffix nor a shipped name.
+        FileNotFoundError: the path names no file.
     """
     from importlib import resources
 
+    if isinstance(path_or_name, str) and not Path(path_or_name).suffix:
+        shipped = shipped_calibrators()
+        if not _CALIBRATOR_NAME.fullmatch(path_or_name) or path_or_name not in shipped:
+            raise ValueError(
+                f"no shipped calibrator named {path_or_name!r} (shipped: {', '.join(shipped)}); "
+                "give a file path ending in .json for your own"
+            )
+        source = resources.files("ctx_core") / "data" / "calibrators" / f"{path_or_name}.json"
+        return LogisticCalibrator.from_dict(json.loads(source.read_text(encoding="utf-8")))
     path = Path(path_or_name)
-    if not path.suffix:
-        shipped = resources.files("ctx_core") / "data" / "calibrators" / f"{path_or_name}.json"
-        if not shipped.is_file():
-            raise ValueError(f"no shipped calibrator named {str(path_or_name)!r}")
-        return LogisticCalibrator.from_dict(json.loads(shipped.read_text(encoding="utf-8")))
     if not path.is_file():
         raise FileNotFoundError(f"calibrator file {str(path)!r} does not exist")
     return LogisticCalibrator.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+#: What a shipped calibrator's name may hold: no separator, no dot, so no path tricks.
+_CALIBRATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")

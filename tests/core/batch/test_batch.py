@@ -131,14 +131,19 @@ def test_parquet_shards_cross_row_groups(tmp_path):
 
 
 def test_bad_lines_are_named(tmp_path):
+    # Planning checks every row, so a job with a bad line fails before any worker starts.
     path = tmp_path / "bad.jsonl"
     path.write_text('{"query": "ok"}\n\n{broken\n', encoding="utf-8")
-    [shard] = plan_shards([path], shard_size=10)
     with pytest.raises(ValueError, match="line 3: not valid JSON"):
-        read_shard(shard)
+        plan_shards([path], shard_size=10)
     path.write_text('{"query": "ok"}\n[1, 2]\n', encoding="utf-8")
-    [shard] = plan_shards([path], shard_size=10)
     with pytest.raises(ValueError, match="line 2: expected a JSON object"):
+        plan_shards([path], shard_size=10)
+    # A file changed after planning is still caught when the shard is read.
+    path.write_text('{"query": "ok"}\n{"query": "ok"}\n', encoding="utf-8")
+    [shard] = plan_shards([path], shard_size=10)
+    path.write_text('{"query": "ok"}\n{broken}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2: not valid JSON"):
         read_shard(shard)
 
 
