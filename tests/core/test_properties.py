@@ -6,10 +6,8 @@ bools) go through the rerankers, the context tools, the structurizer and the
 chunkers. The properties: no exception outside the documented ones (``ValueError``,
 ``TypeError``, the project's ``CtxError``), inputs never mutated, ids / text /
 metadata kept on every returned item, and the output a permutation of a subset of
-the input.
-
-Properties that fail today because of issue 22 item 4 (top_n given as a float or a
-bool is accepted) are marked ``xfail(strict=False)`` naming item 4.
+the input; a ``top_n`` that is not a positive int and a non-finite score are named
+errors.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ctx_core import Passage
@@ -41,8 +39,6 @@ RESERVED = {"relevance_score", "retrieval_score"}
 FAST = settings(
     max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
-#: For the known failures (xfail): find one, skip shrinking it, stay fast.
-KNOWN = settings(FAST, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 MODEL = settings(
     max_examples=10, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -163,11 +159,7 @@ def test_bm25_constructor_top_n(query: str, items: list[str], top_n: int | None)
     assert len(out) == (len(items) if top_n is None else min(top_n, len(items)))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 22 item 4: top_n=1.5 / True is accepted (or fails inside slicing) instead of a named error",
-)
-@KNOWN
+@FAST
 @given(
     query=sentences, items=st.lists(sentences, min_size=1, max_size=5, unique=True), top_n=odd_top_n
 )
@@ -212,12 +204,7 @@ class TableScorer(BaseScorer):
         return [self.table[p.text] for p in passages]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 22 item 4: NaN/inf scores from a scorer are accepted and the order of "
-    "the other passages depends on the input order",
-)
-@KNOWN
+@FAST
 @given(
     finite=st.lists(st.floats(-5, 5), min_size=2, max_size=6, unique=True),
     data=st.data(),

@@ -4,9 +4,8 @@ Arbitrary queries, documents (unicode, empty text, ids, metadata with NaN/inf) a
 ``top_n`` values go through ``ContextReranker.compress_documents`` (BM25 scorer: no
 model). Properties: only documented errors, the caller's documents are not mutated,
 every returned document is a copy of a distinct input one with its id, text and
-metadata, at most ``top_n`` of them, best first. Failures that are issue 22 item 4
-(per-call ``k=0`` replaced by the default; an input ``relevance_score`` kept) are
-marked ``xfail(strict=False)``.
+metadata, at most ``top_n`` of them (a per-call ``top_n=0`` keeps none), best first by the
+score written now (an input ``relevance_score`` is replaced).
 """
 
 from __future__ import annotations
@@ -16,8 +15,7 @@ import copy
 import math
 from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 
@@ -30,8 +28,6 @@ RESERVED = {"relevance_score", "retrieval_score"}
 FAST = settings(
     max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
-#: For the known failures (xfail): find one, skip shrinking it, stay fast.
-KNOWN = settings(FAST, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 words = st.text(alphabet=st.characters(categories=("L", "N")), min_size=1, max_size=8)
 sentences = st.lists(words, min_size=1, max_size=6).map(" ".join)
@@ -129,10 +125,7 @@ def test_bad_constructor_top_n_is_a_documented_error(top_n: Any) -> None:
     assert len(out) <= max(int(top_n), 0)
 
 
-@pytest.mark.xfail(
-    strict=False, reason="issue 22 item 4: a per-call top_n/k=0 is replaced by the default"
-)
-@KNOWN
+@FAST
 @given(docs=st.lists(sentences, min_size=1, max_size=5, unique=True), query=sentences)
 def test_per_call_top_n_zero_is_not_the_default(docs: list[str], query: str) -> None:
     reranker = ContextReranker(scorer=BM25Scorer(), top_n=None)
@@ -143,12 +136,7 @@ def test_per_call_top_n_zero_is_not_the_default(docs: list[str], query: str) -> 
     assert out == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 22 item 4: an input metadata['relevance_score'] is kept while the "
-    "documents are sorted by the new score",
-)
-@KNOWN
+@FAST
 @given(
     docs=st.lists(sentences, min_size=2, max_size=5, unique=True),
     old=st.lists(st.floats(-100, 100), min_size=5, max_size=5),
