@@ -57,6 +57,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "MemoryIndexError",
     "SaveSummary",
+    "count_documents",
     "read_memories",
     "read_meta",
     "remove_abandoned_staging",
@@ -428,6 +429,22 @@ def _write_document(
             for k, row in enumerate(rows)
         ],
     )
+
+
+def count_documents(path: str | Path) -> int:
+    """How many documents the memory-index file at ``path`` holds (read-only).
+
+    Raises:
+        FileNotFoundError: no such file.
+        MemoryIndexError: not a memory index, or corrupted.
+    """
+    path = Path(path)
+    read_meta(path)
+    try:
+        with closing(_read_only(path)) as connection:
+            return int(connection.execute("SELECT count(*) FROM memories").fetchone()[0])
+    except sqlite3.DatabaseError as err:
+        raise MemoryIndexError(f"{str(path)!r} is corrupted: {err}") from err
 
 
 def read_memories(
