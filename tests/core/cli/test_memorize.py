@@ -122,3 +122,41 @@ def test_memories_saved_under_a_typed_path_are_replaced_by_the_resolved_one(
     assert main(["memorize", "paris.txt", "-m", str(memory)]) == 0
     assert "was 'paris.txt'" in capsys.readouterr().err
     assert MemoryIndex.load(memory).doc_ids == [str(files[1].resolve())]
+
+
+@pytest.mark.slow  # three real `ctx` processes, each importing the model stack (~20 s here)
+def test_concurrent_ctx_memorize_processes_keep_every_document(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from ctx_core.memory import MemoryIndex
+
+    memory = tmp_path / "m.sqlite"
+    names = []
+    for i in range(3):
+        path = tmp_path / f"e{i}.txt"
+        path.write_text(f"Document {i} says that the answer to question {i} is {i * 7}.")
+        names.append(path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    runs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ctx_core.cli.main",
+                "memorize",
+                str(p),
+                "-m",
+                str(memory),
+                "-q",
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in names
+    ]
+    results = [(run.wait(timeout=300), run.stderr.read() if run.stderr else "") for run in runs]
+    assert [code for code, _ in results] == [0, 0, 0], results
+    assert sorted(MemoryIndex.load(memory).doc_ids) == sorted(str(p.resolve()) for p in names)
