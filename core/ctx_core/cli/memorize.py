@@ -1,4 +1,14 @@
-"""``ctx memorize``: build document memories of text files into a memory index (SQLite)."""
+"""``ctx memorize``: build document memories of text files into a memory index (SQLite).
+
+A file's doc id is its absolute path with symbolic links, ``.`` and ``..`` resolved
+(``e1.txt``, ``./dir/e1.txt`` and ``/home/me/dir/e1.txt`` are one document), so a file
+memorized again from another folder or spelled another way replaces its memory. A memory
+that an earlier version saved under the path as typed is replaced by the resolved one
+when that file is memorized again.
+
+Several ``ctx memorize`` runs may write into one ``--memory`` file at once: each saves only
+its own documents, in one locked transaction (see :mod:`ctx_core.memory.store`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +19,7 @@ from typing import Any
 
 from ctx_core.memory.base import MemoryExtractorLike, check_document
 from ctx_core.memory.extractor import DEFAULT_PATHS
+from ctx_core.memory.store import count_documents
 from ctx_core.progress import progress
 
 DEFAULT_MEMORY = "memory.sqlite"
@@ -60,8 +71,13 @@ def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def document_id(name: str) -> str:
+    """The doc id of the file ``name``: its absolute path, links and ``..`` resolved."""
+    return str(Path(name).resolve())
+
+
 def read_files(names: list[str]) -> list[tuple[str, str]]:
-    """``(doc_id, text)`` for each file; errors name the file."""
+    """``(doc_id, text)`` for each file (ids from :func:`document_id`); errors name the file."""
     documents = []
     for name in names:
         path = Path(name)
@@ -71,7 +87,7 @@ def read_files(names: list[str]) -> list[tuple[str, str]]:
             text = check_document(path.read_bytes(), argument=f"file {name!r}")
         except ValueError as err:
             raise ValueError(str(err)) from err
-        documents.append((str(path), text))
+        documents.append((document_id(name), text))
     ids = [doc_id for doc_id, _ in documents]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
@@ -107,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_words < 1:
         raise ValueError("--max-words must be >= 1")
     documents = read_files(args.files)
+    typed = dict(zip((doc_id for doc_id, _ in documents), args.files, strict=True))
     target = Path(args.memory)
     if target.exists():
         index = MemoryIndex.load(target, embedder=args.embedder)
@@ -116,16 +133,23 @@ def run(args: argparse.Namespace) -> int:
     memories = []
     for doc_id, text in progress(documents, desc="memorizing", show=not args.quiet, unit="doc"):
         memories.append(extractor.extract(text, doc_id=doc_id, metadata={"source": doc_id}))
-    replaced = [m.doc_id for m in memories if m.doc_id in index]
+    replaced = {m.doc_id: "" for m in memories if m.doc_id in index}
+    for memory in memories:
+        # Earlier versions kept the path as typed: that memory is this file's old one.
+        legacy = str(Path(typed[memory.doc_id]))
+        if legacy != memory.doc_id and legacy in index:
+            index.remove(legacy)
+            replaced[memory.doc_id] = f" (was {legacy!r})"
     index.add_many(memories, replace=True)
+    # Merges: documents other runs saved into the file meanwhile are kept.
     index.save(target)
     if not args.quiet:
         for memory in memories:
-            state = "updated" if memory.doc_id in replaced else "added"
+            state = "updated" + replaced[memory.doc_id] if memory.doc_id in replaced else "added"
             print(
                 f"{memory.doc_id}: {state}, {len(memory.chunks)} chunks, "
                 f"{len(memory.outline)} outline entries",
                 file=sys.stderr,
             )
-        print(f"memory index {target}: {len(index)} documents", file=sys.stderr)
+        print(f"memory index {target}: {count_documents(target)} documents", file=sys.stderr)
     return 0

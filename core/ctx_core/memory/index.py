@@ -15,7 +15,9 @@ layers found them (``metadata["memory_layers"]``).
 
 The index lives in memory; :meth:`MemoryIndex.save` / :meth:`MemoryIndex.load` keep it in
 a local SQLite file. Documents are added and removed one by one; nothing else is
-re-embedded, and saving again writes only what changed.
+re-embedded, and a save writes only what this index changed since it was loaded or last
+saved, in one locked transaction: several processes may save into one file at once and
+none loses the others' documents.
 
 Examples:
     >>> from ctx_core.memory import HeuristicMemoryExtractor, MemoryIndex
@@ -37,7 +39,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -47,7 +49,13 @@ from ctx_core.memory.base import MemoryExtractorLike
 from ctx_core.memory.heuristic import HeuristicMemoryExtractor, embed_by_length
 from ctx_core.memory.model import LAYERS, DocumentMemory, IndexedMemory, LayerRow
 from ctx_core.memory.segments import count_words
-from ctx_core.memory.store import read_memories, read_meta, write_memories
+from ctx_core.memory.store import (
+    DEFAULT_TIMEOUT,
+    read_memories,
+    read_meta,
+    remove_abandoned_staging,
+    write_memories,
+)
 from ctx_core.scoring.base import Scorer
 from ctx_core.types import Passage, validate_query
 
@@ -171,6 +179,9 @@ class MemoryIndex(Configurable):
         self.show_progress = show_progress
         self.path: Path | None = None
         self._entries: dict[str, IndexedMemory] = {}
+        # Fingerprint of each document as ``self.path`` held it when this index last
+        # loaded or saved it: what a merging save compares against to find its changes.
+        self._saved: dict[str, str] = {}
         self._matrix: dict[str, tuple[np.ndarray, list[tuple[str, int]]]] | None = None
 
     # -- contents ---------------------------------------------------------
@@ -500,21 +511,57 @@ class MemoryIndex(Configurable):
 
     # -- persistence ------------------------------------------------------
 
-    def save(self, path: str | Path | None = None) -> Path:
-        """Write the index to a local SQLite file (only what changed since the file's state).
+    def save(
+        self,
+        path: str | Path | None = None,
+        *,
+        mode: Literal["merge", "replace"] = "merge",
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> Path:
+        """Write this index's changes to a local SQLite file, in one locked transaction.
+
+        ``mode="merge"`` (the default) writes only what this index changed: into the file
+        it was loaded from or last saved to, the documents added or replaced since then
+        and the removals since then; into any other file, all its documents (nothing
+        there is removed). Documents that other processes saved into the file meanwhile
+        are kept; processes saving at once wait for each other (per document, the last
+        save wins). ``mode="replace"`` makes the file hold exactly this index: documents
+        in the file that this index does not hold are deleted.
+
+        A process killed during a save leaves the file as it was before that save.
 
         Args:
             path: The file (default: where the index was last loaded from or saved to).
+            mode: ``"merge"`` or ``"replace"`` (see above).
+            timeout: Seconds to wait while another process writes to the file.
 
         Raises:
             MemoryIndexError: the file exists but is not a memory index (it is left
-                untouched), or it was built with another embedder.
+                untouched), it was built with another embedder, or the write lock was
+                not had within ``timeout``.
         """
+        if mode not in ("merge", "replace"):
+            raise ValueError(f"mode must be 'merge' or 'replace', got {mode!r}")
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueError("path is required: this index was never loaded or saved")
-        write_memories(target, self._entries, embedder=self.embedder, layer_words=self.layer_words)
+        changed: list[str] | None = None
+        removed: list[str] = []
+        if self.path is not None and target.resolve() == self.path.resolve():
+            changed = [d for d, e in self._entries.items() if self._saved.get(d) != e.fingerprint]
+            removed = [d for d in self._saved if d not in self._entries]
+        write_memories(
+            target,
+            self._entries,
+            embedder=self.embedder,
+            layer_words=self.layer_words,
+            changed=changed,
+            removed=removed,
+            replace=mode == "replace",
+            timeout=timeout,
+        )
         self.path = target
+        self._saved = {d: e.fingerprint for d, e in self._entries.items()}
         return target
 
     @classmethod
@@ -540,6 +587,7 @@ class MemoryIndex(Configurable):
                 version, or its vectors do not fit the embedder.
         """
         path = Path(path)
+        remove_abandoned_staging(path)
         meta = read_meta(path)
         index = cls(
             embedder if embedder is not None else meta["embedder"],
@@ -548,6 +596,7 @@ class MemoryIndex(Configurable):
             **options,
         )
         index._entries.update(read_memories(path, meta, index.embedder))
+        index._saved = {d: e.fingerprint for d, e in index._entries.items()}
         index.path = path
         return index
 

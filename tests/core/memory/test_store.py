@@ -145,3 +145,35 @@ def test_saving_with_another_layer_size_is_refused(index, embedder, tmp_path):
     other.add_texts(["x y z"], ids=["x"])
     with pytest.raises(MemoryIndexError, match="layer_words=200"):
         other.save(path)
+
+
+def test_merge_keeps_what_others_saved_and_replace_makes_the_file_equal(index, embedder, tmp_path):
+    path = index.save(tmp_path / "m.sqlite")
+    first = MemoryIndex.load(path, embedder=embedder)
+    second = MemoryIndex.load(path, embedder=embedder)
+    first.add_texts(["Tokyo is the capital of Japan."], ids=["tokyo"])
+    second.remove("banana")
+    second.add_texts(["Rome is the capital of Italy."], ids=["rome"])
+    first.save()
+    second.save()  # merges: tokyo (saved by first meanwhile) stays, banana goes
+    assert MemoryIndex.load(path, embedder=embedder).doc_ids == ["paris", "mars", "tokyo", "rome"]
+    other = MemoryIndex(embedder)
+    other.add_texts(["Oslo is the capital of Norway."], ids=["oslo"])
+    other.save(path)  # another index into this file: its documents are added, none removed
+    assert len(MemoryIndex.load(path, embedder=embedder)) == 5
+    other.save(path, mode="replace")
+    assert MemoryIndex.load(path, embedder=embedder).doc_ids == ["oslo"]
+    with pytest.raises(ValueError, match="mode must be"):
+        other.save(path, mode="overwrite")
+
+
+def test_a_held_write_lock_times_out_with_a_clear_error(index, embedder, tmp_path):
+    path = index.save(tmp_path / "m.sqlite")
+    index.add_texts(["Tokyo is the capital of Japan."], ids=["tokyo"])
+    with sqlite3.connect(path, isolation_level=None) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(MemoryIndexError, match="nothing was written"):
+            index.save(timeout=0.2)
+        holder.execute("ROLLBACK")
+    index.save()
+    assert "tokyo" in MemoryIndex.load(path, embedder=embedder)
