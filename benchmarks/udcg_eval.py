@@ -92,11 +92,11 @@ def cached(name: str, compute: Callable[[], Any]) -> Any:
 
 def warm_embedder(tag: str) -> Embedder:
     """The packaged MiniLM with every embedding computed by earlier runs for ``tag``."""
-    embedder = Embedder(cache_size=0)
+    # Every embedding of the run stays cached (saved by save_embedder for the next run).
+    embedder = Embedder(cache_bytes=8 << 30)
     store = cache_dir() / "bench" / f"embeddings-minilm-{tag}.pkl"
     if store.exists():
         embedder.warm_cache(pickle.loads(store.read_bytes()))
-    embedder.cache_size = 10_000_000
     return embedder
 
 

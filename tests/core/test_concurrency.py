@@ -99,10 +99,11 @@ def test_threads_sharing_an_uncached_embedder_get_the_sequential_vectors():
 
 
 def test_cache_is_bounded_in_bytes():
-    embedder = Embedder(cache_bytes=10 * 384 * 4)  # room for ten 384-dim float32 vectors
+    # Room for ten 384-dim float32 vectors and their texts (each under 40 characters).
+    embedder = Embedder(cache_bytes=10 * (384 * 4 + 40))
     embedder.embed(TEXTS)
     assert len(embedder.cached_vectors()) == 10
-    assert embedder.cache_nbytes <= 10 * 384 * 4
+    assert embedder.cache_nbytes <= 10 * (384 * 4 + 40)
     assert set(embedder.cached_vectors()) == set(TEXTS[-10:])  # the oldest went first
     assert Embedder(cache_bytes=0).embed(TEXTS[:3]).shape == (3, 384)
     assert not Embedder(cache_bytes=0).cached_vectors()

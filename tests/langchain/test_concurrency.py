@@ -6,7 +6,6 @@ import asyncio
 import itertools
 
 import pytest
-
 from langchain_core.documents import Document
 
 from ctx_core.embeddings import Embedder
@@ -43,7 +42,7 @@ def ranked(documents) -> tuple[list[str | None], list[float]]:
 
 async def test_200_concurrent_acompress_documents_equal_the_sequential_results():
     # A small cache: concurrent calls evict passages other calls are reading.
-    reranker = ContextReranker(scorer=EmbeddingScorer(Embedder(cache_size=6)), top_n=3)
+    reranker = ContextReranker(scorer=EmbeddingScorer(Embedder(cache_size=12)), top_n=3)
     sequential = ContextReranker(scorer=EmbeddingScorer(), top_n=3)
     expected = [ranked(sequential.compress_documents(*job(n))) for n in range(CALLS)]
     results = await asyncio.gather(

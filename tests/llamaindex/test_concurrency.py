@@ -6,7 +6,6 @@ import asyncio
 import itertools
 
 import pytest
-
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from ctx_core.embeddings import Embedder
@@ -46,7 +45,7 @@ def ranked(nodes: list[NodeWithScore]) -> tuple[list[str], list[float]]:
 
 async def test_200_concurrent_apostprocess_nodes_equal_the_sequential_results():
     # A small cache: concurrent calls evict passages other calls are reading.
-    post = ContextRerankPostprocessor(EmbeddingScorer(Embedder(cache_size=6)), top_n=3)
+    post = ContextRerankPostprocessor(EmbeddingScorer(Embedder(cache_size=12)), top_n=3)
     sequential = ContextRerankPostprocessor(EmbeddingScorer(), top_n=3)
     expected = [ranked(sequential.postprocess_nodes(*job(n))) for n in range(CALLS)]
     results = await asyncio.gather(

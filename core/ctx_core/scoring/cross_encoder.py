@@ -7,7 +7,7 @@ from typing import Any
 
 from ctx_core._registry import Configurable
 from ctx_core.errors import ModelLoadError, require
-from ctx_core.models import check_model_source, resolve_device
+from ctx_core.models import check_model_source, model_lock, resolve_device
 from ctx_core.scoring.base import BaseScorer
 from ctx_core.types import Passage
 
@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 
 class CrossEncoderScorer(BaseScorer, Configurable):
     """Scores (query, passage) pairs with a sentence-transformers ``CrossEncoder``.
+
+    Safe to share between threads: calls into the model hold
+    :func:`~ctx_core.models.model_lock`.
 
     No cross-encoder ships offline; pass any Hugging Face id (for example
     ``"cross-encoder/ms-marco-MiniLM-L6-v2"``) or a local folder.
@@ -83,11 +86,14 @@ class CrossEncoderScorer(BaseScorer, Configurable):
 
     def _score(self, query: str, passages: list[Passage]) -> list[float]:
         pairs = [(query, p.text) for p in passages]
-        self._warn_if_truncated(query, passages)
         show = self.show_progress if self.show_progress is not None else len(pairs) >= 512
-        scores = self.model.predict(
-            pairs, batch_size=self.batch_size, show_progress_bar=show, convert_to_numpy=True
-        )
+        # The length check (unpadded, untruncated) and predict (padded, truncated) share the
+        # model's tokenizer, whose settings are per object: one thread at a time.
+        with model_lock(self.model):
+            self._warn_if_truncated(query, passages)
+            scores = self.model.predict(
+                pairs, batch_size=self.batch_size, show_progress_bar=show, convert_to_numpy=True
+            )
         return [float(s) for s in scores.reshape(len(pairs), -1)[:, -1]]
 
     def _warn_if_truncated(self, query: str, passages: list[Passage]) -> None:
