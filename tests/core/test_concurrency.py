@@ -6,7 +6,9 @@ import itertools
 import os
 import shutil
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,11 +75,38 @@ def test_threads_sharing_a_reranker_get_the_sequential_results():
     )
 
 
-def test_threads_sharing_an_uncached_embedder_get_the_sequential_vectors():
-    # No cache: every call tokenizes (the length check and the encoding) at the same time.
-    embedder = Embedder(cache_size=0)
-    batches = [TEXTS[n % 40 : n % 40 + 2 + n % 7] for n in range(THREADS * CALLS_PER_THREAD)]
-    expected = [Embedder().embed(batch) for batch in batches]
+class SlowBackend:
+    """A real tokenizer backend that pauses before each batch, as on a busy machine.
+
+    The pause falls between the tokenizer's padding/truncation settings and the batch
+    that reads them: the window in which another thread's call changes them.
+    """
+
+    def __init__(self, backend: object) -> None:
+        self.__dict__["backend"] = backend
+        self.__dict__["pauses"] = itertools.cycle([0.002, 0.011, 0.005, 0.017, 0.008])
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.backend, name)
+
+    def encode_batch(self, *args: object, **kwargs: object) -> object:
+        time.sleep(next(self.pauses))  # uneven, so threads fall out of step
+        return self.backend.encode_batch(*args, **kwargs)
+
+
+def linked_model_folder(folder: Path) -> str:
+    """A folder of links to the packaged model's files: a model no other test has loaded."""
+    shutil.copytree(resolve_embedder(None), folder, copy_function=os.symlink)
+    return str(folder)
+
+
+def test_threads_sharing_a_busy_tokenizer_get_the_sequential_vectors(tmp_path):
+    embedder = Embedder(linked_model_folder(tmp_path / "minilm"), cache_size=0)
+    embedder.model.tokenizer._tokenizer = SlowBackend(embedder.model.tokenizer._tokenizer)
+    # Texts of different lengths: a batch encoded without its padding cannot be a tensor.
+    batches = [[TEXTS[n], TEXTS[n + 1] + " And more words here."] for n in range(THREADS * 4)]
+    reference = Embedder()
+    expected = [reference.embed(batch) for batch in batches]
     start = threading.Barrier(THREADS)
 
     def worker(t: int) -> list[tuple[int, object]]:
@@ -120,15 +149,12 @@ def test_embedders_of_one_model_share_the_loaded_model():
 
 
 def test_concurrent_first_loads_share_one_model(tmp_path):
-    # A folder of links to the packaged model's files: a path no test has loaded yet.
-    source = resolve_embedder(None)
-    folder = tmp_path / "minilm-links"
-    shutil.copytree(source, folder, copy_function=os.symlink)
+    folder = linked_model_folder(tmp_path / "minilm")
     start = threading.Barrier(THREADS)
 
     def load(_: int) -> object:
         start.wait()
-        return load_sentence_transformer(str(folder), "cpu")
+        return load_sentence_transformer(folder, "cpu")
 
     with ThreadPoolExecutor(THREADS) as pool:
         models = list(pool.map(load, range(THREADS)))
