@@ -10,6 +10,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import threading
@@ -20,7 +21,12 @@ from typing import Any
 import numpy as np
 
 from ctx_core._registry import Configurable
-from ctx_core.models import DEFAULT_EMBEDDER, load_sentence_transformer, model_lock
+from ctx_core.models import (
+    DEFAULT_EMBEDDER,
+    guard_tokenizer,
+    load_sentence_transformer,
+    model_lock,
+)
 from ctx_core.progress import AUTO_PROGRESS_THRESHOLD, progress
 
 __all__ = ["DEFAULT_CACHE_BYTES", "Embedder", "embedder_config"]
@@ -35,7 +41,8 @@ class Embedder(Configurable):
     """Unit-normalized embeddings from a sentence-transformers model.
 
     Safe to share between threads (and so between async calls run in worker threads):
-    the cache is locked, and calls into the model hold :func:`~ctx_core.models.model_lock`.
+    the cache is locked, and the model's tokenizer is used under
+    :func:`~ctx_core.models.model_lock` (forward passes of several threads still overlap).
     Embedders of one model on one device share one loaded model
     (:func:`~ctx_core.models.load_sentence_transformer`).
 
@@ -78,6 +85,8 @@ class Embedder(Configurable):
             raise ValueError(f"cache_size must be an int >= 0 or None, got {cache_size!r}")
         self.model_name = model or DEFAULT_EMBEDDER
         self.model = load_sentence_transformer(model, device)
+        # Only the tokenizer needs one thread at a time; forward passes may overlap.
+        self._lock_whole_encode = not guard_tokenizer(self.model)
         self.device = device
         self.batch_size = batch_size
         self.query_prefix = query_prefix
@@ -191,10 +200,9 @@ class Embedder(Configurable):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         chunks = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
-        lock = model_lock(self.model)
+        lock = model_lock(self.model) if self._lock_whole_encode else contextlib.nullcontext()
         parts = []
         for chunk in progress(chunks, desc="embedding", show=self._show(len(texts)), unit="batch"):
-            # The lock is taken per batch, so threads with long lists take turns.
             with lock:
                 parts.append(
                     self.model.encode(

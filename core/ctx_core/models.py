@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_LLM",
     "cache_dir",
     "check_model_source",
+    "guard_tokenizer",
     "load_causal_lm",
     "load_sentence_transformer",
     "model_lock",
@@ -279,6 +280,38 @@ def model_lock(model: Any) -> threading.RLock:
         if lock is None:
             lock = _model_locks[model] = threading.RLock()
         return lock
+
+
+def guard_tokenizer(model: Any) -> bool:
+    """Make a sentence-transformers model's own tokenizer calls hold :func:`model_lock`.
+
+    ``encode`` / ``predict`` tokenize each batch through the model's ``preprocess``
+    (``tokenize`` in older releases); wrapping those (on this instance only) serializes
+    the tokenizer while the forward passes of several threads still run at once.
+    Idempotent and thread-safe.
+
+    Returns:
+        ``True`` when the tokenizer calls are guarded; ``False`` when the model has
+        neither method (then hold :func:`model_lock` around the whole call instead).
+    """
+    lock = model_lock(model)
+    guarded = False
+    with _model_locks_guard:
+        for name in ("preprocess", "tokenize"):
+            method = getattr(model, name, None)
+            if not callable(method):
+                continue
+            guarded = True
+            if getattr(method, "_ctx_locked", False):
+                continue
+
+            def locked(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+                with lock:
+                    return _method(*args, **kwargs)
+
+            locked._ctx_locked = True  # type: ignore[attr-defined]
+            setattr(model, name, functools.wraps(method)(locked))
+    return guarded
 
 
 def load_sentence_transformer(model: str | None = None, device: str | None = None) -> Any:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from ctx_core._registry import Configurable
 from ctx_core.errors import ModelLoadError, require
-from ctx_core.models import check_model_source, model_lock, resolve_device
+from ctx_core.models import check_model_source, guard_tokenizer, model_lock, resolve_device
 from ctx_core.scoring.base import BaseScorer
 from ctx_core.types import Passage
 
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 class CrossEncoderScorer(BaseScorer, Configurable):
     """Scores (query, passage) pairs with a sentence-transformers ``CrossEncoder``.
 
-    Safe to share between threads: calls into the model hold
+    Safe to share between threads: the model's tokenizer is used under
     :func:`~ctx_core.models.model_lock`.
 
     No cross-encoder ships offline; pass any Hugging Face id (for example
@@ -62,6 +63,8 @@ class CrossEncoderScorer(BaseScorer, Configurable):
             )
         except Exception as err:
             raise ModelLoadError(f"could not load cross-encoder {model!r}: {err}") from err
+        # Only the tokenizer needs one thread at a time; forward passes may overlap.
+        self._lock_whole_predict = not guard_tokenizer(self.model)
         self.model_name = model
         self.device = device
         self.batch_size = batch_size
@@ -91,6 +94,8 @@ class CrossEncoderScorer(BaseScorer, Configurable):
         # model's tokenizer, whose settings are per object: one thread at a time.
         with model_lock(self.model):
             self._warn_if_truncated(query, passages)
+        lock = model_lock(self.model) if self._lock_whole_predict else contextlib.nullcontext()
+        with lock:
             scores = self.model.predict(
                 pairs, batch_size=self.batch_size, show_progress_bar=show, convert_to_numpy=True
             )
