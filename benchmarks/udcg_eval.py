@@ -107,13 +107,13 @@ def _embedding_store(tag: str) -> Path:
 
 def warm_embedder(tag: str) -> Embedder:
     """The packaged MiniLM with every embedding computed by earlier runs for ``tag``."""
-    embedder = Embedder(cache_size=0)
+    # Every embedding of the run stays cached (saved by save_embedder for the next run).
+    embedder = Embedder(cache_bytes=8 << 30)
     store = _embedding_store(tag)
     if store.exists():
         # A plain .npz (a string array and a float matrix): loaded without pickle.
         with np.load(store, allow_pickle=False) as saved:
             embedder.warm_cache(dict(zip(saved["texts"].tolist(), saved["vectors"], strict=True)))
-    embedder.cache_size = 10_000_000
     return embedder
 
 

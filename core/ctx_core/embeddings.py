@@ -10,8 +10,10 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -19,16 +21,30 @@ from typing import Any
 import numpy as np
 
 from ctx_core._registry import Configurable
-from ctx_core.models import DEFAULT_EMBEDDER, load_sentence_transformer
+from ctx_core.models import (
+    DEFAULT_EMBEDDER,
+    guard_tokenizer,
+    load_sentence_transformer,
+    model_lock,
+)
 from ctx_core.progress import AUTO_PROGRESS_THRESHOLD, progress
 
-__all__ = ["Embedder", "embedder_config"]
+__all__ = ["DEFAULT_CACHE_BYTES", "Embedder", "embedder_config"]
 
 logger = logging.getLogger(__name__)
+
+#: Default bound of an :class:`Embedder`'s cache: 64 MiB (about 43,000 MiniLM vectors).
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
 
 class Embedder(Configurable):
     """Unit-normalized embeddings from a sentence-transformers model.
+
+    Safe to share between threads (and so between async calls run in worker threads):
+    the cache is locked, and the model's tokenizer is used under
+    :func:`~ctx_core.models.model_lock` (forward passes of several threads still overlap).
+    Embedders of one model on one device share one loaded model
+    (:func:`~ctx_core.models.load_sentence_transformer`).
 
     Args:
         model: Hugging Face id or local path (default: packaged all-MiniLM-L6-v2).
@@ -37,8 +53,14 @@ class Embedder(Configurable):
         query_prefix: Prepended to queries (some models, e.g. E5, expect ``"query: "``).
         document_prefix: Prepended to documents (e.g. ``"passage: "``).
         show_progress: Show a progress bar (``None``: only for long lists).
-        cache_size: How many embeddings to remember by text (0: none), so passages seen
-            again (the same chunk retrieved for several queries) are not re-encoded.
+        cache_bytes: Memory the embedding cache may use, in bytes (0: no cache): passages
+            seen again (the same chunk retrieved for several queries) are not re-encoded.
+            The least recently used vectors go first.
+        cache_size: Also cap the cache at this many vectors (``None``: only ``cache_bytes``
+            bounds it; ``0``: no cache). Kept for configs written before ``cache_bytes``.
+
+    Raises:
+        ValueError: ``batch_size`` < 1, or a negative ``cache_bytes`` / ``cache_size``.
     """
 
     def __init__(
@@ -50,19 +72,32 @@ class Embedder(Configurable):
         query_prefix: str = "",
         document_prefix: str = "",
         show_progress: bool | None = None,
-        cache_size: int = 4096,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        cache_size: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if isinstance(cache_bytes, bool) or not isinstance(cache_bytes, int) or cache_bytes < 0:
+            raise ValueError(f"cache_bytes must be an int >= 0, got {cache_bytes!r}")
+        if cache_size is not None and (
+            isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0
+        ):
+            raise ValueError(f"cache_size must be an int >= 0 or None, got {cache_size!r}")
         self.model_name = model or DEFAULT_EMBEDDER
         self.model = load_sentence_transformer(model, device)
+        # Only the tokenizer needs one thread at a time; forward passes may overlap.
+        self._lock_whole_encode = not guard_tokenizer(self.model)
         self.device = device
         self.batch_size = batch_size
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self.show_progress = show_progress
+        self.cache_bytes = cache_bytes
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_nbytes = 0
+        # Guards the cache only: held for dict operations, never while the model runs.
+        self._cache_lock = threading.Lock()
 
     def config(self) -> dict[str, Any]:
         """The model by id or path and the settings (see :func:`embedder_config`)."""
@@ -74,6 +109,7 @@ class Embedder(Configurable):
             "query_prefix": self.query_prefix,
             "document_prefix": self.document_prefix,
             "show_progress": self.show_progress,
+            "cache_bytes": self.cache_bytes,
             "cache_size": self.cache_size,
         }
 
@@ -99,54 +135,84 @@ class Embedder(Configurable):
         """Embed one query; returns a vector of length ``dimension``."""
         return self._cached([self.query_prefix + query], ["query"])[0]
 
+    @property
+    def cache_nbytes(self) -> int:
+        """Bytes the cached vectors use now (at most ``cache_bytes``)."""
+        return self._cache_nbytes
+
     def cached_vectors(self) -> dict[str, np.ndarray]:
         """A copy of the embedding cache (text as encoded, prefix included -> vector)."""
-        return dict(self._cache)
+        with self._cache_lock:
+            return dict(self._cache)
 
     def warm_cache(self, vectors: dict[str, np.ndarray]) -> None:
         """Add embeddings computed earlier (e.g. saved from :meth:`cached_vectors`) to the cache."""
-        for text, vector in vectors.items():
-            self._cache[text] = np.asarray(vector, dtype=np.float32)
-        while self.cache_size > 0 and len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            for text, vector in vectors.items():
+                self._store(text, np.asarray(vector, dtype=np.float32))
 
     def _cached(self, texts: list[str], ids: Sequence[str] | None) -> np.ndarray:
-        missing = [i for i, t in enumerate(texts) if t not in self._cache]
+        # One locked pass reads every vector that is cached (no check-then-read: a vector
+        # another thread evicts after the check would be gone at the read).
+        with self._cache_lock:
+            found: dict[str, np.ndarray] = {}
+            for text in texts:
+                vector = self._cache.get(text)
+                if vector is not None:
+                    self._cache.move_to_end(text)
+                    found[text] = vector
+        missing = [i for i, t in enumerate(texts) if t not in found]
         if missing:
-            fresh = [texts[i] for i in missing]
-            self._warn_if_truncated(fresh, [ids[i] for i in missing] if ids is not None else None)
+            # Each distinct text once, named by the id of its first occurrence.
+            first = {texts[i]: i for i in reversed(missing)}
+            fresh = list(dict.fromkeys(texts[i] for i in missing))
+            names = [ids[first[t]] for t in fresh] if ids is not None else None
+            self._warn_if_truncated(fresh, names)
             vectors = self._encode(fresh)
-        else:
-            vectors = np.zeros((0, self.dimension), dtype=np.float32)
-        found = {texts[i]: vectors[n] for n, i in enumerate(missing)}
-        out = (
-            np.stack([found[t] if t in found else self._cache[t] for t in texts])
-            if texts
-            else vectors
-        )
-        if self.cache_size > 0:
-            for text, vector in found.items():
-                self._cache[text] = vector
-                if len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-        return np.asarray(out, dtype=np.float32)
+            with self._cache_lock:
+                for text, vector in zip(fresh, vectors, strict=True):
+                    found[text] = vector
+                    self._store(text, vector)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray(np.stack([found[t] for t in texts]), dtype=np.float32)
+
+    def _store(self, text: str, vector: np.ndarray) -> None:
+        """Cache one vector, then evict the oldest past the bounds (the caller holds the lock)."""
+        if self.cache_bytes <= 0 or self.cache_size == 0:
+            return
+        size = _entry_nbytes(text, vector)
+        if size > self.cache_bytes:
+            return
+        old = self._cache.pop(text, None)
+        if old is not None:
+            self._cache_nbytes -= _entry_nbytes(text, old)
+        self._cache[text] = vector
+        self._cache_nbytes += size
+        while self._cache and (
+            self._cache_nbytes > self.cache_bytes
+            or (self.cache_size is not None and len(self._cache) > self.cache_size)
+        ):
+            gone, dropped = self._cache.popitem(last=False)
+            self._cache_nbytes -= _entry_nbytes(gone, dropped)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         chunks = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
-        parts = [
-            self.model.encode(
-                chunk,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            for chunk in progress(
-                chunks, desc="embedding", show=self._show(len(texts)), unit="batch"
-            )
-        ]
+        lock = model_lock(self.model) if self._lock_whole_encode else contextlib.nullcontext()
+        parts = []
+        for chunk in progress(chunks, desc="embedding", show=self._show(len(texts)), unit="batch"):
+            with lock:
+                parts.append(
+                    self.model.encode(
+                        chunk,
+                        batch_size=self.batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                )
         return np.asarray(np.concatenate(parts), dtype=np.float32)
 
     def _show(self, n: int) -> bool:
@@ -157,9 +223,10 @@ class Embedder(Configurable):
     def _warn_if_truncated(self, texts: list[str], ids: Sequence[str] | None) -> None:
         tokenizer: Any = self.model.tokenizer
         limit = self.max_tokens
-        lengths = [
-            len(x) for x in tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]
-        ]
+        # The tokenizer is the model's: an unpadded call must not run during a padded one.
+        with model_lock(self.model):
+            encoded = tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]
+        lengths = [len(x) for x in encoded]
         over = [i for i, n in enumerate(lengths) if n > limit]
         if over:
             names = [ids[i] if ids is not None else f"#{i}" for i in over[:5]]
@@ -170,6 +237,11 @@ class Embedder(Configurable):
                 ", ".join(names),
                 " ..." if len(over) > 5 else "",
             )
+
+
+def _entry_nbytes(text: str, vector: np.ndarray) -> int:
+    """What one cache entry costs: the vector's bytes and (roughly) its key's."""
+    return int(vector.nbytes) + len(text)
 
 
 def embedder_config(embedder: Embedder | str | None) -> str | dict[str, Any]:

@@ -31,7 +31,10 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +47,10 @@ __all__ = [
     "DEFAULT_LLM",
     "cache_dir",
     "check_model_source",
+    "guard_tokenizer",
     "load_causal_lm",
     "load_sentence_transformer",
+    "model_lock",
     "resolve_device",
     "resolve_embedder",
     "resolve_llm",
@@ -199,17 +204,146 @@ def _converted_gguf(packaged: _PackagedGGUF) -> Path:
     return target
 
 
-@functools.lru_cache(maxsize=8)
-def load_sentence_transformer(model: str | None = None, device: str | None = None) -> Any:
-    """Load (once per process) a sentence-transformers bi-encoder."""
-    require("sentence_transformers", "local", "Embedding models")
-    from sentence_transformers import SentenceTransformer
+class _SharedModels:
+    """Models loaded once per process, shared by every component that asks for the same key.
 
+    A model stays shared while anything holds it (weak references), and the ``keep`` most
+    recently used stay loaded even when nothing does (so a component built, dropped and
+    built again does not reload). Loading is thread-safe: threads asking for one key at
+    once wait for a single load; different keys load in parallel.
+    """
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._alive: weakref.WeakValueDictionary[Hashable, Any] = weakref.WeakValueDictionary()
+        self._recent: OrderedDict[Hashable, Any] = OrderedDict()
+        self._loading: dict[Hashable, threading.Lock] = {}
+
+    def get(self, key: Hashable, load: Callable[[], Any]) -> Any:
+        while True:
+            with self._lock:
+                model = self._alive.get(key)
+                if model is not None:
+                    self._remember(key, model)
+                    return model
+                key_lock = self._loading.setdefault(key, threading.Lock())
+            with key_lock:
+                with self._lock:
+                    if self._loading.get(key) is not key_lock:
+                        continue  # another thread finished this key meanwhile: look again
+                try:
+                    model = load()
+                finally:
+                    with self._lock:
+                        self._loading.pop(key, None)
+                with self._lock:
+                    self._alive[key] = model
+                    self._remember(key, model)
+                return model
+
+    def _remember(self, key: Hashable, model: Any) -> None:
+        self._recent[key] = model
+        self._recent.move_to_end(key)
+        while len(self._recent) > self._keep:
+            self._recent.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._alive.clear()
+            self._recent.clear()
+
+
+_SENTENCE_TRANSFORMERS = _SharedModels(keep=8)
+
+_model_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_model_locks_guard = threading.Lock()
+
+
+def model_lock(model: Any) -> threading.RLock:
+    """The lock every user of ``model`` (and of its tokenizer) holds while calling it.
+
+    Hugging Face fast tokenizers keep their padding and truncation settings on the
+    tokenizer object and change them on each call, so two threads calling one tokenizer
+    with different settings (a padded batch and an unpadded length count) break each
+    other ("Unable to create tensor ... padding=True"). Components that share a loaded
+    model hold this lock around its tokenizer and its encode/predict calls; cache lookups
+    and the rest of their work stay outside it.
+
+    Examples:
+        >>> model = object.__new__(type("M", (), {}))
+        >>> model_lock(model) is model_lock(model)
+        True
+    """
+    with _model_locks_guard:
+        lock = _model_locks.get(model)
+        if lock is None:
+            lock = _model_locks[model] = threading.RLock()
+        return lock
+
+
+def guard_tokenizer(model: Any) -> bool:
+    """Make a sentence-transformers model's own tokenizer calls hold :func:`model_lock`.
+
+    ``encode`` / ``predict`` tokenize each batch through the model's ``preprocess``
+    (``tokenize`` in older releases); wrapping those (on this instance only) serializes
+    the tokenizer while the forward passes of several threads still run at once.
+    Idempotent and thread-safe.
+
+    Returns:
+        ``True`` when the tokenizer calls are guarded; ``False`` when the model has
+        neither method (then hold :func:`model_lock` around the whole call instead).
+    """
+    lock = model_lock(model)
+    guarded = False
+    with _model_locks_guard:
+        for name in ("preprocess", "tokenize"):
+            method = getattr(model, name, None)
+            if not callable(method):
+                continue
+            guarded = True
+            if getattr(method, "_ctx_locked", False):
+                continue
+
+            def locked(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+                with lock:
+                    return _method(*args, **kwargs)
+
+            locked._ctx_locked = True  # type: ignore[attr-defined]
+            setattr(model, name, functools.wraps(method)(locked))
+    return guarded
+
+
+def load_sentence_transformer(model: str | None = None, device: str | None = None) -> Any:
+    """A sentence-transformers bi-encoder, loaded once per process and shared.
+
+    Every spelling of one model on one device gives the same object: ``None``, the
+    aliases (``"minilm"``, ``"all-MiniLM-L6-v2"``) and the packaged folder's path are
+    one model; a local path is taken resolved (``./m`` and its absolute path are one);
+    ``device=None`` is the device it resolves to. Thread-safe: concurrent first calls
+    load it once. Use :func:`model_lock` around calls into the shared model.
+
+    Raises:
+        ModelLoadError: the model cannot be loaded (the cause attached).
+    """
+    require("sentence_transformers", "local", "Embedding models")
     path = resolve_embedder(model)
-    try:
-        return SentenceTransformer(path, device=resolve_device(device))
-    except Exception as err:
-        raise ModelLoadError(f"could not load embedding model {model or path!r}: {err}") from err
+    local = Path(path).expanduser()
+    if local.exists():
+        path = str(local.resolve())
+    resolved_device = resolve_device(device)
+
+    def load() -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(path, device=resolved_device)
+        except Exception as err:
+            raise ModelLoadError(
+                f"could not load embedding model {model or path!r}: {err}"
+            ) from err
+
+    return _SENTENCE_TRANSFORMERS.get((path, resolved_device), load)
 
 
 @functools.lru_cache(maxsize=4)

@@ -10,11 +10,11 @@ def test_cache_serves_repeats_without_encoding(embedder):
     fresh._encode = lambda texts: calls.append(list(texts)) or original(texts)
     first = fresh.embed(["alpha", "beta", "alpha"])
     again = fresh.embed(["beta", "alpha"])
-    assert calls == [["alpha", "beta", "alpha"]]  # the second call hit the cache
+    assert calls == [["alpha", "beta"]]  # each text encoded once; the second call hit the cache
     assert np.allclose(again, first[[1, 0]])
     assert np.allclose(first[0], embedder.embed(["alpha"])[0], atol=1e-6)
-    fresh.embed(["gamma", "delta"])  # cache holds 3: "alpha" (oldest) is evicted
-    assert set(fresh.cached_vectors()) == {"beta", "gamma", "delta"}
+    fresh.embed(["gamma", "delta"])  # cache holds 3: "beta" (least recently used) is evicted
+    assert set(fresh.cached_vectors()) == {"alpha", "gamma", "delta"}
 
 
 def test_warm_cache_round_trip():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from ctx_core._registry import Configurable
 from ctx_core.errors import ModelLoadError, require
-from ctx_core.models import check_model_source, resolve_device
+from ctx_core.models import check_model_source, guard_tokenizer, model_lock, resolve_device
 from ctx_core.scoring.base import BaseScorer
 from ctx_core.types import Passage
 
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 class CrossEncoderScorer(BaseScorer, Configurable):
     """Scores (query, passage) pairs with a sentence-transformers ``CrossEncoder``.
+
+    Safe to share between threads: the model's tokenizer is used under
+    :func:`~ctx_core.models.model_lock`.
 
     No cross-encoder ships offline; pass any Hugging Face id (for example
     ``"cross-encoder/ms-marco-MiniLM-L6-v2"``) or a local folder.
@@ -59,6 +63,8 @@ class CrossEncoderScorer(BaseScorer, Configurable):
             )
         except Exception as err:
             raise ModelLoadError(f"could not load cross-encoder {model!r}: {err}") from err
+        # Only the tokenizer needs one thread at a time; forward passes may overlap.
+        self._lock_whole_predict = not guard_tokenizer(self.model)
         self.model_name = model
         self.device = device
         self.batch_size = batch_size
@@ -83,11 +89,16 @@ class CrossEncoderScorer(BaseScorer, Configurable):
 
     def _score(self, query: str, passages: list[Passage]) -> list[float]:
         pairs = [(query, p.text) for p in passages]
-        self._warn_if_truncated(query, passages)
         show = self.show_progress if self.show_progress is not None else len(pairs) >= 512
-        scores = self.model.predict(
-            pairs, batch_size=self.batch_size, show_progress_bar=show, convert_to_numpy=True
-        )
+        # The length check (unpadded, untruncated) and predict (padded, truncated) share the
+        # model's tokenizer, whose settings are per object: one thread at a time.
+        with model_lock(self.model):
+            self._warn_if_truncated(query, passages)
+        lock = model_lock(self.model) if self._lock_whole_predict else contextlib.nullcontext()
+        with lock:
+            scores = self.model.predict(
+                pairs, batch_size=self.batch_size, show_progress_bar=show, convert_to_numpy=True
+            )
         return [float(s) for s in scores.reshape(len(pairs), -1)[:, -1]]
 
     def _warn_if_truncated(self, query: str, passages: list[Passage]) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -64,23 +65,28 @@ class QueryCachingEmbedder(Embedder):
     """An :class:`~ctx_core.embeddings.Embedder` that embeds each query text once.
 
     Every method of an evaluation embeds the same question; the vectors are identical, so
-    the evaluation shares them (the last ``cache_size`` queries are kept).
+    the evaluation shares them (the last ``cache_size`` queries are kept; the passage
+    cache is the embedder's own, bounded by ``cache_bytes``).
     """
 
     def __init__(self, *args: Any, cache_size: int = 64, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.cache_size = cache_size
+        # Its own name: ``cache_size`` is also the embedder's cap on cached passages.
+        self.query_cache_size = cache_size
         self._queries: dict[str, np.ndarray] = {}
+        self._queries_lock = threading.Lock()
 
     def embed_query(self, query: str) -> np.ndarray:
         """Embed one query (cached); returns a read-only vector."""
-        vector = self._queries.get(query)
+        with self._queries_lock:
+            vector = self._queries.get(query)
         if vector is None:
             vector = super().embed_query(query)
             vector.setflags(write=False)
-            if len(self._queries) >= self.cache_size:
-                self._queries.pop(next(iter(self._queries)))
-            self._queries[query] = vector
+            with self._queries_lock:
+                while self._queries and len(self._queries) >= self.query_cache_size:
+                    self._queries.pop(next(iter(self._queries)))
+                vector = self._queries.setdefault(query, vector)
         return vector
 
 
