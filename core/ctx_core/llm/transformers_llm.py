@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from ctx_core._registry import Configurable
 from ctx_core.llm.base import BaseLLM, Prompt, SequenceScore, cut_at_stop, to_messages
-from ctx_core.models import DEFAULT_LLM, load_causal_lm
+from ctx_core.models import DEFAULT_LLM, load_causal_lm, model_lock
 
 __all__ = ["TransformersLLM"]
 
 logger = logging.getLogger(__name__)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _holding_model_lock(method: F) -> F:
+    """Run ``method`` holding the model's lock: its tokenizer is not safe to share across threads."""
+
+    @functools.wraps(method)
+    def locked(self: TransformersLLM, *args: Any, **kwargs: Any) -> Any:
+        with model_lock(self.model):
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
 
 
 class TransformersLLM(BaseLLM, Configurable):
@@ -105,6 +120,7 @@ class TransformersLLM(BaseLLM, Configurable):
             return messages[0]["content"]
         return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
 
+    @_holding_model_lock
     def prompt_ids(self, prompt: Prompt, reserve: int = 0) -> list[int]:
         """Token ids of the rendered prompt, cut to fit ``max_length - reserve`` (keeping the end)."""
         text = self.render(prompt)
@@ -137,6 +153,7 @@ class TransformersLLM(BaseLLM, Configurable):
             [prompt], max_tokens=max_tokens, temperature=temperature, stop=stop
         )[0]
 
+    @_holding_model_lock
     def complete_batch(
         self,
         prompts: Sequence[Prompt],
@@ -177,6 +194,7 @@ class TransformersLLM(BaseLLM, Configurable):
 
     # -- scoring ----------------------------------------------------------
 
+    @_holding_model_lock
     def next_token_logprobs(
         self, prompts: Sequence[Prompt], tokens: Sequence[str]
     ) -> list[list[float]]:
@@ -202,6 +220,7 @@ class TransformersLLM(BaseLLM, Configurable):
                 result[i] = [float(x) for x in logprobs[row]]
         return result
 
+    @_holding_model_lock
     def continuation_logprobs(
         self, prompts: Sequence[Prompt], continuations: Sequence[str]
     ) -> list[SequenceScore]:

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -86,6 +87,8 @@ class AbstentionUtility(Configurable):
             TokenCounter(tokenizer=tokenizer) if tokenizer is not None else TokenCounter()
         )
         self._cache: OrderedDict[str, float] = OrderedDict()
+        # Threads sharing the utility read and evict the cache: one lock, one pass each.
+        self._cache_lock = threading.Lock()
 
     @property
     def model_name(self) -> str:
@@ -107,7 +110,8 @@ class AbstentionUtility(Configurable):
         question = validate_query(question, "question")
         items = ensure_passages(passages)
         keys = [self._key(question, p.text) for p in items]
-        found = {k: self._cache[k] for k in keys if k in self._cache}
+        with self._cache_lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
         todo = [i for i, k in enumerate(keys) if k not in found]
         batches = [todo[s : s + 64] for s in range(0, len(todo), 64)]
         for batch in progress(batches, desc="utility", show=self.show_progress, unit="batch"):
@@ -160,7 +164,8 @@ class AbstentionUtility(Configurable):
     def _remember(self, key: str, value: float) -> None:
         if self.cache_size <= 0:
             return
-        self._cache[key] = value
-        self._cache.move_to_end(key)
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[key] = value
+            self._cache.move_to_end(key)
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
