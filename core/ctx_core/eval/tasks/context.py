@@ -532,50 +532,12 @@ class ContextEvaluator:
         }
 
 
-def run_context_eval(
-    task: str,
-    llm: LLM,
-    *,
-    sizes: Sequence[Mapping[str, Any]],
-    methods: Sequence[str] = METHODS,
-    trials: int = 3,
-    seed: int = 0,
-    limit: int | None = None,
-    keys_per_task: int | None = 2,
-    sequential: bool = False,
-    window_tokens: int = 200,
-    max_tool_calls: int = 20,
-    agent_max_tokens: int = 96,
-    result_style: str = "json",
-    batch_size: int = 8,
-    data_dir: str | Path | None = None,
-    source: Mapping[str, Sequence[str]] | None = None,
-    haystack: str | None = None,
-    show_progress: bool = True,
-    on_record: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """``ContextEvaluator(task, ...)(llm)``: run the benchmark and return the results.
+def run_context_eval(task: str, llm: LLM, **options: Any) -> dict[str, Any]:
+    """``ContextEvaluator(task, **options)(llm)``: run the benchmark and return the results.
 
-    See :class:`ContextEvaluator` for the arguments and the result.
+    See :class:`ContextEvaluator` for the options (``sizes`` is required) and the result.
+
+    Raises:
+        TypeError: an option :class:`ContextEvaluator` does not take.
     """
-    evaluator = ContextEvaluator(
-        task,
-        sizes=sizes,
-        methods=methods,
-        trials=trials,
-        seed=seed,
-        limit=limit,
-        keys_per_task=keys_per_task,
-        sequential=sequential,
-        window_tokens=window_tokens,
-        max_tool_calls=max_tool_calls,
-        agent_max_tokens=agent_max_tokens,
-        result_style=result_style,
-        batch_size=batch_size,
-        data_dir=data_dir,
-        source=source,
-        haystack=haystack,
-        show_progress=show_progress,
-        on_record=on_record,
-    )
-    return evaluator(llm)
+    return ContextEvaluator(task, **options)(llm)
