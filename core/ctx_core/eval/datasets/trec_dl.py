@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ctx_core.eval.datasets.paths import data_file
 from ctx_core.eval.datasets.records import RankingQuery
-from ctx_core.types import Passage
 
 __all__ = ["DL19_FOLDER", "load_dl19", "read_qrels", "read_topics"]
 
@@ -72,37 +70,17 @@ def load_dl19(data_dir: str | Path | None = None, limit: int | None = None) -> l
         >>> len(queries[0].candidates)  # doctest: +SKIP
         100
     """
+    from ctx_core.eval.datasets.trec import load_trec
+
     _check_limit(limit)
-    hits_path = data_file(data_dir, DL19_FOLDER, "bm25_top100_dl19.json")
-    qrels = read_qrels(data_file(data_dir, DL19_FOLDER, "qrels.dl19-passage.txt"))
-    topics = read_topics(data_file(data_dir, DL19_FOLDER, "topics.dl19-passage.txt"))
-    by_text = {text: qid for qid, text in topics.items()}
-    records = json.loads(hits_path.read_text(encoding="utf-8"))
-    queries: list[RankingQuery] = []
-    for record in records[:limit] if limit is not None else records:
-        hits = record["hits"]
-        qid = str(hits[0]["qid"]) if hits else by_text.get(record["query"], "")
-        if not qid:
-            raise ValueError(f"{hits_path}: query {record['query']!r} has no hits and no topic id")
-        candidates = [
-            Passage(
-                hit["content"],
-                id=str(hit["docid"]),
-                metadata={"rank": int(hit["rank"]), "bm25_score": float(hit["score"])},
-                score=float(hit["score"]),
-            )
-            for hit in hits
-        ]
-        queries.append(
-            RankingQuery(
-                query_id=qid,
-                query=record["query"],
-                candidates=candidates,
-                qrels=dict(qrels.get(qid, {})),
-                metadata={"first_stage": "bm25 (Anserini, top-100)"},
-            )
-        )
-    return queries
+    return load_trec(
+        hits=data_file(data_dir, DL19_FOLDER, "bm25_top100_dl19.json"),
+        qrels=data_file(data_dir, DL19_FOLDER, "qrels.dl19-passage.txt"),
+        topics=data_file(data_dir, DL19_FOLDER, "topics.dl19-passage.txt"),
+        limit=limit,
+        first_stage="bm25 (Anserini, top-100)",
+        score_key="bm25_score",
+    )
 
 
 def _check_limit(limit: int | None) -> None:
