@@ -155,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
         spec = get_rerank_dataset(args.dataset)
     common = dict(parse_option(o) for o in args.options)
     methods = [parse_method_spec(m) for m in args.method]
+    unknown = [name for name, _ in methods if name not in method_names()]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose among {', '.join(method_names())}")
     if len(methods) > 1 and (args.output or args.label):
         raise ValueError("--output and --label need a single --method")
     dataset_options: dict[str, Any] = {}

@@ -105,8 +105,8 @@ def _slug(text: str) -> str:
 def default_results_path(results: Mapping[str, Any], results_dir: str | Path | None = None) -> Path:
     """Where a result file goes by default, by its ``kind``.
 
-    * ``rerank``: ``benchmarks/results/rerank/<dataset>/<method>[-<options>][-limit<N>].json``
-      (``results_dir`` replaces ``benchmarks/results/rerank/<dataset>``).
+    * ``rerank`` and ``udcg``: ``benchmarks/results/<kind>/<dataset>/<method>[-<options>][-limit<N>].json``
+      (``results_dir`` replaces ``benchmarks/results/<kind>/<dataset>``).
     * ``structure-retrieval`` / ``structure-reader``:
       ``benchmarks/results/structure/<task>-<dataset>-<variants>[-pool<N>][-limit<N>].json``.
     * context results (``benchmark: context``): ``benchmarks/results/context-<task>-<time>.json``.
@@ -132,7 +132,7 @@ def default_results_path(results: Mapping[str, Any], results_dir: str | Path | N
             name += f"-limit{config['limit']}"
         folder = Path(results_dir) if results_dir is not None else root / "structure"
         return folder / f"{name}.json"
-    if kind == "rerank":
+    if kind in ("rerank", "udcg"):
         folder = (
             Path(results_dir) if results_dir is not None else root / kind / str(results["dataset"])
         )
