@@ -7,7 +7,12 @@ from typing import Any
 
 from ctx_core.eval.datasets.formats import FORMATS, LoadedData, load_data
 
-__all__ = ["add_data_arguments", "data_command_arguments", "load_data_argument"]
+__all__ = [
+    "add_data_arguments",
+    "check_data_options",
+    "data_command_arguments",
+    "load_data_argument",
+]
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, group: Any | None = None) -> None:
@@ -40,8 +45,12 @@ def add_data_arguments(parser: argparse.ArgumentParser, group: Any | None = None
     )
 
 
-def load_data_argument(args: argparse.Namespace) -> LoadedData:
-    """Load ``--data`` with the other options (the data's problems are logged)."""
+def check_data_options(args: argparse.Namespace) -> None:
+    """Refuse ``--format``, ``--split`` and ``--qrels-format`` without ``--data``.
+
+    Raises:
+        ValueError: One of them is given without ``--data``.
+    """
     for flag, value, default in (
         ("--format", args.format, None),
         ("--split", args.split, "test"),
@@ -49,6 +58,11 @@ def load_data_argument(args: argparse.Namespace) -> LoadedData:
     ):
         if args.data is None and value != default:
             raise ValueError(f"{flag} applies to --data only")
+
+
+def load_data_argument(args: argparse.Namespace) -> LoadedData:
+    """Load ``--data`` with the other options (the data's problems are logged)."""
+    check_data_options(args)
     return load_data(args.data, args.format, split=args.split, qrels_format=args.qrels_format)
 
 

@@ -116,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
 
     options: dict[str, Any] = {}
     data = None
+    from ctx_core.cli.eval_data import check_data_options
+
+    check_data_options(args)
     if args.data is not None:
         from ctx_core.cli.eval_data import load_data_argument
         from ctx_core.eval.datasets.formats import describe

@@ -8,7 +8,12 @@ import shlex
 import sys
 from typing import Any
 
-from ctx_core.cli.eval_data import add_data_arguments, data_command_arguments, load_data_argument
+from ctx_core.cli.eval_data import (
+    add_data_arguments,
+    check_data_options,
+    data_command_arguments,
+    load_data_argument,
+)
 from ctx_core.eval.datasets.formats import describe
 from ctx_core.eval.methods import build_method, method_names
 from ctx_core.eval.report import format_table, load_results, order_results, plot_results
@@ -150,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         spec = rerank_dataset_from_data(data, relevance_threshold=threshold)
         print(describe(data), file=sys.stderr)
     else:
+        check_data_options(args)
         if args.relevance_threshold is not None:
             raise ValueError("--relevance-threshold applies to --data only")
         spec = get_rerank_dataset(args.dataset)

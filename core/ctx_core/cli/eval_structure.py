@@ -79,7 +79,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx eval structure``."""
-    from ctx_core.cli.eval_data import load_data_argument
+    from ctx_core.cli.eval_data import check_data_options, load_data_argument
     from ctx_core.eval.datasets.formats import describe
     from ctx_core.eval.results import write_results
     from ctx_core.eval.tasks.structure import run_reader_eval, run_retrieval_eval
@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     show = not args.no_progress
     data = None
+    check_data_options(args)
     if args.data is not None:
         if args.dataset is not None:
             raise ValueError("give --dataset or --data, not both")

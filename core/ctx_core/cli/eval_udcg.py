@@ -89,7 +89,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx eval udcg``."""
-    from ctx_core.cli.eval_data import load_data_argument
+    from ctx_core.cli.eval_data import check_data_options, load_data_argument
     from ctx_core.cli.eval_rerank import method_label, parse_method_spec, parse_option
     from ctx_core.eval.datasets.formats import describe
     from ctx_core.eval.methods import build_method, method_names
@@ -112,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(describe(data), file=sys.stderr)
     else:
+        check_data_options(args)
         spec = get_rerank_dataset(args.dataset)
     dataset_options = {
         key: value
