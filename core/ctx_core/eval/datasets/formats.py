@@ -29,7 +29,14 @@ from ctx_core.eval.datasets.records import Conversation, IRCollection, QAExample
 from ctx_core.eval.datasets.smart import load_smart
 from ctx_core.eval.datasets.trec import find_trec_files, load_trec
 
-__all__ = ["FORMATS", "LoadedData", "data_fingerprint", "detect_format", "load_data"]
+__all__ = [
+    "FORMATS",
+    "LoadedData",
+    "data_fingerprint",
+    "describe",
+    "detect_format",
+    "load_data",
+]
 
 #: The formats :func:`load_data` reads.
 FORMATS = ("beir", "trec", "smart", "qa", "locomo")
@@ -263,7 +270,8 @@ def describe(data: LoadedData) -> str:
     if isinstance(records, IRCollection):
         size = f"{len(records.documents)} documents, {len(records.qrels)} judged queries"
     else:
-        size = f"{len(records)} {data.kind if data.kind != 'qa' else 'questions'}"
+        noun = {"ranking": "queries", "qa": "questions"}.get(data.kind, data.kind)
+        size = f"{len(records)} {noun}"
     problems = sum(v["count"] for v in data.issues.to_dict().values())
     return f"{data.name} ({data.format}): {size}; {problems} data issue(s)" + (
         "" if not problems else f" ({', '.join(data.issues.to_dict())})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ctx_core.eval.datasets.paths import data_file
+from ctx_core.eval.datasets.qa import load_qa_jsonl
 from ctx_core.eval.datasets.records import QAExample, RankingQuery
 from ctx_core.eval.datasets.trec_dl import _check_limit
 
@@ -29,8 +30,6 @@ def load_hotpotqa(data_dir: str | Path | None = None, limit: int | None = None) 
 
     A preset of :func:`~ctx_core.eval.datasets.qa.load_qa_jsonl` on the data folder's file.
     """
-    from ctx_core.eval.datasets.qa import load_qa_jsonl
-
     _check_limit(limit)
     return load_qa_jsonl(data_file(data_dir, HOTPOTQA_FOLDER, "dev250.jsonl"), limit=limit)
 

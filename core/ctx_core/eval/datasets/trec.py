@@ -23,10 +23,49 @@ from typing import Any
 
 from ctx_core.eval.datasets.issues import DataIssues
 from ctx_core.eval.datasets.records import RankingQuery
-from ctx_core.eval.datasets.trec_dl import read_qrels, read_topics
 from ctx_core.types import Passage
 
-__all__ = ["find_trec_files", "load_trec", "read_run"]
+__all__ = ["find_trec_files", "load_trec", "read_qrels", "read_run", "read_topics"]
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """Read a TREC qrels file (``qid iteration docid relevance`` per line).
+
+    Returns:
+        Relevance by query id, then document id, exactly as graded in the file.
+
+    Raises:
+        ValueError: A line does not have four fields or its relevance is not an integer
+            (the line number is named).
+    """
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 4:
+                raise ValueError(f"{path} line {number}: expected 4 fields, got {len(fields)}")
+            qid, _, docid, rel = fields
+            try:
+                qrels.setdefault(qid, {})[docid] = int(rel)
+            except ValueError as err:
+                raise ValueError(f"{path} line {number}: relevance {rel!r} is not an int") from err
+    return qrels
+
+
+def read_topics(path: str | Path) -> dict[str, str]:
+    """Read a tab-separated topics file (``qid<TAB>query`` per line)."""
+    topics: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            qid, sep, text = line.rstrip("\n").partition("\t")
+            if not sep:
+                raise ValueError(f"{path} line {number}: expected 'qid<TAB>query'")
+            topics[qid.strip()] = text.strip()
+    return topics
 
 
 def read_run(path: str | Path) -> dict[str, list[tuple[str, float]]]:
