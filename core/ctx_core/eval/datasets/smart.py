@@ -9,7 +9,9 @@ authors, ``.B`` bibliography, ``.K`` keywords, ``.C`` categories, ``.N`` entry n
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from ctx_core.eval.datasets.issues import DataIssues
 from ctx_core.eval.datasets.paths import data_file
@@ -100,30 +102,16 @@ def load_cranfield(data_dir: str | Path | None = None) -> IRCollection:
     Raises:
         ValueError: A qrels line is malformed or has an unknown relevance code.
     """
-    docs_path = data_file(data_dir, GLASGOW_FOLDER, "cran", "cran.all.1400")
-    queries_path = data_file(data_dir, GLASGOW_FOLDER, "cran", "cran.qry")
-    qrels_path = data_file(data_dir, GLASGOW_FOLDER, "cran", "cranqrel")
-    documents = [
-        Passage(fields.get("W", ""), id=str(int(rid)), metadata=_metadata(fields))
-        for rid, fields in read_smart(docs_path)
-    ]
-    queries = {
-        str(position): " ".join(fields.get("W", "").split())
-        for position, (_, fields) in enumerate(read_smart(queries_path), start=1)
-    }
-    qrels: dict[str, dict[str, int]] = {}
-    with open(qrels_path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 3:
-                raise ValueError(f"{qrels_path} line {number}: expected 3 fields")
-            qid, docid, code = parts[0], parts[1], int(parts[2])
-            if code not in CRANFIELD_GAINS:
-                raise ValueError(f"{qrels_path} line {number}: unknown relevance code {code}")
-            qrels.setdefault(str(int(qid)), {})[str(int(docid))] = CRANFIELD_GAINS[code]
-    return IRCollection("cranfield", documents, queries, qrels)
+    return load_smart(
+        data_file(data_dir, GLASGOW_FOLDER, "cran", "cran.all.1400"),
+        data_file(data_dir, GLASGOW_FOLDER, "cran", "cran.qry"),
+        data_file(data_dir, GLASGOW_FOLDER, "cran", "cranqrel"),
+        qrels_format="pairs",
+        query_ids="position",
+        gains=CRANFIELD_GAINS,
+        title="skip",
+        name="cranfield",
+    )
 
 
 def load_cacm(data_dir: str | Path | None = None) -> IRCollection:
@@ -141,6 +129,7 @@ def load_cacm(data_dir: str | Path | None = None) -> IRCollection:
         data_file(data_dir, GLASGOW_FOLDER, "cacm", "qrels.text"),
         name="cacm",
         query_ids="id",
+        title="prepend",
     )
 
 
@@ -245,12 +234,14 @@ def load_smart(
     qrels_format: str = "auto",
     query_ids: str = "auto",
     name: str | None = None,
+    gains: Mapping[int, int] | None = None,
+    title: Literal["once", "prepend", "skip"] = "once",
     issues: DataIssues | None = None,
 ) -> IRCollection:
     """A test collection in SMART format (MED, CISI, CACM, Cranfield, NPL, ...) from its files.
 
     Document ids are the ``.I`` numbers; the text is the ``.T`` title then the ``.W``
-    text (the title once when the text already starts with it); other fields go to
+    text (see ``title``); other fields go to
     metadata. Query text is the ``.W`` field.
 
     Args:
@@ -262,22 +253,32 @@ def load_smart(
             ``"position"`` (1, 2, ... in file order, as Cranfield's do) or ``"auto"``
             (``id`` unless only positions match every judged query; counted as an issue).
         name: The collection's name (default: the documents file's stem, lower case).
+        gains: Maps the file's relevance codes to gains (Cranfield's codes run the other
+            way: :data:`CRANFIELD_GAINS`); a code missing from it is an error. Without it
+            the codes are the gains, and negative codes are counted as issues.
+        title: Where the ``.T`` title goes: ``"once"`` before the ``.W`` text unless the
+            text already starts with it, ``"prepend"`` always, ``"skip"`` nowhere (the
+            ``.W`` text only); a record without ``.W`` is its title in every mode but
+            ``"skip"``.
         issues: Where problems are counted: judgements on documents the collection does
-            not hold, judged queries missing from the queries file.
+            not hold, judged queries missing from the queries file, negative grades.
 
     Raises:
         ValueError: Unparseable judgements (file and line named), unknown options.
     """
+    if title not in ("once", "prepend", "skip"):
+        raise ValueError(f"title must be once, prepend or skip, got {title!r}")
     if query_ids not in ("auto", "id", "position"):
         raise ValueError(f"query_ids must be auto, id or position, got {query_ids!r}")
     issues = issues if issues is not None else DataIssues(str(documents))
     docs = []
     for rid, fields in read_smart(documents):
-        title, body = fields.get("T", ""), fields.get("W", "")
-        if title and body and not " ".join(body.split()).startswith(" ".join(title.split())):
-            text = f"{title}\n{body}"
+        head, body = fields.get("T", "") if title != "skip" else "", fields.get("W", "")
+        repeated = " ".join(body.split()).startswith(" ".join(head.split()))
+        if head and body and (title == "prepend" or not repeated):
+            text = f"{head}\n{body}"
         else:
-            text = body or title
+            text = body or head
         docs.append(Passage(text, id=_norm_id(rid), metadata=_metadata(fields)))
     records = read_smart(queries)
     by_id = {_norm_id(rid): " ".join(f.get("W", "").split()) for rid, f in records}
@@ -289,8 +290,20 @@ def load_smart(
             query_ids = "position"
             issues.add("query_ids_by_position", f"{qrels} numbers queries by position in {queries}")
     texts = by_id if query_ids == "id" else by_position
+    if gains is not None:
+        for qid, row in judged.items():
+            for docid, code in row.items():
+                if code not in gains:
+                    raise ValueError(
+                        f"{qrels}: query {qid} document {docid}: unknown relevance code {code} "
+                        f"(gains know {sorted(gains)})"
+                    )
+                row[docid] = gains[code]
     known = {d.id for d in docs}
     for qid, row in judged.items():
+        negative = [d for d, g in row.items() if g < 0]
+        if negative:
+            issues.add("negative_relevance", f"query {qid!r}: {negative[:3]}", len(negative))
         if qid not in texts:
             issues.add("judged_query_not_in_queries", f"query {qid!r} of {qrels}")
         unknown = [d for d in row if d not in known]
