@@ -403,3 +403,27 @@ def test_data_flags_need_data(capsys):
         == 2
     )
     assert "--format applies to --data only" in capsys.readouterr().err
+
+
+def test_cli_context_on_own_word_lists(tmp_path):
+    from ctx_core.eval.generators.pi_llm import SOURCE_FILE
+
+    (tmp_path / "mine" / "pi-llm").mkdir(parents=True)
+    words = {k: [f"{k}{i}" for i in range(12)] for k in ("bird", "fruit", "tool")}
+    (tmp_path / "mine" / "pi-llm" / SOURCE_FILE).write_text(json.dumps(words))
+    out = tmp_path / "context.json"
+    code = main(
+        [
+            "eval", "context", "--task", "pi-llm", "--methods", "plain", "--keys", "2",
+            "--updates", "2", "--trials", "1", "--keys-per-task", "1", "--limit", "1",
+            "--data", str(tmp_path / "mine"), "--output", str(out), "--quiet",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["data"]["path"] == str((tmp_path / "mine").resolve())
+    assert result["data"]["sha256"] == data_fingerprint(tmp_path / "mine")["sha256"]
+    assert "--data-dir" in result["command"]
+    [item] = result["per_item"]
+    every_word = {w for ws in words.values() for w in ws}
+    assert item["expected"] in every_word  # the task was generated from these word lists
