@@ -37,9 +37,11 @@ def register(subparsers: Any) -> None:
         "rerank",
         help="evaluate rerank methods on a data set",
         description=(
-            "Rerank every query of a data set with each --method, print a table, write one JSON "
-            "result file per method (default benchmarks/results/rerank/<dataset>/) and a plot of "
-            "the metrics per method next to them."
+            "Rerank every query of a built-in data set (--dataset) or of your own data (--data "
+            "PATH: BEIR, TREC, SMART or QA JSONL) with each --method, print a table, write one "
+            "JSON result file per method (default benchmarks/results/rerank/<dataset>/ inside "
+            "this repository, else ./ctx-eval-results/rerank/<dataset>/) and a plot of the "
+            "metrics per method next to them."
         ),
         epilog=(
             "examples:\n"
