@@ -78,7 +78,7 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
 def load_beir(
     path: str | Path, *, split: str = "test", issues: DataIssues | None = None
 ) -> IRCollection:
-    """A BEIR-format folder as an :class:`~ctx_core.eval.datasets.IRCollection`.
+    """A BEIR-format folder as an `IRCollection`.
 
     Documents keep their ``_id`` and their text as written; ``title`` (when not empty)
     and the record's ``metadata`` go to the passage's metadata. Only the queries judged

@@ -8,10 +8,10 @@
 | ``qa`` | a ``.jsonl`` file of questions with paragraphs flagged supporting | qa |
 | ``locomo`` | a LoCoMo-format ``.json`` file (or a folder holding one) | conversations |
 
-:func:`detect_format` tells them apart (``--format`` overrides it); :func:`load_data`
-returns a :class:`LoadedData` that holds the records, the problems found
-(:class:`~ctx_core.eval.datasets.issues.DataIssues`) and the data's provenance
-(:func:`data_fingerprint`: path and content hash), which every result file records.
+`detect_format` tells them apart (``--format`` overrides it); `load_data`
+returns a `LoadedData` that holds the records, the problems found
+(`DataIssues`) and the data's provenance
+(`data_fingerprint`: path and content hash), which every result file records.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ __all__ = [
     "load_data",
 ]
 
-#: The formats :func:`load_data` reads.
+#: The formats `load_data` reads.
 FORMATS = ("beir", "trec", "smart", "qa", "locomo")
 
 #: What each format loads as.
@@ -57,14 +57,14 @@ class LoadedData:
 
     Attributes:
         name: A short name for tables and file names (the folder's or file's name).
-        format: One of :data:`FORMATS`.
+        format: One of `FORMATS`.
         kind: ``"collection"``, ``"ranking"``, ``"qa"`` or ``"conversations"``.
-        records: An :class:`~ctx_core.eval.datasets.IRCollection`, a list of
-            :class:`~ctx_core.eval.datasets.RankingQuery`, of
-            :class:`~ctx_core.eval.datasets.QAExample` or of
-            :class:`~ctx_core.eval.datasets.Conversation`, by ``kind``.
+        records: An `IRCollection`, a list of
+            `RankingQuery`, of
+            `QAExample` or of
+            `Conversation`, by ``kind``.
         issues: Problems found while loading (counted, see ``DataIssues``).
-        source: Path, format and content hash (:func:`data_fingerprint`).
+        source: Path, format and content hash (`data_fingerprint`).
     """
 
     name: str
@@ -116,7 +116,7 @@ def _looks_like_qrels(line: str) -> bool:
 
 
 def detect_format(path: str | Path) -> str:
-    """The format of ``path`` (one of :data:`FORMATS`), told from its files.
+    """The format of ``path`` (one of `FORMATS`), told from its files.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -195,14 +195,14 @@ def load_data(
     qrels_format: str = "auto",
     limit: int | None = None,
 ) -> LoadedData:
-    """Load your own data from ``path`` in one of :data:`FORMATS` (detected when ``None``).
+    """Load your own data from ``path`` in one of `FORMATS` (detected when ``None``).
 
     Args:
         path: The file or folder.
-        format: One of :data:`FORMATS`; ``None`` detects it (:func:`detect_format`).
+        format: One of `FORMATS`; ``None`` detects it (`detect_format`).
         split: BEIR: which ``qrels/<split>.tsv``.
         qrels_format: SMART: ``auto``, ``smart``, ``trec`` or ``pairs`` (see
-            :func:`~ctx_core.eval.datasets.smart.read_judgements`).
+            `read_judgements`).
         limit: TREC and QA: keep the first ``limit`` queries (collections are limited
             when they become ranking queries).
 

@@ -3,14 +3,14 @@
 A rerank method decides what the reader gets; this task measures it the way the UDCG
 paper does. For every query the method's output is cut to the first ``context``
 passages (what the reader reads); a reader LLM gives each of them a utility,
-``1 - p(NO-RESPONSE)`` (:class:`~ctx_core.udcg.AbstentionUtility`); the gold labels say
-which are relevant; :func:`~ctx_core.udcg.udcg` combines the two. When the data has
+``1 - p(NO-RESPONSE)`` (`AbstentionUtility`); the gold labels say
+which are relevant; `udcg` combines the two. When the data has
 answers (QA data: ``hotpotqa``, a ``qa`` file), the same reader answers from the context
 and its reply is scored by exact match and token F1 (SQuAD normalization). The data
 set's own ranking metrics are reported beside them.
 
-Any :class:`~ctx_core.llm.ScoringLLM` can be the reader (a local
-:class:`~ctx_core.llm.TransformersLLM` by default, given by alias, id or path).
+Any `ScoringLLM` can be the reader (a local
+`TransformersLLM` by default, given by alias, id or path).
 
 Examples:
     >>> from ctx_core.eval.methods import build_method
@@ -82,10 +82,10 @@ class ReaderUDCGEvaluator:
 
     Args:
         dataset: A rerank data set name (``hotpotqa``, ``dl19``, ...) or a
-            :class:`~ctx_core.eval.rerank_datasets.RerankDataset` (your own data through
-            :func:`~ctx_core.eval.rerank_datasets.rerank_dataset_from_data`).
-        reader: The reader: any :class:`~ctx_core.llm.ScoringLLM`, an
-            :class:`~ctx_core.udcg.AbstentionUtility` around one, or a model alias, id or
+            `RerankDataset` (your own data through
+            `rerank_dataset_from_data`).
+        reader: The reader: any `ScoringLLM`, an
+            `AbstentionUtility` around one, or a model alias, id or
             path (default SmolLM2).
         context: Passages of the method's output the reader gets (UDCG is over them).
         answer: Let the reader answer and score EM/F1 (``None``: when the data has answers).
