@@ -10,7 +10,9 @@ relevant passages (DL19), distractor rate (share of kept passages that are not r
 per query, 0 when nothing is kept), distractors and passages kept per query, kept tokens,
 nDCG@10 of the kept list, and UDCG of the context (the first 10 passages kept) with the
 packaged SmolLM2's utilities and the gold labels. On HotpotQA, SmolLM2 also answers from each method's
-context (EM / F1).
+context (EM / F1). The reader's prompt, UDCG with a reader and EM/F1 for any method and any
+data are in the library: ``ctx eval udcg`` (``ctx_core.eval.tasks.reader``); this script adds
+the cross-fitted calibrators and the unrelated lists.
 
 Rerun (CPU, about an hour on 2 cores; cached model outputs make reruns fast)::
 
@@ -43,6 +45,7 @@ from ctx_core.eval.datasets.hotpotqa import hotpotqa_as_ranking
 from ctx_core.eval.environment import environment
 from ctx_core.eval.methods import long_context_order
 from ctx_core.eval.metrics import distractor_rate, exact_match, ndcg_at_k, token_f1
+from ctx_core.eval.tasks.reader import reader_prompt
 from ctx_core.llm import TransformersLLM
 from ctx_core.models import cache_dir
 from ctx_core.progress import progress
@@ -73,11 +76,6 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 
 #: UDCG and the reader see the first CONTEXT passages a method keeps.
 CONTEXT = 10
-
-READER_INSTRUCTION = (
-    "Answer the question using the documents. Reply with a short answer only: a name, "
-    "a date, a number or a few words, with no explanation."
-)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -218,16 +216,6 @@ def cross_fitted_probabilities(
             own[i] = calibrator.probabilities(signals[i])
             other[i] = calibrator.probabilities(unrelated[i])
     return own, other
-
-
-def reader_prompt(question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
-    documents = "\n\n".join(
-        f"Document {i}: {p.metadata.get('title', '')}: {p.text}" for i, p in enumerate(passages, 1)
-    )
-    return [
-        {"role": "system", "content": READER_INSTRUCTION},
-        {"role": "user", "content": f"{documents}\n\nQuestion: {question}\nAnswer:"},
-    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

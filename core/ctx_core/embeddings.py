@@ -14,6 +14,7 @@ import contextlib
 import inspect
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,32 @@ logger = logging.getLogger(__name__)
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
 
+class _Vectors:
+    """An embedding cache: text as encoded -> vector, least recently used first, its bytes."""
+
+    def __init__(self) -> None:
+        self.entries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.nbytes = 0
+        # Guards the cache only: held for dict operations, never while the model runs.
+        self.lock = threading.Lock()
+
+
+# One cache per loaded model (and so per model and device), shared by every embedder of
+# that model with the default cache settings: the default components (the harness's
+# embedding scorer, ``HybridSignals()``, ``UtilityDistractionReranker()``, ...) embed each
+# text once per process. Weak keys: a model dropped by the model cache takes its vectors.
+_SHARED_VECTORS: weakref.WeakKeyDictionary[Any, _Vectors] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_vectors(model: Any) -> _Vectors:
+    with _SHARED_LOCK:
+        vectors = _SHARED_VECTORS.get(model)
+        if vectors is None:
+            vectors = _SHARED_VECTORS[model] = _Vectors()
+        return vectors
+
+
 class Embedder(Configurable):
     """Unit-normalized embeddings from a sentence-transformers model.
 
@@ -44,7 +71,11 @@ class Embedder(Configurable):
     the cache is locked, and the model's tokenizer is used under
     :func:`~ctx_core.models.model_lock` (forward passes of several threads still overlap).
     Embedders of one model on one device share one loaded model
-    (:func:`~ctx_core.models.load_sentence_transformer`).
+    (:func:`~ctx_core.models.load_sentence_transformer`) and, when they keep the default
+    cache settings, one embedding cache: two components built with their defaults (an
+    :class:`~ctx_core.scoring.EmbeddingScorer` and a ``UtilityDistractionReranker()``, say)
+    encode each text once. An embedder given its own ``cache_bytes`` or ``cache_size`` has a
+    cache of its own.
 
     Args:
         model: Hugging Face id or local path (default: packaged all-MiniLM-L6-v2).
@@ -94,10 +125,8 @@ class Embedder(Configurable):
         self.show_progress = show_progress
         self.cache_bytes = cache_bytes
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_nbytes = 0
-        # Guards the cache only: held for dict operations, never while the model runs.
-        self._cache_lock = threading.Lock()
+        shared = cache_bytes == DEFAULT_CACHE_BYTES and cache_size is None
+        self._vectors = _shared_vectors(self.model) if shared else _Vectors()
 
     def config(self) -> dict[str, Any]:
         """The model by id or path and the settings (see :func:`embedder_config`)."""
@@ -138,28 +167,29 @@ class Embedder(Configurable):
     @property
     def cache_nbytes(self) -> int:
         """Bytes the cached vectors use now (at most ``cache_bytes``)."""
-        return self._cache_nbytes
+        return self._vectors.nbytes
 
     def cached_vectors(self) -> dict[str, np.ndarray]:
         """A copy of the embedding cache (text as encoded, prefix included -> vector)."""
-        with self._cache_lock:
-            return dict(self._cache)
+        with self._vectors.lock:
+            return dict(self._vectors.entries)
 
     def warm_cache(self, vectors: dict[str, np.ndarray]) -> None:
         """Add embeddings computed earlier (e.g. saved from :meth:`cached_vectors`) to the cache."""
-        with self._cache_lock:
+        with self._vectors.lock:
             for text, vector in vectors.items():
                 self._store(text, np.asarray(vector, dtype=np.float32))
 
     def _cached(self, texts: list[str], ids: Sequence[str] | None) -> np.ndarray:
         # One locked pass reads every vector that is cached (no check-then-read: a vector
         # another thread evicts after the check would be gone at the read).
-        with self._cache_lock:
+        cache = self._vectors
+        with cache.lock:
             found: dict[str, np.ndarray] = {}
             for text in texts:
-                vector = self._cache.get(text)
+                vector = cache.entries.get(text)
                 if vector is not None:
-                    self._cache.move_to_end(text)
+                    cache.entries.move_to_end(text)
                     found[text] = vector
         missing = [i for i, t in enumerate(texts) if t not in found]
         if missing:
@@ -169,7 +199,7 @@ class Embedder(Configurable):
             names = [ids[first[t]] for t in fresh] if ids is not None else None
             self._warn_if_truncated(fresh, names)
             vectors = self._encode(fresh)
-            with self._cache_lock:
+            with cache.lock:
                 for text, vector in zip(fresh, vectors, strict=True):
                     found[text] = vector
                     self._store(text, vector)
@@ -184,17 +214,18 @@ class Embedder(Configurable):
         size = _entry_nbytes(text, vector)
         if size > self.cache_bytes:
             return
-        old = self._cache.pop(text, None)
+        cache = self._vectors
+        old = cache.entries.pop(text, None)
         if old is not None:
-            self._cache_nbytes -= _entry_nbytes(text, old)
-        self._cache[text] = vector
-        self._cache_nbytes += size
-        while self._cache and (
-            self._cache_nbytes > self.cache_bytes
-            or (self.cache_size is not None and len(self._cache) > self.cache_size)
+            cache.nbytes -= _entry_nbytes(text, old)
+        cache.entries[text] = vector
+        cache.nbytes += size
+        while cache.entries and (
+            cache.nbytes > self.cache_bytes
+            or (self.cache_size is not None and len(cache.entries) > self.cache_size)
         ):
-            gone, dropped = self._cache.popitem(last=False)
-            self._cache_nbytes -= _entry_nbytes(gone, dropped)
+            gone, dropped = cache.entries.popitem(last=False)
+            cache.nbytes -= _entry_nbytes(gone, dropped)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

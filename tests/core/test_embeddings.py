@@ -25,3 +25,20 @@ def test_warm_cache_round_trip():
     target._encode = lambda texts: (_ for _ in ()).throw(AssertionError("should not encode"))
     assert np.allclose(target.embed(["two", "one"]), vectors[::-1])
     assert Embedder(cache_size=0).embed([]).shape == (0, 384)
+
+
+def test_default_embedders_share_one_cache():
+    # The harness's embedding scorer and the UDCG reranker's default signals each built
+    # their own Embedder and encoded every passage again.
+    from ctx_core.scoring import EmbeddingScorer
+    from ctx_core.udcg import HybridSignals
+
+    texts = ["a text both components embed", "another text both embed"]
+    first = EmbeddingScorer().embedder
+    vectors = first.embed(texts)
+    second = HybridSignals().embedder
+    assert second is not first
+    second._encode = lambda texts: (_ for _ in ()).throw(AssertionError("encoded again"))
+    assert np.allclose(second.embed(texts), vectors)
+    # an embedder with cache settings of its own keeps a cache of its own
+    assert not Embedder(cache_bytes=1 << 20).cached_vectors()

@@ -15,6 +15,7 @@ __all__ = ["EVAL_COMMANDS", "register"]
 
 EVAL_COMMANDS = [
     "ctx_core.cli.eval_rerank",
+    "ctx_core.cli.eval_udcg",
     "ctx_core.cli.eval_plot",
     "ctx_core.cli.eval_structure",
     "ctx_core.cli.eval_memory",
@@ -28,7 +29,9 @@ def register(subparsers: Any) -> None:
         "eval",
         help="evaluate methods on the evaluation data sets",
         description=(
-            "Run an evaluation and write its results (JSON, table, plot) under benchmarks/results/."
+            "Run an evaluation and write its results (JSON, table, plot) under benchmarks/results/ "
+            "inside this repository, else under ./ctx-eval-results/; --data PATH evaluates your "
+            "own data (BEIR, TREC, SMART, QA JSONL or LoCoMo format)."
         ),
     )
     kinds = parser.add_subparsers(dest="eval_command", required=True, metavar="KIND")

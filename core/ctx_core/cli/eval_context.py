@@ -82,7 +82,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=8, help="questions answered together")
     parser.add_argument(
-        "--data-dir", default=None, help="folder holding pi-llm/ and needle-haystack/"
+        "--data-dir",
+        "--data",
+        dest="data_dir",
+        default=None,
+        metavar="PATH",
+        help=(
+            "folder holding pi-llm/ (the key/value word lists) and needle-haystack/ (the essays "
+            "the needles go in): the built-in ones, or your own in the same layout"
+        ),
     )
     parser.add_argument("--output", "-o", default=None, help="results JSON path")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -168,7 +176,11 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         show_progress=not args.quiet,
     )
+    if args.data_dir is not None:
+        from ctx_core.eval.datasets.formats import data_fingerprint
+
+        results["data"] = {"format": "context-sources", **data_fingerprint(args.data_dir)}
     path = write_results(results, args.output, command=_command(args))
     print(format_summary(results))
-    print(f"results: {path}")
+    print(f"results: {path.resolve()}")
     return 0

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ctx_core.eval.results import DEFAULT_RESULTS_DIR
+from ctx_core.cli.eval_data import add_data_arguments
+from ctx_core.eval.results import results_root
 
 DATASETS = ("locomo", "locomo-llm", "cranfield", "cacm")
 
@@ -27,7 +28,9 @@ def register(subparsers: Any) -> None:
             "document retrieval."
         ),
     )
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", choices=DATASETS, help="built-in data set")
+    add_data_arguments(parser, source)
     parser.add_argument("--data-dir", default=None, help="data folder (default: ../shared/data)")
     parser.add_argument("--limit", type=int, default=None, help="first N conversations / queries")
     parser.add_argument(
@@ -56,7 +59,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--paths", type=int, default=2, help="locomo-llm: candidate paths (1-3)")
     parser.add_argument("--max-tokens", type=int, default=384, help="locomo-llm: longest LLM reply")
     parser.add_argument(
-        "--output", "-o", default=None, help="result file (default: benchmarks/results/memory/...)"
+        "--output",
+        "-o",
+        default=None,
+        help="result file (default: benchmarks/results/memory/... in this repository, "
+        "else ./ctx-eval-results/memory/...)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -108,8 +115,28 @@ def run(args: argparse.Namespace) -> int:
         ]
 
     options: dict[str, Any] = {}
+    data = None
+    from ctx_core.cli.eval_data import check_data_options
+
+    check_data_options(args)
+    if args.data is not None:
+        from ctx_core.cli.eval_data import load_data_argument
+        from ctx_core.eval.datasets.formats import describe
+
+        data = load_data_argument(args)
+        if data.kind not in ("conversations", "collection"):
+            raise ValueError(
+                f"ctx eval memory reads conversations (locomo) or collections (beir, smart), "
+                f"not {data.format} data"
+            )
+        print(describe(data), file=sys.stderr)
+    from ctx_core.eval.datasets.issues import DataIssues
+
+    issues = DataIssues()
+    provenance: dict[str, Any] = data.provenance() if data is not None else {}
 
     def finish(results: dict[str, Any], partial: bool) -> Path:
+        results.update(provenance or {"data_issues": issues.to_dict()})
         results.update(
             kind="memory",
             method="memory-vs-fixed",
@@ -119,15 +146,19 @@ def run(args: argparse.Namespace) -> int:
             command="ctx " + " ".join(sys.argv[1:]) if sys.argv[1:] else "ctx eval memory",
             wall_seconds=time.perf_counter() - started,
         )
-        return write_results(results, _output(args))
+        return write_results(results, _output(args, data.name if data is not None else None))
 
     def save_partial(so_far: dict[str, Any]) -> None:
         finish(so_far, True)
 
-    if args.dataset == "locomo":
+    if args.dataset == "locomo" or (data is not None and data.kind == "conversations"):
         from ctx_core.eval.datasets import load_locomo
 
-        conversations = load_locomo(args.data_dir)[: args.limit]
+        if data is not None:
+            conversations = data.records[: args.limit]
+        else:
+            conversations = load_locomo(args.data_dir, issues=issues)[: args.limit]
+            issues.log()
         options = {"conversations": len(conversations)}
         methods = [*fixed, *memory_methods()]
         # A long run saves what it has after each conversation ("partial": true).
@@ -143,7 +174,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ctx_core.eval.datasets import load_cacm, load_cranfield
 
-        collection = (load_cranfield if args.dataset == "cranfield" else load_cacm)(args.data_dir)
+        if data is not None:
+            collection = data.records
+        else:
+            collection = (load_cranfield if args.dataset == "cranfield" else load_cacm)(
+                args.data_dir
+            )
         methods = [
             WholeDocumentMethod(embedder),
             *fixed,
@@ -156,19 +192,19 @@ def run(args: argparse.Namespace) -> int:
         for name, m in results["metrics"].items()
     }
     print(json.dumps(summary, indent=1))
-    print(f"results: {path}", file=sys.stderr)
+    print(f"results: {path.resolve()}", file=sys.stderr)
     return 0
 
 
-def _output(args: argparse.Namespace) -> Path:
+def _output(args: argparse.Namespace, data_name: str | None = None) -> Path:
     if args.output:
         return Path(args.output)
-    name = args.dataset
+    name = data_name or args.dataset
     if args.dataset == "locomo-llm":
         name += f"-conv{args.conversation}-sessions{args.sessions}-paths{args.paths}"
     if args.limit is not None:
         name += f"-limit{args.limit}"
-    return DEFAULT_RESULTS_DIR / "memory" / f"{name}.json"
+    return results_root() / "memory" / f"{name}.json"
 
 
 def memory_shape(memory: Any) -> dict[str, Any]:

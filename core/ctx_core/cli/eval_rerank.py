@@ -8,9 +8,20 @@ import shlex
 import sys
 from typing import Any
 
+from ctx_core.cli.eval_data import (
+    add_data_arguments,
+    check_data_options,
+    data_command_arguments,
+    load_data_argument,
+)
+from ctx_core.eval.datasets.formats import describe
 from ctx_core.eval.methods import build_method, method_names
 from ctx_core.eval.report import format_table, load_results, order_results, plot_results
-from ctx_core.eval.rerank_datasets import get_rerank_dataset, rerank_dataset_names
+from ctx_core.eval.rerank_datasets import (
+    get_rerank_dataset,
+    rerank_dataset_from_data,
+    rerank_dataset_names,
+)
 from ctx_core.eval.results import default_results_path, write_results
 from ctx_core.eval.tasks.rerank import RerankEvaluator
 
@@ -26,20 +37,30 @@ def register(subparsers: Any) -> None:
         "rerank",
         help="evaluate rerank methods on a data set",
         description=(
-            "Rerank every query of a data set with each --method, print a table, write one JSON "
-            "result file per method (default benchmarks/results/rerank/<dataset>/) and a plot of "
-            "the metrics per method next to them."
+            "Rerank every query of a built-in data set (--dataset) or of your own data (--data "
+            "PATH: BEIR, TREC, SMART or QA JSONL) with each --method, print a table, write one "
+            "JSON result file per method (default benchmarks/results/rerank/<dataset>/ inside "
+            "this repository, else ./ctx-eval-results/rerank/<dataset>/) and a plot of the "
+            "metrics per method next to them."
         ),
         epilog=(
             "examples:\n"
             "  ctx eval rerank --dataset dl19 --method none --method embedding\n"
             "  ctx eval rerank --dataset hotpotqa --method embedding --set top_k=2\n"
-            "  ctx eval rerank --dataset cranfield --method 'top-k:k=5' --limit 20"
+            "  ctx eval rerank --dataset cranfield --method 'top-k:k=5' --limit 20\n"
+            "  ctx eval rerank --data ./my-beir-folder --method none --method embedding\n"
+            "  ctx eval rerank --data ./MED --format smart --qrels-format trec --method udcg"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", "-d", choices=rerank_dataset_names(), help="built-in data set")
+    add_data_arguments(parser, source)
     parser.add_argument(
-        "--dataset", "-d", required=True, choices=rerank_dataset_names(), help="data set"
+        "--relevance-threshold",
+        type=int,
+        default=None,
+        help="--data: grade from which a passage counts as relevant for MRR/recall (default 1)",
     )
     parser.add_argument(
         "--method",
@@ -63,10 +84,10 @@ def register(subparsers: Any) -> None:
         "--first-stage",
         default=None,
         choices=["bm25", "embedding"],
-        help="first stage for cranfield/cacm (default bm25)",
+        help="first stage for cranfield/cacm and collections given with --data (default bm25)",
     )
     parser.add_argument(
-        "--depth", type=int, default=None, help="candidates per query for cranfield/cacm (100)"
+        "--depth", type=int, default=None, help="candidates per query for collections (100)"
     )
     parser.add_argument(
         "--output", "-o", default=None, help="result file (only with a single --method)"
@@ -74,7 +95,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--results-dir",
         default=None,
-        help="folder for result files (default benchmarks/results/rerank/<dataset>)",
+        help=(
+            "folder for result files (default benchmarks/results/rerank/<dataset> inside this "
+            "repository, else ./ctx-eval-results/rerank/<dataset>)"
+        ),
     )
     parser.add_argument("--label", default=None, help="method name in tables and file names")
     parser.add_argument(
@@ -127,9 +151,21 @@ def method_label(name: str, options: dict[str, Any], built_name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx eval rerank``."""
-    spec = get_rerank_dataset(args.dataset)
+    if args.data is not None:
+        data = load_data_argument(args)
+        threshold = 1 if args.relevance_threshold is None else args.relevance_threshold
+        spec = rerank_dataset_from_data(data, relevance_threshold=threshold)
+        print(describe(data), file=sys.stderr)
+    else:
+        check_data_options(args)
+        if args.relevance_threshold is not None:
+            raise ValueError("--relevance-threshold applies to --data only")
+        spec = get_rerank_dataset(args.dataset)
     common = dict(parse_option(o) for o in args.options)
     methods = [parse_method_spec(m) for m in args.method]
+    unknown = [name for name, _ in methods if name not in method_names()]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose among {', '.join(method_names())}")
     if len(methods) > 1 and (args.output or args.label):
         raise ValueError("--output and --label need a single --method")
     dataset_options: dict[str, Any] = {}
@@ -155,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
         result = evaluator(method, label=label)
         folder = args.results_dir
         path = write_results(result, args.output or default_results_path(result, folder))
-        print(f"wrote {path}", file=sys.stderr)
+        print(f"wrote {path.resolve()}", file=sys.stderr)
         results.append((result, path))
     print(format_table([r for r, _ in results]))
     if not args.no_plot:
@@ -170,12 +206,13 @@ def run(args: argparse.Namespace) -> int:
         ]
         stem = default_results_path({**results[-1][0], "method": spec.name}).stem
         image = plot_results(order_results(siblings), folder / f"{stem}.png", args.metric)
-        print(f"wrote {image}", file=sys.stderr)
+        print(f"wrote {image.resolve()}", file=sys.stderr)
     return 0
 
 
 def _rebuild_command(args: argparse.Namespace, name: str, options: dict[str, Any]) -> str:
-    parts = ["ctx", "eval", "rerank", "--dataset", args.dataset, "--method", name]
+    source = ["--dataset", args.dataset] if args.data is None else data_command_arguments(args)
+    parts = ["ctx", "eval", "rerank", *source, "--method", name]
     for key, value in options.items():
         parts += ["--set", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
     if args.limit is not None:

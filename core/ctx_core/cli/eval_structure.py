@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import Any
 
 from ctx_core.models import DEFAULT_LLM
@@ -24,6 +25,8 @@ def register(subparsers: Any) -> None:
             "or a reader LLM answering HotpotQA dev250 questions (reading form)."
         ),
     )
+    from ctx_core.cli.eval_data import add_data_arguments
+
     parser.add_argument("--task", choices=["retrieval", "reader"], required=True)
     parser.add_argument(
         "--dataset",
@@ -31,6 +34,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help="retrieval: cranfield or cacm; reader: hotpotqa (the default)",
     )
+    add_data_arguments(parser)
     parser.add_argument(
         "--variants",
         default="original,heuristic",
@@ -66,7 +70,8 @@ def register(subparsers: Any) -> None:
         "--output",
         "-o",
         default=None,
-        help="results file (default: under benchmarks/results/structure/)",
+        help="results file (default: under benchmarks/results/structure/ in this repository, "
+        "else ./ctx-eval-results/structure/)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=run)
@@ -74,16 +79,25 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx eval structure``."""
+    from ctx_core.cli.eval_data import check_data_options, load_data_argument
+    from ctx_core.eval.datasets.formats import describe
     from ctx_core.eval.results import write_results
     from ctx_core.eval.tasks.structure import run_reader_eval, run_retrieval_eval
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     show = not args.no_progress
+    data = None
+    check_data_options(args)
+    if args.data is not None:
+        if args.dataset is not None:
+            raise ValueError("give --dataset or --data, not both")
+        data = load_data_argument(args)
+        print(describe(data), file=sys.stderr)
     if args.task == "retrieval":
-        if args.dataset not in ("cranfield", "cacm"):
-            raise ValueError("--task retrieval needs --dataset cranfield or cacm")
+        if data is None and args.dataset not in ("cranfield", "cacm"):
+            raise ValueError("--task retrieval needs --dataset cranfield or cacm, or --data")
         results = run_retrieval_eval(
-            args.dataset,
+            data if data is not None else args.dataset,
             variants,
             llm=args.llm,
             min_words=args.min_words,
@@ -96,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         headline = "ndcg@10"
     else:
         if args.dataset not in (None, "hotpotqa"):
-            raise ValueError("--task reader works on --dataset hotpotqa")
+            raise ValueError("--task reader works on --dataset hotpotqa or --data (a qa file)")
         results = run_reader_eval(
             variants,
             reader=args.reader,
@@ -106,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             data_dir=args.data_dir,
             show_progress=show,
+            data=data,
         )
         headline = "f1"
     path = write_results(results, args.output)
@@ -119,5 +134,5 @@ def run(args: argparse.Namespace) -> int:
             f"{variant} - original, {headline}: {change['difference']:+.4f} "
             f"(95% bootstrap interval {change['low']:+.4f} to {change['high']:+.4f})"
         )
-    print(f"({headline} is the headline metric) results: {path}")
+    print(f"({headline} is the headline metric) results: {path.resolve()}")
     return 0

@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctx_core.eval.datasets import RankingQuery, load_cacm, load_cranfield, load_dl19, load_hotpotqa
+from ctx_core.eval.datasets import (
+    IRCollection,
+    QAExample,
+    RankingQuery,
+    load_cacm,
+    load_cranfield,
+    load_dl19,
+    load_hotpotqa,
+)
+from ctx_core.eval.datasets.formats import LoadedData
 from ctx_core.eval.datasets.hotpotqa import hotpotqa_as_ranking
 from ctx_core.eval.first_stage import collection_as_ranking
 from ctx_core.eval.metrics import (
@@ -39,6 +48,7 @@ __all__ = [
     "get_rerank_dataset",
     "ranking_metrics",
     "register_rerank_dataset",
+    "rerank_dataset_from_data",
     "rerank_dataset_names",
     "supporting_metrics",
 ]
@@ -59,6 +69,8 @@ class RerankDataset:
         headline: The metrics shown in the printed table and the plot, in order.
         info: Facts about the data set written into the result file.
         options: Names of the keyword options ``load`` takes (e.g. ``first_stage``).
+        provenance: For data loaded from a path (:func:`rerank_dataset_from_data`): the
+            ``data`` (path, format, content hash) and ``data_issues`` every result records.
     """
 
     name: str
@@ -68,6 +80,7 @@ class RerankDataset:
     headline: tuple[str, ...]
     info: dict[str, Any] = field(default_factory=dict)
     options: tuple[str, ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def ranking_metrics(
@@ -147,9 +160,108 @@ def _load_cacm(
     )
 
 
+_SUPPORTING_HEADLINE = (
+    "supporting_recall@2",
+    "supporting_recall",
+    "distractor_rate",
+    "kept",
+    "kept_tokens",
+    "ndcg@10",
+)
+
 _RANKING_HEADLINE = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "kept", "kept_tokens")
 
 _DATASETS: dict[str, RerankDataset] = {}
+
+
+def _collection_loader(collection: IRCollection) -> Callable[..., list[RankingQuery]]:
+    def load(
+        data_dir: Any, limit: int | None, first_stage: str = "bm25", depth: int = 100
+    ) -> list[RankingQuery]:
+        return collection_as_ranking(collection, first_stage=first_stage, depth=depth, limit=limit)
+
+    return load
+
+
+def _ranking_loader(queries: list[RankingQuery]) -> Callable[..., list[RankingQuery]]:
+    def load(data_dir: Any, limit: int | None) -> list[RankingQuery]:
+        return list(queries[:limit] if limit is not None else queries)
+
+    return load
+
+
+def _qa_loader(examples: list[QAExample]) -> Callable[..., list[RankingQuery]]:
+    def load(data_dir: Any, limit: int | None) -> list[RankingQuery]:
+        return hotpotqa_as_ranking(examples[:limit] if limit is not None else examples)
+
+    return load
+
+
+def rerank_dataset_from_data(data: LoadedData, *, relevance_threshold: int = 1) -> RerankDataset:
+    """Your own data (:func:`~ctx_core.eval.datasets.formats.load_data`) as a rerank data set.
+
+    * a collection (``beir``, ``smart``): a first stage (BM25 by default, options
+      ``first_stage`` and ``depth``) ranks the whole collection for each judged query;
+    * ranking data (``trec``): the given candidates, in their order;
+    * QA data (``qa``): each question's paragraphs, supporting = relevant (the
+      ``hotpotqa`` metrics).
+
+    Args:
+        data: The loaded data.
+        relevance_threshold: Grade from which a passage counts as relevant for MRR,
+            recall and the distractor rate (nDCG uses the grades).
+
+    Raises:
+        ValueError: Conversations (``locomo``), which ``ctx eval memory`` evaluates.
+
+    Examples:
+        >>> import json, tempfile, pathlib
+        >>> from ctx_core.eval.datasets.formats import load_data
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "mine.jsonl"
+        >>> _ = path.write_text(json.dumps({"question": "Who?", "answers": ["Ann"],
+        ...     "paragraphs": [{"text": "Ann did.", "is_supporting": True}]}) + "\\n")
+        >>> spec = rerank_dataset_from_data(load_data(path))
+        >>> spec.name, len(spec.load(None, None))
+        ('mine', 1)
+    """
+    info: dict[str, Any] = {"format": data.format}
+    records = data.records
+    options: tuple[str, ...] = ()
+    load: Callable[..., list[RankingQuery]]
+    if data.kind == "collection":
+        load = _collection_loader(records)
+        metrics = ranking_metrics(relevance_threshold=relevance_threshold)
+        headline = _RANKING_HEADLINE
+        options = ("first_stage", "depth")
+        info["relevance_threshold"] = relevance_threshold
+        description = f"{data.name}: first-stage top-k over {len(records.documents)} documents"
+    elif data.kind == "ranking":
+        load = _ranking_loader(records)
+        metrics = ranking_metrics(relevance_threshold=relevance_threshold)
+        headline = _RANKING_HEADLINE
+        info["relevance_threshold"] = relevance_threshold
+        description = f"{data.name}: {len(records)} queries with their given candidates"
+    elif data.kind == "qa":
+        load = _qa_loader(records)
+        metrics = supporting_metrics()
+        headline = _SUPPORTING_HEADLINE
+        info["relevance"] = "supporting paragraph = 1, other = 0"
+        description = f"{data.name}: {len(records)} questions with their paragraphs"
+    else:
+        raise ValueError(
+            f"{data.format} data ({data.kind}) has no candidates to rerank; "
+            "evaluate conversations with ctx eval memory"
+        )
+    return RerankDataset(
+        data.name,
+        description,
+        load=load,
+        metrics=metrics,
+        headline=headline,
+        info=info,
+        options=options,
+        provenance=data.provenance(),
+    )
 
 
 def register_rerank_dataset(dataset: RerankDataset) -> None:
@@ -193,14 +305,7 @@ register_rerank_dataset(
         "HotpotQA dev250 distractor: 10 paragraphs per question, 2 supporting",
         load=_load_hotpotqa,
         metrics=supporting_metrics(),
-        headline=(
-            "supporting_recall@2",
-            "supporting_recall",
-            "distractor_rate",
-            "kept",
-            "kept_tokens",
-            "ndcg@10",
-        ),
+        headline=_SUPPORTING_HEADLINE,
         info={"relevance": "supporting paragraph = 1, distractor = 0"},
     )
 )

@@ -185,29 +185,54 @@ def udcg_method(
     max_passages: int | None = None,
     order: Literal["best_first", "edges"] = "best_first",
     allow_empty: bool = True,
+    device: str | None = None,
 ) -> RerankerMethod:
     """``UtilityDistractionReranker`` configured from command-line options, as a method.
 
+    The relevance signals are the ones the calibrator reads: ``HybridSignals`` columns
+    (``dense``, ``feedback``, ...) for ``hybrid-*`` calibrators, the ``score`` column of a
+    plain :class:`~ctx_core.scoring.EmbeddingScorer` for ``minilm-*`` ones (and for any
+    calibrator file that reads ``score`` only). Both use the packaged MiniLM; its embedding
+    cache is the one the ``embedding`` method uses, so texts are embedded once per run.
+
     Args:
-        calibrator: Shipped calibrator name or JSON path (default ``hybrid-hotpotqa``).
+        calibrator: Shipped calibrator name (``hybrid-hotpotqa``, ``minilm-hotpotqa``,
+            ``minilm-dl19``) or JSON path (default ``hybrid-hotpotqa``).
         utility: Reader model for utilities (alias, id or path); none by default.
         token_budget: Most tokens kept.
         max_passages: Most passages kept.
         order: ``best_first`` or ``edges``.
         allow_empty: Allow an empty context.
+        device: Device of the embedder and the utility model (default: CUDA when available).
 
     Examples:
         >>> method = udcg_method()
         >>> method.name, method.config()["calibrator"]
         ('udcg', 'hybrid-hotpotqa')
+        >>> udcg_method("minilm-dl19").config()["reranker"]["relevance"]["type"]
+        'EmbeddingScorer'
     """
+    from ctx_core.embeddings import Embedder
+    from ctx_core.scoring.embedding import EmbeddingScorer
+    from ctx_core.udcg.calibration import load_calibrator
     from ctx_core.udcg.reranker import UtilityDistractionReranker
     from ctx_core.udcg.signals import HybridSignals
     from ctx_core.udcg.utility import AbstentionUtility
 
+    columns = set(getattr(load_calibrator(calibrator), "columns", ()))
+    relevance: Any
+    if columns <= {"score"}:
+        relevance = EmbeddingScorer(device=device)
+    else:
+        relevance = HybridSignals(Embedder(device=device))
+    reader: Any = None
+    if utility:
+        from ctx_core.llm import TransformersLLM
+
+        reader = AbstentionUtility(TransformersLLM(utility, device=device))
     reranker = UtilityDistractionReranker(
-        HybridSignals(),
-        AbstentionUtility(utility) if utility else None,
+        relevance,
+        reader,
         calibrator,
         token_budget=token_budget,
         max_passages=max_passages,
@@ -221,5 +246,6 @@ def udcg_method(
         "max_passages": max_passages,
         "order": order,
         "allow_empty": allow_empty,
+        **({"device": device} if device else {}),
     }
     return RerankerMethod(reranker, name="udcg", options=options)

@@ -45,16 +45,34 @@ from ctx_core.eval.environment import environment
 
 __all__ = [
     "DEFAULT_RESULTS_DIR",
+    "USER_RESULTS_DIR",
     "current_command",
     "default_results_path",
     "provenance",
+    "results_root",
     "write_results",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Where result files go by default, relative to the working directory.
+#: Where result files go by default inside a checkout of this repository (relative to
+#: the working directory): used when that folder exists there.
 DEFAULT_RESULTS_DIR = Path("benchmarks") / "results"
+
+#: Where they go from any other working directory (a folder named for what ran is made
+#: inside it: ``ctx-eval-results/rerank/<data>/...``).
+USER_RESULTS_DIR = Path("ctx-eval-results")
+
+
+def results_root() -> Path:
+    """The root folder of default result paths, relative to the working directory.
+
+    ``benchmarks/results`` when the working directory holds one (a checkout of this
+    repository), else ``ctx-eval-results``: run from your own folder, ``ctx eval``
+    writes there, never into a ``benchmarks/`` folder it would have to create.
+    """
+    return DEFAULT_RESULTS_DIR if DEFAULT_RESULTS_DIR.is_dir() else USER_RESULTS_DIR
+
 
 # Keys whose value is one row per query (or per item): written one row per line.
 _ROW_KEYS = ("per_query", "per_item")
@@ -87,19 +105,22 @@ def _slug(text: str) -> str:
 def default_results_path(results: Mapping[str, Any], results_dir: str | Path | None = None) -> Path:
     """Where a result file goes by default, by its ``kind``.
 
-    * ``rerank``: ``benchmarks/results/rerank/<dataset>/<method>[-<options>][-limit<N>].json``
-      (``results_dir`` replaces ``benchmarks/results/rerank/<dataset>``).
+    * ``rerank`` and ``udcg``: ``benchmarks/results/<kind>/<dataset>/<method>[-<options>][-limit<N>].json``
+      (``results_dir`` replaces ``benchmarks/results/<kind>/<dataset>``).
     * ``structure-retrieval`` / ``structure-reader``:
       ``benchmarks/results/structure/<task>-<dataset>-<variants>[-pool<N>][-limit<N>].json``.
     * context results (``benchmark: context``): ``benchmarks/results/context-<task>-<time>.json``.
     * any other kind: ``benchmarks/results/<kind>/<dataset>[-limit<N>].json``.
 
     Other kinds put their files in ``results_dir`` instead of ``benchmarks/results/<kind>``.
+    Outside a checkout of this repository ``ctx-eval-results`` replaces
+    ``benchmarks/results`` (see :func:`results_root`).
     """
+    root = results_root()
     kind = str(results.get("kind", "rerank"))
     if results.get("benchmark") == "context":
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        folder = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS_DIR
+        folder = Path(results_dir) if results_dir is not None else root
         return folder / f"context-{results.get('task', 'eval')}-{stamp}.json"
     if kind.startswith("structure-"):
         config = results["config"]
@@ -109,19 +130,17 @@ def default_results_path(results: Mapping[str, Any], results_dir: str | Path | N
             name += f"-pool{config['pool_depth']}"
         if config.get("limit") is not None:
             name += f"-limit{config['limit']}"
-        folder = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS_DIR / "structure"
+        folder = Path(results_dir) if results_dir is not None else root / "structure"
         return folder / f"{name}.json"
-    if kind == "rerank":
+    if kind in ("rerank", "udcg"):
         folder = (
-            Path(results_dir)
-            if results_dir is not None
-            else DEFAULT_RESULTS_DIR / kind / str(results["dataset"])
+            Path(results_dir) if results_dir is not None else root / kind / str(results["dataset"])
         )
         name = _slug(str(results["method"]))
         for key, value in sorted((results.get("dataset_options") or {}).items()):
             name += f"-{_slug(f'{key}={value}')}"
     else:
-        folder = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS_DIR / kind
+        folder = Path(results_dir) if results_dir is not None else root / kind
         name = _slug(str(results.get("dataset", kind)))
     if results.get("limit") is not None:
         name += f"-limit{results['limit']}"

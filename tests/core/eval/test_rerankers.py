@@ -73,3 +73,17 @@ def test_udcg_method_is_the_core_reranker_with_its_options():
     assert config["calibrator"] == "hybrid-hotpotqa" and "reranker" in config
     kept = method.rerank("capital of France?", CANDIDATES)
     assert len(kept) <= 2 and {p.id for p in kept} <= {"a", "b", "c"}
+
+
+def test_udcg_method_builds_the_signals_its_calibrator_reads():
+    from ctx_core.scoring import EmbeddingScorer
+    from ctx_core.udcg import HybridSignals
+
+    minilm = build_method("udcg", calibrator="minilm-dl19", device="cpu")
+    assert isinstance(minilm.reranker.relevance, EmbeddingScorer)
+    assert minilm.config()["device"] == "cpu"
+    assert minilm.config()["reranker"]["relevance"]["type"] == "EmbeddingScorer"
+    kept = minilm.rerank("capital of France?", CANDIDATES)
+    assert {p.id for p in kept} <= {"a", "b", "c"}
+    hybrid = build_method("udcg", calibrator="hybrid-hotpotqa", device="cpu")
+    assert isinstance(hybrid.reranker.relevance, HybridSignals)

@@ -1,8 +1,10 @@
 """Loaders for the evaluation data sets; each returns plain core types.
 
-The data folder is found by :func:`resolve_data_dir` (``--data-dir``, else
-``../shared/data`` next to the repository, else ``$CTX_DATA_DIR``). Nothing here
-downloads anything: the files are read where they are.
+The built-in sets are read from the data folder found by :func:`resolve_data_dir`
+(``--data-dir``, else ``$CTX_DATA_DIR``, else ``../shared/data`` next to the repository);
+your own data in a standard format from any path (:func:`load_data`: BEIR, TREC, SMART,
+QA JSON Lines, LoCoMo). Nothing here downloads anything: the files are read where they are.
+Problems in the data are counted in a :class:`DataIssues`, never skipped silently.
 
 | loader | data set | returns |
 |---|---|---|
@@ -12,12 +14,27 @@ downloads anything: the files are read where they are.
 | :func:`load_locomo` | LoCoMo multi-session conversations | ``list[Conversation]`` |
 | :func:`load_nq_oracle` | NQ-open with the gold passage | ``list[QAExample]`` |
 | :func:`load_kv_retrieval` | key-value retrieval, 75 pairs | ``list[dict]`` |
+
+Loaders that take paths (the built-in sets above are presets over them):
+
+| loader | format | returns |
+|---|---|---|
+| :func:`load_data` | any of the below, detected | :class:`LoadedData` |
+| :func:`load_beir` | ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv`` | ``IRCollection`` |
+| :func:`load_trec` | hits JSON or run file + corpus, TREC qrels, topics | ``list[RankingQuery]`` |
+| :func:`load_smart` | SMART documents and queries, SMART or TREC qrels | ``IRCollection`` |
+| :func:`load_qa_jsonl` | questions, answers, paragraphs flagged supporting | ``list[QAExample]`` |
+| :func:`load_locomo` (``path=``) | LoCoMo-format conversations | ``list[Conversation]`` |
 """
 
+from ctx_core.eval.datasets.beir import load_beir
+from ctx_core.eval.datasets.formats import LoadedData, load_data
 from ctx_core.eval.datasets.hotpotqa import load_hotpotqa
+from ctx_core.eval.datasets.issues import DataIssues
 from ctx_core.eval.datasets.locomo import load_locomo
 from ctx_core.eval.datasets.lost_in_the_middle import load_kv_retrieval, load_nq_oracle
 from ctx_core.eval.datasets.paths import resolve_data_dir
+from ctx_core.eval.datasets.qa import load_qa_jsonl
 from ctx_core.eval.datasets.records import (
     Conversation,
     IRCollection,
@@ -27,23 +44,31 @@ from ctx_core.eval.datasets.records import (
     Session,
     Turn,
 )
-from ctx_core.eval.datasets.smart import load_cacm, load_cranfield
+from ctx_core.eval.datasets.smart import load_cacm, load_cranfield, load_smart
+from ctx_core.eval.datasets.trec import load_trec
 from ctx_core.eval.datasets.trec_dl import load_dl19
 
 __all__ = [
     "Conversation",
+    "DataIssues",
     "IRCollection",
     "LoCoMoQA",
+    "LoadedData",
     "QAExample",
     "RankingQuery",
     "Session",
     "Turn",
+    "load_beir",
     "load_cacm",
     "load_cranfield",
+    "load_data",
     "load_dl19",
     "load_hotpotqa",
     "load_kv_retrieval",
     "load_locomo",
     "load_nq_oracle",
+    "load_qa_jsonl",
+    "load_smart",
+    "load_trec",
     "resolve_data_dir",
 ]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ctx_core.eval.datasets.paths import data_file
+from ctx_core.eval.datasets.qa import load_qa_jsonl
 from ctx_core.eval.datasets.records import QAExample, RankingQuery
 from ctx_core.eval.datasets.trec_dl import _check_limit
-from ctx_core.types import Passage
 
 __all__ = ["HOTPOTQA_FOLDER", "hotpotqa_as_ranking", "load_hotpotqa"]
 
@@ -28,45 +27,11 @@ def load_hotpotqa(data_dir: str | Path | None = None, limit: int | None = None) 
     Args:
         data_dir: The data folder (see :func:`~ctx_core.eval.datasets.resolve_data_dir`).
         limit: Keep only the first ``limit`` questions.
+
+    A preset of :func:`~ctx_core.eval.datasets.qa.load_qa_jsonl` on the data folder's file.
     """
     _check_limit(limit)
-    path = data_file(data_dir, HOTPOTQA_FOLDER, "dev250.jsonl")
-    examples: list[QAExample] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if limit is not None and len(examples) >= limit:
-                break
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path} line {number}: not valid JSON ({err.msg})") from err
-            qid = str(record["question_id"])
-            passages = [
-                Passage(
-                    ctx["paragraph_text"],
-                    id=f"{qid}-{ctx['id']}",
-                    metadata={
-                        "title": ctx["title"],
-                        "is_supporting": bool(ctx["is_supporting"]),
-                        "position": position,
-                        "question_id": qid,
-                    },
-                )
-                for position, ctx in enumerate(record["contexts"])
-            ]
-            answers = [span for obj in record["answers_objects"] for span in obj["spans"]]
-            examples.append(
-                QAExample(
-                    id=qid,
-                    question=record["question_text"],
-                    passages=passages,
-                    answers=answers,
-                    supporting_ids=[p.id for p in passages if p.metadata["is_supporting"]],
-                )
-            )
-    return examples
+    return load_qa_jsonl(data_file(data_dir, HOTPOTQA_FOLDER, "dev250.jsonl"), limit=limit)
 
 
 def hotpotqa_as_ranking(examples: list[QAExample]) -> list[RankingQuery]:

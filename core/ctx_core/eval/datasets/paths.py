@@ -7,7 +7,7 @@ from pathlib import Path
 
 __all__ = ["DATA_DIR_ENV", "data_file", "resolve_data_dir"]
 
-#: Environment variable naming the data folder when no ``shared/data`` folder is found.
+#: Environment variable naming the data folder; when set it wins over a ``shared/data`` folder.
 DATA_DIR_ENV = "CTX_DATA_DIR"
 
 # core/ctx_core/eval/datasets/paths.py -> the checkout's root folder
@@ -31,9 +31,9 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     Looked up in this order:
 
     1. ``data_dir`` (the command line's ``--data-dir``), which must exist;
-    2. ``../shared/data`` relative to the repository root or the working directory
-       (the nearest ``shared/data`` folder in a parent folder of either), when it exists;
-    3. the ``CTX_DATA_DIR`` environment variable.
+    2. the ``CTX_DATA_DIR`` environment variable, when set (it must exist);
+    3. ``../shared/data`` relative to the repository root or the working directory
+       (the nearest ``shared/data`` folder in a parent folder of either), when it exists.
 
     Args:
         data_dir: An explicit folder; it wins over everything else.
@@ -56,15 +56,15 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
         if not path.is_dir():
             raise FileNotFoundError(f"data folder '{data_dir}' (--data-dir) does not exist")
         return path.resolve()
-    for candidate in _shared_data_candidates():
-        if candidate.is_dir():
-            return candidate
     env = os.environ.get(DATA_DIR_ENV)
     if env:
         path = Path(env).expanduser()
         if not path.is_dir():
             raise FileNotFoundError(f"data folder '{env}' (from ${DATA_DIR_ENV}) does not exist")
         return path.resolve()
+    for candidate in _shared_data_candidates():
+        if candidate.is_dir():
+            return candidate
     raise FileNotFoundError(
         "no evaluation data folder found: pass --data-dir DIR (data_dir=... in Python) or set "
         f"{DATA_DIR_ENV}=DIR; by default ../shared/data next to the repository is used"

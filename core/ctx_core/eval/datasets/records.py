@@ -62,16 +62,18 @@ class IRCollection:
     """A classic test collection: documents, queries and graded relevance judgements.
 
     Attributes:
-        name: ``"cranfield"`` or ``"cacm"``.
+        name: The collection's name (``"cranfield"``, ``"cacm"``, a folder's name, ...).
         documents: Every document, in collection order.
         queries: Query text by query id.
         qrels: Relevance by query id, then document id (queries without judgements are absent).
+        info: How the files were read (e.g. the qrels layout detected).
     """
 
     name: str
     documents: list[Passage]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
+    info: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass

@@ -2,57 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ctx_core.eval.datasets.paths import data_file
 from ctx_core.eval.datasets.records import RankingQuery
-from ctx_core.types import Passage
+from ctx_core.eval.datasets.trec import load_trec, read_qrels, read_topics
 
 __all__ = ["DL19_FOLDER", "load_dl19", "read_qrels", "read_topics"]
 
 #: Folder of the TREC DL 2019 files inside the data folder.
 DL19_FOLDER = "trec-dl-passage"
-
-
-def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
-    """Read a TREC qrels file (``qid iteration docid relevance`` per line).
-
-    Returns:
-        Relevance by query id, then document id, exactly as graded in the file.
-
-    Raises:
-        ValueError: A line does not have four fields or its relevance is not an integer
-            (the line number is named).
-    """
-    qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 4:
-                raise ValueError(f"{path} line {number}: expected 4 fields, got {len(fields)}")
-            qid, _, docid, rel = fields
-            try:
-                qrels.setdefault(qid, {})[docid] = int(rel)
-            except ValueError as err:
-                raise ValueError(f"{path} line {number}: relevance {rel!r} is not an int") from err
-    return qrels
-
-
-def read_topics(path: str | Path) -> dict[str, str]:
-    """Read a tab-separated topics file (``qid<TAB>query`` per line)."""
-    topics: dict[str, str] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            qid, sep, text = line.rstrip("\n").partition("\t")
-            if not sep:
-                raise ValueError(f"{path} line {number}: expected 'qid<TAB>query'")
-            topics[qid.strip()] = text.strip()
-    return topics
 
 
 def load_dl19(data_dir: str | Path | None = None, limit: int | None = None) -> list[RankingQuery]:
@@ -73,36 +32,14 @@ def load_dl19(data_dir: str | Path | None = None, limit: int | None = None) -> l
         100
     """
     _check_limit(limit)
-    hits_path = data_file(data_dir, DL19_FOLDER, "bm25_top100_dl19.json")
-    qrels = read_qrels(data_file(data_dir, DL19_FOLDER, "qrels.dl19-passage.txt"))
-    topics = read_topics(data_file(data_dir, DL19_FOLDER, "topics.dl19-passage.txt"))
-    by_text = {text: qid for qid, text in topics.items()}
-    records = json.loads(hits_path.read_text(encoding="utf-8"))
-    queries: list[RankingQuery] = []
-    for record in records[:limit] if limit is not None else records:
-        hits = record["hits"]
-        qid = str(hits[0]["qid"]) if hits else by_text.get(record["query"], "")
-        if not qid:
-            raise ValueError(f"{hits_path}: query {record['query']!r} has no hits and no topic id")
-        candidates = [
-            Passage(
-                hit["content"],
-                id=str(hit["docid"]),
-                metadata={"rank": int(hit["rank"]), "bm25_score": float(hit["score"])},
-                score=float(hit["score"]),
-            )
-            for hit in hits
-        ]
-        queries.append(
-            RankingQuery(
-                query_id=qid,
-                query=record["query"],
-                candidates=candidates,
-                qrels=dict(qrels.get(qid, {})),
-                metadata={"first_stage": "bm25 (Anserini, top-100)"},
-            )
-        )
-    return queries
+    return load_trec(
+        hits=data_file(data_dir, DL19_FOLDER, "bm25_top100_dl19.json"),
+        qrels=data_file(data_dir, DL19_FOLDER, "qrels.dl19-passage.txt"),
+        topics=data_file(data_dir, DL19_FOLDER, "topics.dl19-passage.txt"),
+        limit=limit,
+        first_stage="bm25 (Anserini, top-100)",
+        score_key="bm25_score",
+    )
 
 
 def _check_limit(limit: int | None) -> None:

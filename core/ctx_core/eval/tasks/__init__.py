@@ -8,6 +8,7 @@ beside the component's. The features never import these modules.
 | module | evaluator | called with | primary metric |
 |---|---|---|---|
 | :mod:`~ctx_core.eval.tasks.rerank` | :class:`~ctx_core.eval.tasks.rerank.RerankEvaluator` | anything with ``rerank(query, candidates)`` | the data set's first headline metric |
+| :mod:`~ctx_core.eval.tasks.reader` | :class:`~ctx_core.eval.tasks.reader.ReaderUDCGEvaluator` | anything with ``rerank(query, candidates)``; a reader LLM gives utilities and answers | ``udcg`` |
 | :mod:`~ctx_core.eval.tasks.structure` | :class:`~ctx_core.eval.tasks.structure.RetrievalEvaluator`, :class:`~ctx_core.eval.tasks.structure.ReaderEvaluator` | ``{variant: structurizer}`` | ``ndcg@10``, ``f1`` |
 | :mod:`~ctx_core.eval.tasks.memory` | :class:`~ctx_core.eval.tasks.memory.LoCoMoEvaluator`, :class:`~ctx_core.eval.tasks.memory.IREvaluator` | memory methods (and their fixed-size baselines) | ``recall@200w``, ``ndcg@10`` |
 | :mod:`~ctx_core.eval.tasks.context` | :class:`~ctx_core.eval.tasks.context.ContextEvaluator` | the LLM that reads | ``accuracy`` |

@@ -209,6 +209,7 @@ class RerankEvaluator:
                 "ms_per_query": round(1000 * rerank_s / max(len(per_query), 1), 2),
             },
             "wall_time_s": round(wall_s, 3),
+            **spec.provenance,
             **provenance(self.command, created),
         }
 

@@ -32,13 +32,14 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ctx_core.eval.datasets import load_cacm, load_cranfield, load_hotpotqa
+from ctx_core.eval.datasets import IRCollection, load_cacm, load_cranfield, load_hotpotqa
+from ctx_core.eval.datasets.formats import LoadedData
 from ctx_core.eval.metrics import (
     exact_match,
     mean,
@@ -143,7 +144,9 @@ class RetrievalEvaluator:
     """Dense retrieval over original vs structurized documents (see the module docs).
 
     Args:
-        dataset: ``"cranfield"`` or ``"cacm"``.
+        dataset: ``"cranfield"``, ``"cacm"``, an
+            :class:`~ctx_core.eval.datasets.IRCollection` or your own collection loaded by
+            :func:`~ctx_core.eval.datasets.formats.load_data` (BEIR or SMART format).
         embedder: An :class:`~ctx_core.embeddings.Embedder` (default: packaged MiniLM).
         min_words: Structurize only documents with at least this many words.
         limit: Evaluate only the first ``limit`` judged queries.
@@ -164,7 +167,7 @@ class RetrievalEvaluator:
 
     def __init__(
         self,
-        dataset: str,
+        dataset: str | IRCollection | LoadedData,
         *,
         embedder: Any | None = None,
         min_words: int = 50,
@@ -175,10 +178,26 @@ class RetrievalEvaluator:
         command: str | None = None,
     ) -> None:
         loaders = {"cranfield": load_cranfield, "cacm": load_cacm}
-        if dataset not in loaders:
-            raise ValueError(f"dataset must be one of {sorted(loaders)}, got {dataset!r}")
-        self.dataset = dataset
-        self._load = loaders[dataset]
+        self.provenance: dict[str, Any] = {}
+        if isinstance(dataset, LoadedData):
+            if dataset.kind != "collection":
+                raise ValueError(
+                    f"retrieval needs a collection (beir or smart data), got {dataset.format} data"
+                )
+            self.provenance = dataset.provenance()
+            dataset = dataset.records
+        if isinstance(dataset, IRCollection):
+            collection = dataset
+            self.dataset = collection.name
+            self._load: Callable[[Any], IRCollection] = lambda _: collection
+        elif dataset in loaders:
+            self.dataset = str(dataset)
+            self._load = loaders[str(dataset)]
+        else:
+            raise ValueError(
+                f"dataset must be one of {sorted(loaders)}, an IRCollection or loaded data, "
+                f"got {dataset!r}"
+            )
         self._embedder = embedder
         self.min_words = min_words
         self.limit = limit
@@ -290,12 +309,13 @@ class RetrievalEvaluator:
             ),
             "per_query": per_query,
             "wall_time_s": round(time.perf_counter() - started, 2),
+            **self.provenance,
             **provenance(self.command, created),
         }
 
 
 def run_retrieval_eval(
-    dataset: str,
+    dataset: str | IRCollection | LoadedData,
     variants: Sequence[str] = ("original", "heuristic"),
     *,
     embedder: Any | None = None,
@@ -311,7 +331,9 @@ def run_retrieval_eval(
     """:class:`RetrievalEvaluator` called with the named variants' structurizers.
 
     Args:
-        dataset: ``"cranfield"`` or ``"cacm"``.
+        dataset: ``"cranfield"``, ``"cacm"``, an
+            :class:`~ctx_core.eval.datasets.IRCollection` or your own collection loaded by
+            :func:`~ctx_core.eval.datasets.formats.load_data` (BEIR or SMART format).
         variants: Any of :data:`VARIANTS`.
         embedder: An :class:`~ctx_core.embeddings.Embedder` (default: packaged MiniLM),
             shared by retrieval and the heuristic structurizer.
@@ -356,6 +378,8 @@ class ReaderEvaluator:
         data_dir: The data folder.
         show_progress: Progress bars.
         command: The command line to record (default: this process's arguments).
+        data: Your own QA data (a ``qa`` file through
+            :func:`~ctx_core.eval.datasets.formats.load_data`) instead of HotpotQA dev250.
     """
 
     primary_metric = "f1"
@@ -370,11 +394,15 @@ class ReaderEvaluator:
         data_dir: str | Path | None = None,
         show_progress: bool = True,
         command: str | None = None,
+        data: LoadedData | None = None,
     ) -> None:
+        if data is not None and data.kind != "qa":
+            raise ValueError(f"reading needs QA data (a qa .jsonl), got {data.format} data")
         if isinstance(reader, str):
             from ctx_core.llm import TransformersLLM
 
             reader = TransformersLLM(reader, batch_size=batch_size)
+        self.data = data
         self.reader = reader
         self.limit = limit
         self.max_new_tokens = max_new_tokens
@@ -402,7 +430,10 @@ class ReaderEvaluator:
         llm_name = str(getattr(llm, "model_name", type(llm).__name__)) if llm else None
         started = time.perf_counter()
         created = now()
-        examples = load_hotpotqa(self.data_dir, limit=self.limit)
+        if self.data is not None:
+            examples = list(self.data.records[: self.limit] if self.limit else self.data.records)
+        else:
+            examples = load_hotpotqa(self.data_dir, limit=self.limit)
         paragraphs = [p for ex in examples for p in ex.passages]
         results: dict[str, Any] = {}
         per_query: dict[str, list[dict[str, Any]]] = {}
@@ -454,7 +485,7 @@ class ReaderEvaluator:
             logger.info("hotpotqa %s: %s", variant, results[variant]["metrics"])
         return {
             "kind": "structure-reader",
-            "dataset": "hotpotqa",
+            "dataset": self.data.name if self.data is not None else "hotpotqa",
             "variants": variants,
             "num_queries": len(examples),
             "config": {
@@ -470,6 +501,7 @@ class ReaderEvaluator:
             "differences": differences_from_original(per_query, ("em", "f1")),
             "per_query": per_query,
             "wall_time_s": round(time.perf_counter() - started, 2),
+            **(self.data.provenance() if self.data is not None else {}),
             **provenance(self.command, created),
         }
 
@@ -486,6 +518,7 @@ def run_reader_eval(
     data_dir: str | Path | None = None,
     show_progress: bool = True,
     command: str | None = None,
+    data: LoadedData | None = None,
 ) -> dict[str, Any]:
     """:class:`ReaderEvaluator` called with the named variants' structurizers.
 
@@ -501,6 +534,8 @@ def run_reader_eval(
         data_dir: The data folder.
         show_progress: Progress bars.
         command: The command line to record (default: this process's arguments).
+        data: Your own QA data (:func:`~ctx_core.eval.datasets.formats.load_data` of a
+            ``qa`` file) instead of HotpotQA dev250.
     """
     _check_variants(variants)
     evaluator = ReaderEvaluator(
@@ -511,6 +546,7 @@ def run_reader_eval(
         data_dir=data_dir,
         show_progress=show_progress,
         command=command,
+        data=data,
     )
     structurizing = llm or evaluator.reader
     return evaluator(

@@ -101,7 +101,11 @@ def test_write_results_round_trip_and_default_path(tmp_path, monkeypatch):
     assert default_results_path(results).as_posix() == (
         "benchmarks/results/rerank/hotpotqa/top-3-limit2.json"
     )
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # not a checkout of this repository: a folder of its own
+    assert write_results(results).resolve() == (
+        tmp_path / "ctx-eval-results/rerank/hotpotqa/top-3-limit2.json"
+    )
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
     assert write_results(results).resolve() == (
         tmp_path / "benchmarks/results/rerank/hotpotqa/top-3-limit2.json"
     )
