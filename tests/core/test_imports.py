@@ -151,6 +151,7 @@ EXPECTED_ALL = {
         "AbstentionUtility",
         "Calibrator",
         "Decision",
+        "DropRule",
         "HybridSignals",
         "LogisticCalibrator",
         "RelevanceSignals",
