@@ -63,6 +63,7 @@ from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "udcg" / "lodo.json"
 SHIPPED = ROOT / "core" / "ctx_core" / "data" / "calibrators"
+PLOT = ROOT / "docs" / "assets" / "udcg-lodo-curve.png"
 
 #: Calibrator variants: features over the signal columns (``dense`` is the plain MiniLM
 #: cosine of the passage text; ``dense_title`` the cosine of "title: text").
@@ -320,14 +321,34 @@ def select(folds: dict[str, Any]) -> dict[str, Any]:
     return {"ranking": rows, "chosen": {"variant": rows[0]["variant"], "rule": rows[0]["rule"]}}
 
 
+#: Signal columns as ``HybridSignals()`` (titles on) names them; the cache keeps both kinds.
+SHIPPED_COLUMNS = {"dense_title": "dense", "feedback_title": "feedback", "bm25_title": "bm25"}
+
+
+def shipped_feature(feature: str) -> str:
+    """A cache feature name as the shipped signals name it (``gap_to_best:dense_title`` -> ``gap_to_best:dense``)."""
+    transform, _, column = feature.rpartition(":")
+    column = SHIPPED_COLUMNS.get(column, column)
+    return f"{transform}:{column}" if transform else column
+
+
 def write_default(data: dict[str, Lists], variant: str, path: Path) -> LogisticCalibrator:
     """Fit the chosen variant on all data sets and save it as the shipped default calibrator."""
+    if variant not in ("hybrid", "hybrid-titles"):
+        raise SystemExit(f"the shipped default reads HybridSignals; {variant!r} does not")
     lists = [s for v in data.values() for s in v.own + v.twin + v.foreign]
-    calibrator = fit_calibrator_on(lists, FEATURES[variant])
-    calibrator.empty_below = empty_threshold(calibrator, {d: v.own for d, v in data.items()})
+    fitted = fit_calibrator_on(lists, FEATURES[variant])
+    fitted.empty_below = empty_threshold(fitted, {d: v.own for d, v in data.items()})
+    calibrator = LogisticCalibrator(
+        fitted.weights,
+        fitted.bias,
+        [shipped_feature(f) for f in fitted.features],
+        fitted.info,
+        fitted.empty_below,
+    )
     calibrator.info.update(
         {
-            "signals": "HybridSignals(title_key=None)" if variant == "hybrid" else variant,
+            "signals": "HybridSignals()" if variant == "hybrid-titles" else "HybridSignals(title_key=None)",
             "model": "all-MiniLM-L6-v2",
             "chosen_by": "benchmarks/udcg_lodo.py (leave-one-data-set-out)",
             "empty_below": "smallest per-data-set 1% quantile of the best candidate's probability",
@@ -335,6 +356,40 @@ def write_default(data: dict[str, Lists], variant: str, path: Path) -> LogisticC
     )
     calibrator.save(path)
     return calibrator
+
+
+def plot_curves(result: dict[str, Any], path: Path) -> None:
+    """Recall vs mean kept: the default's threshold curve beside MiniLM top-k, per data set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    chosen = result["selection"]["chosen"]
+    folds = result["folds"]
+    fig, axes = plt.subplots(1, len(folds), figsize=(3.2 * len(folds), 3.2), squeeze=False)
+    for ax, (dataset, fold) in zip(axes[0], folds.items(), strict=True):
+        points = fold["variants"][chosen["variant"]]["rules"]["sum-margin"]["curve"]
+        ax.plot([p["kept"] for p in points], [p["recall"] for p in points], "o-", ms=3,
+                label="reranker (threshold sweep)")  # fmt: skip
+        ax.plot([p["kept"] for p in points], [p["top_k_recall"] for p in points], "s--", ms=3,
+                label="MiniLM top-k, same size")  # fmt: skip
+        default = fold["variants"][chosen["variant"]]["rules"][chosen["rule"]]["metrics"]
+        ax.plot([default["kept"]], [default["recall"]], "r*", ms=10, label="default")
+        ax.set_title(f"{dataset} (held out)", fontsize=9)
+        ax.set_xlabel("passages kept (mean, log scale)", fontsize=8)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks([1, 2, 5, 10, 20, 50])
+        ax.tick_params(labelsize=7)
+    axes[0][0].set_ylabel("relevant recall", fontsize=8)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main(argv: list[str]) -> int:
@@ -375,7 +430,8 @@ def main(argv: list[str]) -> int:
         print(f"saved {DEFAULT_CALIBRATOR}: {calibrator}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, allow_nan=False, default=_nan_safe) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} in {result['seconds']} s")
+    plot_curves(result, PLOT)
+    print(f"wrote {args.out} and {PLOT} in {result['seconds']} s")
     return 0
 
 

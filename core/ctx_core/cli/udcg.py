@@ -9,16 +9,13 @@ from typing import Any
 
 from ctx_core.cli._io import read_text, write_output
 from ctx_core.embeddings import Embedder
-from ctx_core.scoring import EmbeddingScorer
+from ctx_core.scoring.registry import build_scorer, scorer_names
 from ctx_core.types import Passage
 from ctx_core.udcg.fit import LabelledQuery, fit_calibrator
 from ctx_core.udcg.signals import HYBRID_FEATURES, HybridSignals, RelevanceSignals, ScorerSignals
 
-#: ``--signals`` choices and the calibrator features each is fitted with.
-SIGNALS = {
-    "hybrid": HYBRID_FEATURES,
-    "embedding": ("score", "gap_to_best:score"),
-}
+#: Calibrator features for a single scorer: Platt scaling plus the gap to the list's best.
+SCORER_FEATURES = ("score", "gap_to_best:score")
 
 
 def register(subparsers: Any) -> None:
@@ -42,12 +39,17 @@ def register(subparsers: Any) -> None:
     fit.add_argument("--data", required=True, help="labelled queries (.jsonl), or - for stdin")
     fit.add_argument("--out", "-o", required=True, help="where to write the calibrator (.json)")
     fit.add_argument(
-        "--signals",
-        choices=sorted(SIGNALS),
+        "--scorer",
+        choices=["hybrid", *scorer_names()],
         default="hybrid",
-        help="relevance signals: the reranker's default (hybrid) or a plain embedding scorer",
+        help=(
+            "relevance signals: the reranker's default HybridSignals (hybrid), or one scorer "
+            "(e.g. cross-encoder with --model, cohere); use the same with the reranker"
+        ),
     )
-    fit.add_argument("--model", default=None, help="embedding model id or path (default: MiniLM)")
+    fit.add_argument(
+        "--model", default=None, help="model id or path of the embedder or scorer (default: MiniLM)"
+    )
     fit.add_argument("--min-grade", type=int, default=1, help="smallest label that is relevant")
     fit.set_defaults(func=run)
 
@@ -90,19 +92,20 @@ def read_labelled(source: str) -> list[LabelledQuery]:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, write the calibrator, print a summary."""
+    if args.scorer == "cross-encoder" and args.model is None:
+        raise ValueError("--scorer cross-encoder needs --model (a cross-encoder id or path)")
     labelled = read_labelled(args.data)
-    embedder = Embedder(args.model)
     signals: RelevanceSignals = (
-        HybridSignals(embedder, title_key=None)
-        if args.signals == "hybrid"
-        else ScorerSignals(EmbeddingScorer(embedder))
+        HybridSignals(Embedder(args.model))
+        if args.scorer == "hybrid"
+        else ScorerSignals(build_scorer(args.scorer, model=args.model))
     )
     calibrator = fit_calibrator(
         signals,
         labelled,
-        features=SIGNALS[args.signals],
+        features=HYBRID_FEATURES if args.scorer == "hybrid" else SCORER_FEATURES,
         min_grade=args.min_grade,
-        info={"data": args.data},
+        info={"data": args.data, "scorer": args.scorer, "scorer_model": args.model},
     )
     write_output(args.out, json.dumps(calibrator.to_dict(), indent=2) + "\n")
     info = calibrator.info

@@ -33,6 +33,7 @@ from ctx_core.incontext.scoring import LengthNormalization, normalize_length, sc
 from ctx_core.models import DEFAULT_LLM
 from ctx_core.rerank import apply_scores
 from ctx_core.types import Passage
+from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR
 
 __all__ = ["InContextMethod", "udcg_method"]
 
@@ -179,7 +180,7 @@ class InContextMethod:
 
 
 def udcg_method(
-    calibrator: str = "hybrid-hotpotqa",
+    calibrator: str = DEFAULT_CALIBRATOR,
     utility: str | None = None,
     token_budget: int | None = None,
     max_passages: int | None = None,
@@ -189,7 +190,9 @@ def udcg_method(
     """``UtilityDistractionReranker`` configured from command-line options, as a method.
 
     Args:
-        calibrator: Shipped calibrator name or JSON path (default ``hybrid-hotpotqa``).
+        calibrator: Shipped calibrator name or JSON path for the default signals
+            (default ``hybrid-mixed``; fitted on DL19, HotpotQA, CACM, Cranfield and
+            NQ-open, so a run on those is in-sample, which the config says).
         utility: Reader model for utilities (alias, id or path); none by default.
         token_budget: Most tokens kept.
         max_passages: Most passages kept.
@@ -199,7 +202,7 @@ def udcg_method(
     Examples:
         >>> method = udcg_method()
         >>> method.name, method.config()["calibrator"]
-        ('udcg', 'hybrid-hotpotqa')
+        ('udcg', 'hybrid-mixed')
     """
     from ctx_core.udcg.reranker import UtilityDistractionReranker
     from ctx_core.udcg.signals import HybridSignals
@@ -216,6 +219,7 @@ def udcg_method(
     )
     options = {
         "calibrator": calibrator,
+        "calibrator_fitted_on": getattr(reranker.calibrator, "info", {}).get("datasets"),
         "utility": utility,
         "token_budget": token_budget,
         "max_passages": max_passages,

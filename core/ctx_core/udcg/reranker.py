@@ -24,7 +24,7 @@ __all__ = ["Decision", "DropRule", "UtilityDistractionReranker", "order_for_read
 Order = Literal["best_first", "edges"]
 Objective = Literal["expected_sum", "expected_mean"]
 
-#: The default relevance signals' calibrator: ``HybridSignals(title_key=None)`` with
+#: The default relevance signals' calibrator: ``HybridSignals()`` with
 #: [`HYBRID_FEATURES`][ctx_core.udcg.signals.HYBRID_FEATURES], chosen by
 #: leave-one-data-set-out over DL19, HotpotQA, CACM, Cranfield and NQ-open, then fitted on all five.
 DEFAULT_CALIBRATOR = "hybrid-mixed"
@@ -197,12 +197,13 @@ class UtilityDistractionReranker(Configurable):
 
     The default signals and calibrator were chosen by leave-one-data-set-out over five
     data sets (``benchmarks/udcg_lodo.py``; the docs' UDCG page has the tables): the MiniLM
-    cosine, a feedback hop from the best passage and in-list BM25, no titles.
+    cosine, a feedback hop from the best passage, in-list BM25 and, where passages have a
+    ``metadata["title"]``, the title links (without titles those columns are 0).
 
     Args:
         relevance: Any core scorer, or a [`RelevanceSignals`][ctx_core.udcg.RelevanceSignals]
             set (default: [`HybridSignals`][ctx_core.udcg.HybridSignals] over the packaged
-            MiniLM, titles not used).
+            MiniLM).
         utility: An [`AbstentionUtility`][ctx_core.udcg.AbstentionUtility] for the reader
             LLM, or ``None`` to treat every passage's utility as 1 (the offline default:
             the packaged 135M reader cannot judge utility, see the docs).
@@ -261,7 +262,7 @@ class UtilityDistractionReranker(Configurable):
         validate_top_n(max_passages, "max_passages")
         order_for_reader([], order)  # validates ``order``
         if relevance is None:
-            relevance = HybridSignals(title_key=None)
+            relevance = HybridSignals()
             calibrator = calibrator if calibrator is not None else DEFAULT_CALIBRATOR
         if calibrator is None:
             raise ValueError(

@@ -70,6 +70,7 @@ def test_udcg_method_is_the_core_reranker_with_its_options():
     assert method.reranker.max_passages == 2
     config = method.config()
     assert config["name"] == "udcg" and config["max_passages"] == 2
-    assert config["calibrator"] == "hybrid-hotpotqa" and "reranker" in config
+    assert config["calibrator"] == "hybrid-mixed" and "reranker" in config
+    assert "hotpotqa" in config["calibrator_fitted_on"]  # runs there are in-sample
     kept = method.rerank("capital of France?", CANDIDATES)
     assert len(kept) <= 2 and {p.id for p in kept} <= {"a", "b", "c"}
