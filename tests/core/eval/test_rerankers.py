@@ -74,3 +74,11 @@ def test_udcg_method_is_the_core_reranker_with_its_options():
     assert "hotpotqa" in config["calibrator_fitted_on"]  # runs there are in-sample
     kept = method.rerank("capital of France?", CANDIDATES)
     assert len(kept) <= 2 and {p.id for p in kept} <= {"a", "b", "c"}
+
+
+def test_a_run_on_a_data_set_the_calibrator_was_fitted_on_says_in_sample():
+    from ctx_core.eval.tasks.rerank import RerankEvaluator
+
+    evaluator = RerankEvaluator("hotpotqa", limit=2, show_progress=False)
+    assert evaluator(build_method("udcg"))["in_sample"] is True
+    assert evaluator(build_method("none"))["in_sample"] is False
