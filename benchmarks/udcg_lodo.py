@@ -37,8 +37,8 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -95,7 +95,6 @@ KS = (1, 2, 3, 4, 5, 6)
 
 #: Keep thresholds of the curve (relevance probability above which a passage is kept).
 CURVE = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-
 
 
 class Lists(NamedTuple):
@@ -202,14 +201,14 @@ def evaluate_variant(
         "twins_without_relevant": len(empty_twins),
         "empty_on_related": means["empty"],
         "matched_top_k": mean_metrics(matched),
-        "vs_matched_top_k": {
-            n: interval(column_of(rows, n), column_of(matched, n)) for n in names
-        },
+        "vs_matched_top_k": {n: interval(column_of(rows, n), column_of(matched, n)) for n in names},
         "matched_order_top_k": mean_metrics(matched_order),
         "vs_matched_order_top_k": {
             n: interval(column_of(rows, n), column_of(matched_order, n)) for n in names
         },
-        "vs_scorer_ndcg@10": interval(column_of(rows, "ndcg@10"), column_of(scorer_full, "ndcg@10")),
+        "vs_scorer_ndcg@10": interval(
+            column_of(rows, "ndcg@10"), column_of(scorer_full, "ndcg@10")
+        ),
     }
 
 
@@ -217,9 +216,7 @@ def fold(held_out: str, data: dict[str, Lists]) -> dict[str, Any]:
     """Everything reported for one held-out data set."""
     lists = data[held_out]
     training = {d: v.own for d, v in data.items() if d != held_out}
-    train_lists = [
-        s for d, v in data.items() if d != held_out for s in v.own + v.twin + v.foreign
-    ]
+    train_lists = [s for d, v in data.items() if d != held_out for s in v.own + v.twin + v.foreign]
     scorer_full = [list_metrics(s, top_k(s, "dense", len(s.ids))) for s in lists.own]
     out: dict[str, Any] = {
         "dataset": held_out,
@@ -266,7 +263,9 @@ def fold(held_out: str, data: dict[str, Lists]) -> dict[str, Any]:
     return out
 
 
-def curve(lists: list[SignalList], calibrator: LogisticCalibrator, margin: float) -> list[dict[str, Any]]:
+def curve(
+    lists: list[SignalList], calibrator: LogisticCalibrator, margin: float
+) -> list[dict[str, Any]]:
     """Recall and distractor rate vs mean kept as the keep threshold moves, with matched top-k."""
     points = []
     for threshold in CURVE:
@@ -282,7 +281,9 @@ def curve(lists: list[SignalList], calibrator: LogisticCalibrator, margin: float
                 "distractor_rate": means["distractor_rate"],
                 "top_k_recall": mean_metrics(matched)["recall"],
                 "top_k_distractor_rate": mean_metrics(matched)["distractor_rate"],
-                "recall_vs_top_k": interval(column_of(rows, "recall"), column_of(matched, "recall")),
+                "recall_vs_top_k": interval(
+                    column_of(rows, "recall"), column_of(matched, "recall")
+                ),
             }
         )
     return points
@@ -305,7 +306,10 @@ def select(folds: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for name in FEATURES:
         for rule in RULES:
-            met = {d: goals(f["variants"][name], f["variants"][name]["rules"][rule]) for d, f in folds.items()}
+            met = {
+                d: goals(f["variants"][name], f["variants"][name]["rules"][rule])
+                for d, f in folds.items()
+            }
             udcgs = [f["variants"][name]["rules"][rule]["metrics"]["udcg"] for f in folds.values()]
             rows.append(
                 {
@@ -348,7 +352,9 @@ def write_default(data: dict[str, Lists], variant: str, path: Path) -> LogisticC
     )
     calibrator.info.update(
         {
-            "signals": "HybridSignals()" if variant == "hybrid-titles" else "HybridSignals(title_key=None)",
+            "signals": "HybridSignals()"
+            if variant == "hybrid-titles"
+            else "HybridSignals(title_key=None)",
             "model": "all-MiniLM-L6-v2",
             "chosen_by": "benchmarks/udcg_lodo.py (leave-one-data-set-out)",
             "empty_below": "smallest per-data-set 1% quantile of the best candidate's probability",
@@ -429,7 +435,9 @@ def main(argv: list[str]) -> int:
         result["default_calibrator"] = {"name": DEFAULT_CALIBRATOR, **calibrator.to_dict()}
         print(f"saved {DEFAULT_CALIBRATOR}: {calibrator}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, allow_nan=False, default=_nan_safe) + "\n", encoding="utf-8")
+    args.out.write_text(
+        json.dumps(result, indent=1, allow_nan=False, default=_nan_safe) + "\n", encoding="utf-8"
+    )
     plot_curves(result, PLOT)
     print(f"wrote {args.out} and {PLOT} in {result['seconds']} s")
     return 0

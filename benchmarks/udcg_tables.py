@@ -172,7 +172,10 @@ def selection(root: Path) -> str:
             for goal, met in goals.items():
                 per_goal[goal] = per_goal.get(goal, 0) + int(met)
         rows.append(
-            [f"{row['variant']}, {RULE_NAMES[row['rule']]}", f"{row['goals_met']}/{row['goals_total']}"]
+            [
+                f"{row['variant']}, {RULE_NAMES[row['rule']]}",
+                f"{row['goals_met']}/{row['goals_total']}",
+            ]
             + [f"{per_goal[g]}/5" for g in per_goal]
             + [_f(row["mean_udcg"])]
         )

@@ -233,7 +233,11 @@ class LogisticCalibrator:
         if data.get("type") != "logistic":
             raise ValueError(f"not a logistic calibrator: type={data.get('type')!r}")
         return cls(
-            data["weights"], data["bias"], data["features"], data.get("info"), data.get("empty_below")
+            data["weights"],
+            data["bias"],
+            data["features"],
+            data.get("info"),
+            data.get("empty_below"),
         )
 
 

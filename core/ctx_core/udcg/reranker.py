@@ -139,7 +139,11 @@ class DropRule:
         gains = [self.gain(p, u) for p, u in zip(probabilities, utilities, strict=True)]
         if not gains:
             return []
-        if self.allow_empty and self.empty_below is not None and probabilities[0] < self.empty_below:
+        if (
+            self.allow_empty
+            and self.empty_below is not None
+            and probabilities[0] < self.empty_below
+        ):
             return ["unrelated list"] * len(gains)
         keep_best = not self.allow_empty or self.empty_below is not None
         if self.objective == "expected_sum":
@@ -155,8 +159,7 @@ class DropRule:
             if value > best_value:
                 best_value, best_m = value, m
         return [
-            "kept" if i < best_m else "beyond the mean-optimal context"
-            for i in range(len(gains))
+            "kept" if i < best_m else "beyond the mean-optimal context" for i in range(len(gains))
         ]
 
 

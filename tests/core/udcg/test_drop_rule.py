@@ -66,7 +66,7 @@ def test_reranker_reports_the_rule_reason_and_round_trips_its_config():
     ]
     reranker = UtilityDistractionReranker(BM25Scorer(), calibrator=calibrator, empty_below=0.3)
     decisions = reranker.explain("volcano eruption", passages)
-    assert [d.passage.id for d in decisions if d.kept][0] == "a"
+    assert next(d.passage.id for d in decisions if d.kept) == "a"
     assert {d.reason for d in decisions} <= {"kept", "likely distractor"}
     unrelated = reranker.explain("quantum chromodynamics", passages)
     assert {d.reason for d in unrelated} == {"unrelated list"}

@@ -181,7 +181,7 @@ def matched_top_k(
     0.4 on every list (the expectation of drawing k per query), so the comparison with a
     reranker that keeps 2.4 on average is at exactly the same mean size.
     """
-    low = max(int(math.floor(size)), 0)
+    low = max(math.floor(size), 0)
     weight = size - low
     out = []
     for s in signal_lists:
