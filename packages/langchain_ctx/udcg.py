@@ -47,6 +47,11 @@ class UDCGReranker(CtxDocumentCompressor):
         top_n: Most documents kept (None: as many as have positive expected gain).
         order: "best_first" or "edges".
         allow_empty: Allow an empty result when every document looks harmful.
+        objective: "expected_sum" (default: keep every document with positive expected gain) or
+            "expected_mean" (maximize the expected UDCG, a mean: keeps one).
+        empty_below: The best document's relevance probability below which nothing is kept:
+            "calibrator" (default: the calibrator's fitted value), a number, or None (empty
+            exactly when no document has positive expected gain).
 
     Examples:
         >>> from langchain_core.documents import Document
@@ -67,6 +72,8 @@ class UDCGReranker(CtxDocumentCompressor):
     token_budget: int | None = Field(default=None, ge=1, description="Most tokens kept.")
     order: Literal["best_first", "edges"] = "best_first"
     allow_empty: bool = True
+    objective: Literal["expected_sum", "expected_mean"] = "expected_sum"
+    empty_below: float | Literal["calibrator"] | None = Field(default="calibrator")
     _reranker: UtilityDistractionReranker = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
@@ -77,6 +84,8 @@ class UDCGReranker(CtxDocumentCompressor):
             token_budget=self.token_budget,
             order=self.order,
             allow_empty=self.allow_empty,
+            objective=self.objective,
+            empty_below=self.empty_below,
         )
 
     def core_reranker(self) -> UtilityDistractionReranker:

@@ -47,6 +47,11 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
         token_budget: Most tokens kept.
         order: "best_first" or "edges".
         allow_empty: Allow an empty result when every node looks harmful.
+        objective: "expected_sum" (default: keep every node with positive expected gain) or
+            "expected_mean" (maximize the expected UDCG, a mean: keeps one).
+        empty_below: The best node's relevance probability below which nothing is kept:
+            "calibrator" (default: the calibrator's fitted value), a number, or None (empty
+            exactly when no node has positive expected gain).
 
     Examples:
         >>> from llama_index.core.schema import NodeWithScore, TextNode
@@ -68,6 +73,8 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
     token_budget: int | None = Field(default=None, ge=1, description="Most tokens kept.")
     order: Literal["best_first", "edges"] = "best_first"
     allow_empty: bool = True
+    objective: Literal["expected_sum", "expected_mean"] = "expected_sum"
+    empty_below: float | Literal["calibrator"] | None = Field(default="calibrator")
     _reranker: UtilityDistractionReranker = PrivateAttr()
 
     # The node score is the expected gain; the raw relevance score stays in metadata.
@@ -90,6 +97,8 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
             token_budget=self.token_budget,
             order=self.order,
             allow_empty=self.allow_empty,
+            objective=self.objective,
+            empty_below=self.empty_below,
         )
 
     @classmethod

@@ -165,7 +165,7 @@ def test_default_udcg_reranker_names_its_signals_and_shipped_calibrator():
         "title_key": "title",
         "bm25": {"type": "BM25Scorer", "k1": 0.9, "b": 0.4},
     }
-    assert config["calibrator"] == "hybrid-hotpotqa"
+    assert config["calibrator"] == "hybrid-mixed"
     assert decisions(rebuilt(reranker)) == decisions(reranker)
 
 

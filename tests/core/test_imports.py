@@ -158,6 +158,7 @@ EXPECTED_ALL = {
         "AbstentionUtility",
         "Calibrator",
         "Decision",
+        "DropRule",
         "HybridSignals",
         "LogisticCalibrator",
         "RelevanceSignals",

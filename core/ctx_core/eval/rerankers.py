@@ -33,6 +33,7 @@ from ctx_core.incontext.scoring import LengthNormalization, normalize_length, sc
 from ctx_core.models import DEFAULT_LLM
 from ctx_core.rerank import apply_scores
 from ctx_core.types import Passage
+from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR
 
 __all__ = ["InContextMethod", "udcg_method"]
 
@@ -179,7 +180,7 @@ class InContextMethod:
 
 
 def udcg_method(
-    calibrator: str = "hybrid-hotpotqa",
+    calibrator: str = DEFAULT_CALIBRATOR,
     utility: str | None = None,
     token_budget: int | None = None,
     max_passages: int | None = None,
@@ -196,8 +197,10 @@ def udcg_method(
     cache is the one the ``embedding`` method uses, so texts are embedded once per run.
 
     Args:
-        calibrator: Shipped calibrator name (``hybrid-hotpotqa``, ``minilm-hotpotqa``,
-            ``minilm-dl19``) or JSON path (default ``hybrid-hotpotqa``).
+        calibrator: Shipped calibrator name (``hybrid-mixed``, ``hybrid-hotpotqa``,
+            ``minilm-hotpotqa``, ``minilm-dl19``) or JSON path. Default ``hybrid-mixed``,
+            fitted on DL19, HotpotQA, CACM, Cranfield and NQ-open: a run on those is
+            in-sample, which the config's ``calibrator_fitted_on`` says.
         utility: Reader model for utilities (alias, id or path); none by default.
         token_budget: Most tokens kept.
         max_passages: Most passages kept.
@@ -208,7 +211,7 @@ def udcg_method(
     Examples:
         >>> method = udcg_method()
         >>> method.name, method.config()["calibrator"]
-        ('udcg', 'hybrid-hotpotqa')
+        ('udcg', 'hybrid-mixed')
         >>> udcg_method("minilm-dl19").config()["reranker"]["relevance"]["type"]
         'EmbeddingScorer'
     """
@@ -241,6 +244,7 @@ def udcg_method(
     )
     options = {
         "calibrator": calibrator,
+        "calibrator_fitted_on": getattr(reranker.calibrator, "info", {}).get("datasets"),
         "utility": utility,
         "token_budget": token_budget,
         "max_passages": max_passages,

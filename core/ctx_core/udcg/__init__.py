@@ -12,7 +12,7 @@ Examples:
 from ctx_core.udcg.calibration import Calibrator, LogisticCalibrator, load_calibrator
 from ctx_core.udcg.fit import fit_calibrator
 from ctx_core.udcg.metric import udcg, udcg_of_passages
-from ctx_core.udcg.reranker import Decision, UtilityDistractionReranker
+from ctx_core.udcg.reranker import Decision, DropRule, UtilityDistractionReranker
 from ctx_core.udcg.signals import HybridSignals, RelevanceSignals, ScorerSignals
 from ctx_core.udcg.utility import AbstentionUtility
 
@@ -20,6 +20,7 @@ __all__ = [
     "AbstentionUtility",
     "Calibrator",
     "Decision",
+    "DropRule",
     "HybridSignals",
     "LogisticCalibrator",
     "RelevanceSignals",

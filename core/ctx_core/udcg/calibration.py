@@ -28,6 +28,9 @@ import numpy as np
 
 __all__ = ["TRANSFORMS", "Calibrator", "LogisticCalibrator", "Signals", "load_calibrator"]
 
+#: Share of related training lists whose best candidate falls below ``empty_below``.
+EMPTY_QUANTILE = 0.01
+
 #: One query's signal columns, or a plain list of scores (the column ``"score"``).
 Signals = Mapping[str, Sequence[float]] | Sequence[float]
 
@@ -90,6 +93,10 @@ class LogisticCalibrator:
         bias: Intercept.
         features: Column names or ``"transform:column"`` specs (default ``("score",)``).
         info: Free-form provenance (scorer, data set, sizes), saved with the calibrator.
+        empty_below: The probability of a list's best candidate below which the list
+            looks unrelated to its query (the reranker then keeps nothing): the 1%
+            quantile of the best candidate's probability over the training lists that
+            hold a relevant one, so about 1 in 100 related lists is emptied.
     """
 
     def __init__(
@@ -98,6 +105,7 @@ class LogisticCalibrator:
         bias: float,
         features: Sequence[str] = ("score",),
         info: Mapping[str, Any] | None = None,
+        empty_below: float | None = None,
     ) -> None:
         for feature in features:
             _parse(feature)
@@ -107,6 +115,9 @@ class LogisticCalibrator:
         self.bias = float(bias)
         self.features = tuple(features)
         self.info = dict(info or {})
+        if empty_below is not None and not 0.0 <= empty_below <= 1.0:
+            raise ValueError(f"empty_below must be in [0, 1] or None, got {empty_below}")
+        self.empty_below = None if empty_below is None else float(empty_below)
 
     def __repr__(self) -> str:
         terms = " + ".join(f"{w:.3f}*{f}" for w, f in zip(self.weights, self.features, strict=True))
@@ -189,7 +200,14 @@ class LogisticCalibrator:
             if np.max(np.abs(step)) < 1e-10:
                 break
         provenance = {**(info or {}), "positives": positives, "negatives": negatives}
-        return cls(beta[:-1].tolist(), float(beta[-1]), features, provenance)
+        fitted = cls(beta[:-1].tolist(), float(beta[-1]), features, provenance)
+        tops = [
+            max(fitted.probabilities(signals))
+            for signals, labels in zip(signal_lists, label_lists, strict=True)
+            if any(labels)
+        ]
+        fitted.empty_below = float(np.quantile(tops, EMPTY_QUANTILE))
+        return fitted
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -198,6 +216,7 @@ class LogisticCalibrator:
             "features": list(self.features),
             "weights": self.weights,
             "bias": self.bias,
+            "empty_below": self.empty_below,
             "info": self.info,
         }
 
@@ -213,7 +232,13 @@ class LogisticCalibrator:
         """Inverse of :meth:`to_dict`."""
         if data.get("type") != "logistic":
             raise ValueError(f"not a logistic calibrator: type={data.get('type')!r}")
-        return cls(data["weights"], data["bias"], data["features"], data.get("info"))
+        return cls(
+            data["weights"],
+            data["bias"],
+            data["features"],
+            data.get("info"),
+            data.get("empty_below"),
+        )
 
 
 def shipped_calibrators() -> list[str]:

@@ -30,6 +30,7 @@ def fit_calibrator(
     *,
     features: Sequence[str] = ("score",),
     min_grade: int = 1,
+    unrelated_lists: bool = True,
     show_progress: bool | None = None,
     info: Mapping[str, Any] | None = None,
 ) -> LogisticCalibrator:
@@ -43,6 +44,10 @@ def fit_calibrator(
             Candidates missing from ``labels`` count as not relevant.
         features: Calibrator features (``("score",)`` with a scorer is Platt scaling).
         min_grade: Smallest graded label that counts as relevant.
+        unrelated_lists: Also fit on each query paired with the next query's candidates
+            (labelled by this query's labels, so usually all 0): the calibrator then
+            learns that the best of an unrelated list is still not relevant, which is what
+            lets the reranker return an empty context. Needs two queries or more.
         show_progress: Progress bar over queries.
         info: Extra provenance saved with the calibrator.
 
@@ -58,10 +63,14 @@ def fit_calibrator(
     """
     signals = scorer if isinstance(scorer, RelevanceSignals) else ScorerSignals(scorer)
     triples = [_as_triple(item) for item in labelled_queries]
+    pairs = [(query, candidates, labels) for query, candidates, labels in triples]
+    if unrelated_lists and len(triples) > 1:
+        pairs += [
+            (query, triples[(i + 1) % len(triples)][1], labels)
+            for i, (query, _, labels) in enumerate(triples)
+        ]
     signal_lists, label_lists = [], []
-    for query, candidates, labels in progress(
-        triples, desc="fitting calibrator", show=show_progress
-    ):
+    for query, candidates, labels in progress(pairs, desc="fitting calibrator", show=show_progress):
         signal_lists.append(signals.signals(query, candidates))
         label_lists.append([int(labels.get(p.id, 0)) >= min_grade for p in candidates])
     provenance = {
@@ -69,6 +78,7 @@ def fit_calibrator(
         "model": getattr(signals, "model_name", None),
         "queries": len(triples),
         "min_grade": min_grade,
+        "unrelated_lists": unrelated_lists and len(triples) > 1,
         **(info or {}),
     }
     return LogisticCalibrator.fit(signal_lists, label_lists, features=features, info=provenance)

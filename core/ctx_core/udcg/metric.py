@@ -3,7 +3,8 @@
 As defined by the reference implementation of "Redefining Retrieval Evaluation in the
 Era of LLMs" (Trappolini et al.): each passage contributes its utility
 ``u = 1 - p(NO-RESPONSE)`` weighted ``+1`` when relevant and ``-1/3`` when not;
-the mean over all passages goes through a sigmoid.
+the mean over all passages goes through a sigmoid. An empty context scores 0.0, as in
+the reference implementation (``empty_value=0.5``, ``sigmoid(0)``, is the other convention).
 
 Examples:
     The reference repository's published example: two relevant passages the reader
@@ -42,6 +43,7 @@ def udcg(
     relevant_weight: float = DEFAULT_RELEVANT_WEIGHT,
     irrelevant_weight: float = DEFAULT_IRRELEVANT_WEIGHT,
     position_weight: PositionWeight | None = None,
+    empty_value: float = 0.0,
 ) -> float:
     """UDCG of one context: ``sigmoid(mean_i(w_i * u_i))`` over all N passages.
 
@@ -54,9 +56,11 @@ def udcg(
             the order the passages are given. The paper mentions an LLM-oriented positional
             discount without publishing its form; any function here is **our extension**.
             ``None`` (default) is exactly the reference metric.
+        empty_value: The score of an empty context: ``0.0`` as the reference
+            implementation scores it, or ``0.5`` (``sigmoid`` of an empty sum).
 
     Returns:
-        A value in (0, 1); an empty context gives ``sigmoid(0) = 0.5``.
+        A value in (0, 1) for a non-empty context, else ``empty_value``.
 
     Raises:
         ValueError: Lengths differ, a utility is outside [0, 1], or both weights are zero.
@@ -74,7 +78,7 @@ def udcg(
             raise ValueError(f"utilities[{i}] = {u!r} is outside [0, 1]")
     n = len(utilities)
     if n == 0:
-        return 0.5
+        return float(empty_value)
     total = 0.0
     for i, (u, rel) in enumerate(zip(utilities, relevant, strict=True)):
         w = relevant_weight if rel else irrelevant_weight

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,15 @@ from ctx_core.udcg.metric import DEFAULT_IRRELEVANT_WEIGHT, DEFAULT_RELEVANT_WEI
 from ctx_core.udcg.signals import HybridSignals, RelevanceSignals, ScorerSignals
 from ctx_core.udcg.utility import AbstentionUtility
 
-__all__ = ["Decision", "UtilityDistractionReranker", "order_for_reader"]
+__all__ = ["Decision", "DropRule", "UtilityDistractionReranker", "order_for_reader"]
 
 Order = Literal["best_first", "edges"]
+Objective = Literal["expected_sum", "expected_mean"]
+
+#: The default relevance signals' calibrator: ``HybridSignals()`` with
+#: [`HYBRID_FEATURES`][ctx_core.udcg.signals.HYBRID_FEATURES], chosen by
+#: leave-one-data-set-out over DL19, HotpotQA, CACM, Cranfield and NQ-open, then fitted on all five.
+DEFAULT_CALIBRATOR = "hybrid-mixed"
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,10 @@ class Decision:
         passage: The passage (a copy carrying the scores in its metadata).
         kept: Whether it is in the context.
         reason: ``"kept"``, ``"likely distractor"`` (expected gain <= 0),
-            ``"over token budget"`` or ``"over max_passages"``.
+            ``"unrelated list"`` (the best passage's probability is below
+            ``empty_below``: nothing is kept), ``"beyond the mean-optimal context"``
+            (objective ``"expected_mean"``), ``"over token budget"`` or
+            ``"over max_passages"``.
         relevance_score: The primary relevance signal (the scorer's raw score).
         relevance_probability: Calibrated probability that the passage is relevant.
         utility: Reader utility ``1 - p(NO-RESPONSE)`` (1.0 when no utility model is used).
@@ -49,6 +59,108 @@ class Decision:
     expected_gain: float
     tokens: int
     signals: dict[str, float]
+
+
+@dataclass(frozen=True)
+class DropRule:
+    """Which passages of one candidate list to keep, given their expected gains.
+
+    A passage's expected gain is ``g = u * (w_rel * p + w_irr * (1 - p))``: its expected
+    term in UDCG, from its relevance probability ``p`` and reader utility ``u``.
+
+    - ``objective="expected_sum"`` keeps every passage with ``g > 0`` (the sum of the
+      expected terms is largest). It is what a reader that reads every passage wants.
+    - ``objective="expected_mean"`` keeps the best-``m`` prefix that maximizes the
+      (plug-in) expected UDCG, ``sigmoid(mean(g[:m]))``, or ``empty_value`` for ``m = 0``.
+      UDCG is a mean, so this keeps one passage, or none under the 0.5 convention when
+      even the best has ``g <= 0``: measured side by side with the sum rule in the docs.
+    - ``empty_below``: when set, the best passage is kept whatever its gain unless its
+      probability is below ``empty_below``, and then nothing is kept (an unrelated list).
+      ``None``: the context is empty exactly when no passage has ``g > 0``.
+
+    Args:
+        relevant_weight: ``w_rel`` (> 0).
+        irrelevant_weight: ``w_irr`` (< 0: a distractor costs).
+        objective: ``"expected_sum"`` or ``"expected_mean"``.
+        allow_empty: Allow an empty context at all; otherwise the best passage is kept.
+        empty_below: Probability of the best passage below which the list is unrelated.
+        empty_value: UDCG of an empty context for ``"expected_mean"`` (the reference: 0).
+
+    Examples:
+        >>> rule = DropRule()
+        >>> rule.reasons([0.9, 0.3, 0.1], [1.0, 1.0, 1.0])
+        ['kept', 'kept', 'likely distractor']
+        >>> DropRule(objective="expected_mean").reasons([0.9, 0.3, 0.1], [1.0, 1.0, 1.0])
+        ['kept', 'beyond the mean-optimal context', 'beyond the mean-optimal context']
+        >>> DropRule(empty_below=0.05).reasons([0.2, 0.1], [1.0, 1.0])
+        ['kept', 'likely distractor']
+        >>> DropRule(empty_below=0.05).reasons([0.04, 0.01], [1.0, 1.0])
+        ['unrelated list', 'unrelated list']
+    """
+
+    relevant_weight: float = DEFAULT_RELEVANT_WEIGHT
+    irrelevant_weight: float = DEFAULT_IRRELEVANT_WEIGHT
+    objective: Objective = "expected_sum"
+    allow_empty: bool = True
+    empty_below: float | None = None
+    empty_value: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.relevant_weight > 0:
+            raise ValueError(f"relevant_weight must be > 0, got {self.relevant_weight}")
+        if not self.irrelevant_weight < 0:
+            raise ValueError(
+                f"irrelevant_weight must be < 0 (a distractor must cost), got {self.irrelevant_weight}"
+            )
+        if self.objective not in ("expected_sum", "expected_mean"):
+            raise ValueError(
+                f"objective must be 'expected_sum' or 'expected_mean', got {self.objective!r}"
+            )
+        if self.empty_below is not None and not 0.0 <= self.empty_below <= 1.0:
+            raise ValueError(f"empty_below must be in [0, 1] or None, got {self.empty_below}")
+
+    @property
+    def probability_threshold(self) -> float:
+        """The relevance probability above which a passage's expected gain is positive."""
+        return -self.irrelevant_weight / (self.relevant_weight - self.irrelevant_weight)
+
+    def gain(self, probability: float, utility: float = 1.0) -> float:
+        """Expected UDCG term of one passage."""
+        return utility * (
+            self.relevant_weight * probability + self.irrelevant_weight * (1.0 - probability)
+        )
+
+    def reasons(self, probabilities: Sequence[float], utilities: Sequence[float]) -> list[str]:
+        """Keep or drop, per passage, for passages given best first (by expected gain).
+
+        Returns ``"kept"``, ``"likely distractor"``, ``"unrelated list"`` or
+        ``"beyond the mean-optimal context"`` for each; budgets are applied by the caller.
+        """
+        gains = [self.gain(p, u) for p, u in zip(probabilities, utilities, strict=True)]
+        if not gains:
+            return []
+        if (
+            self.allow_empty
+            and self.empty_below is not None
+            and probabilities[0] < self.empty_below
+        ):
+            return ["unrelated list"] * len(gains)
+        keep_best = not self.allow_empty or self.empty_below is not None
+        if self.objective == "expected_sum":
+            return [
+                "kept" if g > 0 or (i == 0 and keep_best) else "likely distractor"
+                for i, g in enumerate(gains)
+            ]
+        best_value, best_m = (-math.inf, 1) if keep_best else (self.empty_value, 0)
+        total = 0.0
+        for m, g in enumerate(gains, start=1):
+            total += g
+            value = 1.0 / (1.0 + math.exp(-total / m))
+            if value > best_value:
+                best_value, best_m = value, m
+        return [
+            "kept" if i < best_m else "beyond the mean-optimal context" for i in range(len(gains))
+        ]
 
 
 def order_for_reader(passages: Sequence[Passage], order: Order) -> list[Passage]:
@@ -78,29 +190,44 @@ class UtilityDistractionReranker(Configurable):
     For each passage: a relevance probability ``p`` (relevance signals through a
     calibrator), a reader utility ``u`` (optional), and the expected contribution
     ``g = u * (w_rel * p + w_irr * (1 - p))`` - the expected UDCG term of the passage,
-    with the UDCG weights ``w_rel = 1`` and ``w_irr = -1/3``. A passage with ``g <= 0``
-    is more likely to distract than to help and is dropped; when nothing has positive
-    ``g`` and ``allow_empty`` is set, the context is empty, because retrieval can hurt.
-    The rest are kept by highest ``g`` under the token budget and ``max_passages``,
-    then ordered for the reader.
+    with the UDCG weights ``w_rel = 1`` and ``w_irr = -1/3``. The
+    [`DropRule`][ctx_core.udcg.DropRule] decides what is kept: by default every passage
+    with ``g > 0`` (the expected *sum* of UDCG terms is largest), the best passage always
+    unless the list looks unrelated to the query (its best probability is below the
+    calibrator's ``empty_below``: then the context is empty, because retrieval can hurt).
+    The kept passages are limited by the token budget and ``max_passages``, then ordered
+    for the reader.
+
+    The default signals and calibrator were chosen by leave-one-data-set-out over five
+    data sets (``benchmarks/udcg_lodo.py``; the docs' UDCG page has the tables): the MiniLM
+    cosine, a feedback hop from the best passage, in-list BM25 and, where passages have a
+    ``metadata["title"]``, the title links (without titles those columns are 0).
 
     Args:
-        relevance: Any core scorer, or a :class:`~ctx_core.udcg.RelevanceSignals` set
-            (default: :class:`~ctx_core.udcg.HybridSignals` over the packaged MiniLM).
-        utility: An :class:`~ctx_core.udcg.AbstentionUtility` for the reader LLM, or
-            ``None`` to treat every passage's utility as 1 (the offline default: the
-            packaged 135M reader cannot judge utility, see the docs).
-        calibrator: Maps one query's scores to relevance probabilities; a
-            :class:`~ctx_core.udcg.LogisticCalibrator`, its parameters
-            (:meth:`~ctx_core.udcg.LogisticCalibrator.to_dict`), a path, or a shipped name.
-            Default: ``"hybrid-hotpotqa"`` for the default signals; required otherwise.
+        relevance: Any core scorer, or a [`RelevanceSignals`][ctx_core.udcg.RelevanceSignals]
+            set (default: [`HybridSignals`][ctx_core.udcg.HybridSignals] over the packaged
+            MiniLM).
+        utility: An [`AbstentionUtility`][ctx_core.udcg.AbstentionUtility] for the reader
+            LLM, or ``None`` to treat every passage's utility as 1 (the offline default:
+            the packaged 135M reader cannot judge utility, see the docs).
+        calibrator: Maps one query's signals to relevance probabilities; a
+            [`LogisticCalibrator`][ctx_core.udcg.LogisticCalibrator], its parameters
+            (its ``to_dict()``), a path, or a shipped name. Default:
+            ``"hybrid-mixed"`` for the default signals; required otherwise (fit one on your
+            labelled queries with ``ctx udcg fit`` or
+            [`fit_calibrator`][ctx_core.udcg.fit_calibrator]).
         token_budget: Most tokens of kept passages (``None``: no limit).
         max_passages: Most passages kept (``None``: no limit).
         order: ``"best_first"`` or ``"edges"``.
-        allow_empty: Allow an empty context when every passage looks harmful;
-            otherwise the single best passage is kept.
+        allow_empty: Allow an empty context at all; otherwise the best passage is kept.
         relevant_weight: ``w_rel``.
         irrelevant_weight: ``w_irr`` (negative: a distractor costs).
+        objective: ``"expected_sum"`` (default) or ``"expected_mean"`` (maximize the
+            expected UDCG itself, a mean: keeps one passage; see
+            [`DropRule`][ctx_core.udcg.DropRule]).
+        empty_below: Probability of the best passage below which nothing is kept:
+            ``"calibrator"`` (default) takes the calibrator's fitted ``empty_below``;
+            ``None`` empties the context exactly when no passage has ``g > 0``.
         counter: Token counter for the budget (default: tiktoken ``cl100k_base``).
 
     Examples:
@@ -125,21 +252,21 @@ class UtilityDistractionReranker(Configurable):
         allow_empty: bool = True,
         relevant_weight: float = DEFAULT_RELEVANT_WEIGHT,
         irrelevant_weight: float = DEFAULT_IRRELEVANT_WEIGHT,
+        objective: Objective = "expected_sum",
+        empty_below: float | Literal["calibrator"] | None = "calibrator",
         counter: TokenCounter | None = None,
     ) -> None:
-        if relevant_weight <= 0:
-            raise ValueError(f"relevant_weight must be > 0, got {relevant_weight}")
-        if irrelevant_weight >= 0:
-            raise ValueError(
-                f"irrelevant_weight must be < 0 (a distractor must cost), got {irrelevant_weight}"
-            )
         if token_budget is not None and token_budget < 1:
             raise ValueError(f"token_budget must be >= 1 or None, got {token_budget}")
+        if isinstance(empty_below, str) and empty_below != "calibrator":
+            raise ValueError(
+                f"empty_below must be a probability, None or 'calibrator', got {empty_below!r}"
+            )
         validate_top_n(max_passages, "max_passages")
         order_for_reader([], order)  # validates ``order``
         if relevance is None:
             relevance = HybridSignals()
-            calibrator = calibrator if calibrator is not None else "hybrid-hotpotqa"
+            calibrator = calibrator if calibrator is not None else DEFAULT_CALIBRATOR
         if calibrator is None:
             raise ValueError(
                 "calibrator is required with a custom relevance scorer: fit one with "
@@ -160,22 +287,29 @@ class UtilityDistractionReranker(Configurable):
                 f"calibrator reads signal columns {missing} that the relevance signals "
                 f"{list(self.signals.columns)} do not provide"
             )
+        threshold = (
+            getattr(calibrator, "empty_below", None) if empty_below == "calibrator" else empty_below
+        )
+        rule = DropRule(relevant_weight, irrelevant_weight, objective, allow_empty, threshold)
         self.relevance = relevance
         self.utility = utility
         self.calibrator = calibrator
         self.token_budget = token_budget
         self.max_passages = max_passages
         self.order: Order = order
+        self.rule = rule
         self.allow_empty = allow_empty
         self.relevant_weight = relevant_weight
         self.irrelevant_weight = irrelevant_weight
+        self.objective: Objective = objective
+        self.empty_below = empty_below
         self._counter_arg = counter
         self.counter = counter or default_counter()
 
     @property
     def probability_threshold(self) -> float:
         """The relevance probability above which the expected gain is positive."""
-        return -self.irrelevant_weight / (self.relevant_weight - self.irrelevant_weight)
+        return self.rule.probability_threshold
 
     def config(self) -> dict[str, Any]:
         """The relevance signals, utility and calibrator as configs, and the settings.
@@ -207,6 +341,8 @@ class UtilityDistractionReranker(Configurable):
             "allow_empty": self.allow_empty,
             "relevant_weight": self.relevant_weight,
             "irrelevant_weight": self.irrelevant_weight,
+            "objective": self.objective,
+            "empty_below": self.empty_below,
             "counter": config_value(self._counter_arg, "counter"),
         }
 
@@ -285,7 +421,7 @@ class UtilityDistractionReranker(Configurable):
         for index, (p, s, prob, u) in enumerate(
             zip(passages, scores, probabilities, utilities, strict=True)
         ):
-            gain = u * (self.relevant_weight * prob + self.irrelevant_weight * (1.0 - prob))
+            gain = self.rule.gain(prob, u)
             extra = {} if p.score is None else {"retrieval_score": p.score}
             scored = p.with_metadata(
                 relevance_score=float(s),
@@ -297,13 +433,16 @@ class UtilityDistractionReranker(Configurable):
             own = {name: float(column[index]) for name, column in signals.items()}
             rows.append((scored, float(s), float(prob), float(u), float(gain), own))
         rows.sort(key=lambda row: -row[4])  # stable: ties keep input order
+        verdicts = self.rule.reasons([row[2] for row in rows], [row[3] for row in rows])
         decisions: list[Decision] = []
         used_tokens = kept_count = 0
-        for index, (passage, score, prob, u, gain, own) in enumerate(rows):
+        for index, ((passage, score, prob, u, gain, own), reason) in enumerate(
+            zip(rows, verdicts, strict=True)
+        ):
             tokens = self.counter.count(passage.text)
-            forced = index == 0 and not self.allow_empty
-            if gain <= 0 and not forced:
-                reason = "likely distractor"
+            forced = index == 0 and not self.allow_empty  # stays even over the budget
+            if reason != "kept":
+                pass
             elif max_passages is not None and kept_count >= max_passages:
                 reason = "over max_passages"
             elif (
@@ -313,7 +452,6 @@ class UtilityDistractionReranker(Configurable):
             ):
                 reason = "over token budget"
             else:
-                reason = "kept"
                 used_tokens += tokens
                 kept_count += 1
             decisions.append(

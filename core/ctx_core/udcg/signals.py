@@ -34,7 +34,19 @@ from ctx_core.scoring.base import Scorer
 from ctx_core.scoring.bm25 import BM25Scorer, word_tokens
 from ctx_core.types import Passage, ensure_passages, validate_query
 
-__all__ = ["HybridSignals", "RelevanceSignals", "ScorerSignals"]
+__all__ = ["HYBRID_FEATURES", "HybridSignals", "RelevanceSignals", "ScorerSignals"]
+
+#: Calibrator features of the reranker's default (``HybridSignals()``): chosen by
+#: leave-one-data-set-out over five data sets (``benchmarks/udcg_lodo.py``).
+HYBRID_FEATURES: tuple[str, ...] = (
+    "dense",
+    "gap_to_best:dense",
+    "feedback",
+    "gap_to_best:feedback",
+    "max_norm:bm25",
+    "title_in_query",
+    "title_in_best",
+)
 
 _STOPWORDS = frozenset(
     [
@@ -121,7 +133,8 @@ class HybridSignals(Configurable):
 
     Args:
         embedder: The bi-encoder (default: packaged MiniLM), or a model id / path.
-        title_key: Metadata key holding a passage's title.
+        title_key: Metadata key holding a passage's title (``None``: titles are not used,
+            and the two title columns are 0).
         bm25: The lexical scorer (default ``BM25Scorer()``).
 
     Examples:
@@ -142,7 +155,7 @@ class HybridSignals(Configurable):
         self,
         embedder: Embedder | str | None = None,
         *,
-        title_key: str = "title",
+        title_key: str | None = "title",
         bm25: BM25Scorer | None = None,
     ) -> None:
         self.embedder = embedder if isinstance(embedder, Embedder) else Embedder(embedder)
@@ -170,7 +183,7 @@ class HybridSignals(Configurable):
         dense = vectors @ q
         best = int(np.argmax(dense))
         hop = self.embedder.embed_query(f"{query} {self._texts([items[best]])[0]}")
-        titles = [str(p.metadata.get(self.title_key) or "") for p in items]
+        titles = [self._title(p) for p in items]
         query_words = set(word_tokens(query))
         best_text = items[best].text
         return {
@@ -190,11 +203,14 @@ class HybridSignals(Configurable):
     def _texts(self, passages: Sequence[Passage]) -> list[str]:
         return [p.text for p in self._with_titles(passages)]
 
+    def _title(self, passage: Passage) -> str:
+        return "" if self.title_key is None else str(passage.metadata.get(self.title_key) or "")
+
     def _with_titles(self, passages: Sequence[Passage]) -> list[Passage]:
         # Scoring sees "title: text" when there is a title; the passages returned are untouched.
         out = []
         for p in passages:
-            title = p.metadata.get(self.title_key)
+            title = self._title(p)
             out.append(Passage(f"{title}: {p.text}" if title else p.text, id=p.id))
         return out
 

@@ -70,7 +70,8 @@ def test_udcg_method_is_the_core_reranker_with_its_options():
     assert method.reranker.max_passages == 2
     config = method.config()
     assert config["name"] == "udcg" and config["max_passages"] == 2
-    assert config["calibrator"] == "hybrid-hotpotqa" and "reranker" in config
+    assert config["calibrator"] == "hybrid-mixed" and "reranker" in config
+    assert "hotpotqa" in config["calibrator_fitted_on"]  # runs there are in-sample
     kept = method.rerank("capital of France?", CANDIDATES)
     assert len(kept) <= 2 and {p.id for p in kept} <= {"a", "b", "c"}
 
@@ -87,3 +88,11 @@ def test_udcg_method_builds_the_signals_its_calibrator_reads():
     assert {p.id for p in kept} <= {"a", "b", "c"}
     hybrid = build_method("udcg", calibrator="hybrid-hotpotqa", device="cpu")
     assert isinstance(hybrid.reranker.relevance, HybridSignals)
+
+
+def test_a_run_on_a_data_set_the_calibrator_was_fitted_on_says_in_sample():
+    from ctx_core.eval.tasks.rerank import RerankEvaluator
+
+    evaluator = RerankEvaluator("hotpotqa", limit=2, show_progress=False)
+    assert evaluator(build_method("udcg"))["in_sample"] is True
+    assert evaluator(build_method("none"))["in_sample"] is False

@@ -62,7 +62,8 @@ def test_issue_example_and_default_weight():
 
 
 def test_hand_computed_cases_and_position_hook():
-    assert udcg([], []) == 0.5
+    assert udcg([], []) == 0.0  # the reference implementation
+    assert udcg([], [], empty_value=0.5) == 0.5
     assert udcg([0.5], [True]) == pytest.approx(1 / (1 + math.exp(-0.5)))
     assert udcg([0.6], [False], irrelevant_weight=-0.5) == pytest.approx(1 / (1 + math.exp(0.3)))
     discounted = udcg([1.0, 1.0], [True, True], position_weight=lambda i, n: 1.0 / (i + 1))

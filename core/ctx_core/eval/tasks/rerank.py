@@ -199,6 +199,8 @@ class RerankEvaluator:
             "num_queries": len(per_query),
             "method": label,
             "method_config": config,
+            # A calibrator fitted on this data set judges it in-sample.
+            "in_sample": spec.name in (config.get("calibrator_fitted_on") or ()),
             "metrics": metrics,
             "base_metrics": base,
             "headline": list(spec.headline),

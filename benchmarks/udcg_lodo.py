@@ -1,0 +1,451 @@
+"""Leave-one-data-set-out evaluation of the distraction-aware reranker's defaults.
+
+Reads the signal lists that ``udcg_signals.py`` caches (DL19, HotpotQA, CACM, Cranfield,
+NQ-open; MiniLM cosines, the HybridSignals columns, labels, token counts) and, for every
+held-out data set X, fits each calibrator variant on the other four data sets only (each
+query's list, its twin - the next query's candidates, labelled by this query's judgements -
+and a foreign list from another data set, all irrelevant) and evaluates on X:
+
+- the scorer alone (MiniLM cosine): its full order's nDCG@10, and its top-k for k = 1..6;
+- hybrid top-k (the HybridSignals calibrator's order, top-k, nothing dropped);
+- every calibrator x drop rule variant of the reranker, with paired bootstrap intervals
+  against the scorer's top-k at the same mean number of kept passages (recall, distractor
+  rate) and against the scorer's own nDCG@10;
+- the variant's curve: relevant recall vs mean kept as the keep threshold moves, with
+  the matched top-k at each point;
+- empty contexts: how often each variant returns nothing for a foreign list (candidates
+  of a query of another data set), for a twin with nothing relevant in it, and for the
+  query's own list.
+
+Every number here is out-of-domain for its data set (leave-one-data-set-out); nothing is
+fitted on the data set it is reported for. The default is then chosen across folds and
+its calibrator refitted on all five data sets (``--write-default``).
+
+Rerun::
+
+    python benchmarks/udcg_signals.py     # once: signals into the cache (embeddings are the slow part)
+    python benchmarks/udcg_lodo.py        # writes benchmarks/results/udcg/lodo.json
+    python benchmarks/udcg_lodo.py --write-default   # also refits and saves the shipped calibrator
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from udcg_signals import DATASETS, signals_path
+
+from ctx_core.eval.bootstrap import compare, format_interval
+from ctx_core.eval.environment import environment
+from ctx_core.eval.tasks.distraction import (
+    SignalList,
+    fit_calibrator_on,
+    keep,
+    list_metrics,
+    matched_top_k,
+    mean_metrics,
+    top_k,
+)
+from ctx_core.udcg import DropRule, LogisticCalibrator
+from ctx_core.udcg.calibration import EMPTY_QUANTILE
+from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "udcg" / "lodo.json"
+SHIPPED = ROOT / "core" / "ctx_core" / "data" / "calibrators"
+PLOT = ROOT / "docs" / "assets" / "udcg-lodo-curve.png"
+
+#: Calibrator variants: features over the signal columns (``dense`` is the plain MiniLM
+#: cosine of the passage text; ``dense_title`` the cosine of "title: text").
+FEATURES: dict[str, tuple[str, ...]] = {
+    "platt": ("dense",),
+    "listwise": ("dense", "gap_to_best:dense"),
+    "listwise-z": ("dense", "gap_to_best:dense", "zscore:dense"),
+    "listwise-rank": ("dense", "gap_to_best:dense", "zscore:dense", "reciprocal_rank:dense"),
+    # HybridSignals(title_key=None): dense, the feedback hop and in-list BM25, no titles.
+    "hybrid": ("dense", "gap_to_best:dense", "feedback", "gap_to_best:feedback", "max_norm:bm25"),
+    # The previous default's features (HybridSignals with titles).
+    "hybrid-titles": (
+        "dense_title",
+        "gap_to_best:dense_title",
+        "feedback_title",
+        "gap_to_best:feedback_title",
+        "max_norm:bm25_title",
+        "title_in_query",
+        "title_in_best",
+    ),
+}
+
+#: Drop rules. ``sum-margin`` keeps the best passage unless its probability is below a
+#: threshold fitted on the training folds (see :func:`empty_threshold`).
+RULES = ("sum", "sum-margin", "mean")
+
+#: Top-k baselines.
+KS = (1, 2, 3, 4, 5, 6)
+
+#: Keep thresholds of the curve (relevance probability above which a passage is kept).
+CURVE = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+class Lists(NamedTuple):
+    """One data set's lists: each query's own, its twin and its foreign list."""
+
+    own: list[SignalList]
+    twin: list[SignalList]
+    foreign: list[SignalList]
+
+
+def load_lists(dataset: str) -> Lists:
+    """The data set's lists from the signal cache (see ``udcg_signals.py``)."""
+    path = signals_path(dataset)
+    if not path.exists():
+        raise SystemExit(f"no signals for {dataset}: run benchmarks/udcg_signals.py {dataset}")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lists = Lists([], [], [])
+    for r in data["queries"]:
+        own = SignalList(
+            dataset,
+            r["query_id"],
+            tuple(r["ids"]),
+            tuple(r["grades"]),
+            r["qrels"],
+            tuple(r["tokens"]),
+            r["signals"],
+            relevant_grade=data["relevant_grade"],
+        )
+        twin = r["twin"]
+        lists.own.append(own)
+        lists.twin.append(
+            replace(
+                own,
+                ids=tuple(twin["ids"]),
+                grades=tuple(twin["grades"]),
+                tokens=tuple(twin["tokens"]),
+                signals=twin["signals"],
+            )
+        )
+        foreign = r["foreign"]
+        lists.foreign.append(own.unrelated(foreign["signals"], foreign["ids"], foreign["tokens"]))
+    return lists
+
+
+def weight_for(threshold: float) -> float:
+    """The irrelevant weight whose expected gain turns positive at ``threshold``."""
+    return -threshold / (1.0 - threshold)
+
+
+def empty_threshold(calibrator: LogisticCalibrator, training: dict[str, list[SignalList]]) -> float:
+    """Smallest per-data-set 1% quantile of the best passage's probability on related lists."""
+    quantiles = []
+    for lists in training.values():
+        tops = [max(calibrator.probabilities(s.signals)) for s in lists]
+        quantiles.append(float(np.quantile(tops, EMPTY_QUANTILE)))
+    return min(quantiles)
+
+
+def rule_for(name: str, margin: float, threshold: float = 0.25) -> DropRule:
+    weight = weight_for(threshold)
+    if name == "sum":
+        return DropRule(irrelevant_weight=weight)
+    if name == "sum-margin":
+        return DropRule(irrelevant_weight=weight, empty_below=margin)
+    if name == "mean":
+        return DropRule(irrelevant_weight=weight, objective="expected_mean")
+    raise ValueError(name)
+
+
+def interval(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """Paired bootstrap of mean(a - b) over the lists where both are defined."""
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if not (math.isnan(x) or math.isnan(y))]
+    result = compare([p[0] for p in pairs], [p[1] for p in pairs])
+    cell = format_interval(result)
+    if result.interval is None:
+        return {"pairs": result.pairs, "text": cell}
+    diff, low, high = result.interval
+    return {"diff": diff, "low": low, "high": high, "pairs": result.pairs, "text": cell}
+
+
+def column_of(rows: Sequence[dict[str, float]], name: str) -> list[float]:
+    return [r[name] for r in rows]
+
+
+def evaluate_variant(
+    lists: Lists,
+    decide: Callable[[SignalList], list[int]],
+    scorer_full: list[dict[str, float]],
+    ranked: list[SignalList],
+) -> dict[str, Any]:
+    """Metrics of one variant on one held-out data set, with its matched top-k comparisons."""
+    rows = [list_metrics(s, decide(s)) for s in lists.own]
+    means = mean_metrics(rows)
+    matched = matched_top_k(lists.own, "dense", means["kept"])
+    matched_order = matched_top_k(ranked, "p", means["kept"])
+    empty_twins = [s for s in lists.twin if not any(s.labels)]
+    names = ("recall", "distractor_rate", "udcg", "ndcg@10")
+    return {
+        "metrics": means,
+        "empty_on_foreign": float(np.mean([not decide(s) for s in lists.foreign])),
+        "empty_on_twin_without_relevant": float(np.mean([not decide(s) for s in empty_twins]))
+        if empty_twins
+        else None,
+        "twins_without_relevant": len(empty_twins),
+        "empty_on_related": means["empty"],
+        "matched_top_k": mean_metrics(matched),
+        "vs_matched_top_k": {n: interval(column_of(rows, n), column_of(matched, n)) for n in names},
+        "matched_order_top_k": mean_metrics(matched_order),
+        "vs_matched_order_top_k": {
+            n: interval(column_of(rows, n), column_of(matched_order, n)) for n in names
+        },
+        "vs_scorer_ndcg@10": interval(
+            column_of(rows, "ndcg@10"), column_of(scorer_full, "ndcg@10")
+        ),
+    }
+
+
+def fold(held_out: str, data: dict[str, Lists]) -> dict[str, Any]:
+    """Everything reported for one held-out data set."""
+    lists = data[held_out]
+    training = {d: v.own for d, v in data.items() if d != held_out}
+    train_lists = [s for d, v in data.items() if d != held_out for s in v.own + v.twin + v.foreign]
+    scorer_full = [list_metrics(s, top_k(s, "dense", len(s.ids))) for s in lists.own]
+    out: dict[str, Any] = {
+        "dataset": held_out,
+        "lists": len(lists.own),
+        "candidates_per_list": float(np.mean([len(s.ids) for s in lists.own])),
+        "relevant_per_list": float(np.mean([sum(s.labels) for s in lists.own])),
+        "trained_on": sorted(training),
+        "scorer": {"metrics": mean_metrics(scorer_full)},
+        "scorer_top_k": {
+            str(k): mean_metrics([list_metrics(s, top_k(s, "dense", k)) for s in lists.own])
+            for k in KS
+        },
+        "variants": {},
+    }
+    for name, features in FEATURES.items():
+        calibrator = fit_calibrator_on(train_lists, features)
+        margin = empty_threshold(calibrator, training)
+        # The calibrator's own order (by probability), top-k, nothing dropped.
+        ranked = [replace(s, signals={"p": calibrator.probabilities(s.signals)}) for s in lists.own]
+        order_full = [list_metrics(s, top_k(s, "p", len(s.ids))) for s in ranked]
+        variant: dict[str, Any] = {
+            "features": list(features),
+            "calibrator": calibrator.to_dict(),
+            "empty_below": margin,
+            "order_ndcg@10": mean_metrics(order_full)["ndcg@10"],
+            "order_vs_scorer_ndcg@10": interval(
+                column_of(order_full, "ndcg@10"), column_of(scorer_full, "ndcg@10")
+            ),
+            "order_top_k": {
+                str(k): mean_metrics([list_metrics(s, top_k(s, "p", k)) for s in ranked])
+                for k in KS
+            },
+            "rules": {},
+        }
+        for rule_name in RULES:
+            rule = rule_for(rule_name, margin)
+            result = evaluate_variant(
+                lists, lambda s, r=rule, c=calibrator: keep(s, c, r), scorer_full, ranked
+            )
+            if rule_name == "sum-margin":
+                result["curve"] = curve(lists.own, calibrator, margin)
+            variant["rules"][rule_name] = result
+        out["variants"][name] = variant
+    return out
+
+
+def curve(
+    lists: list[SignalList], calibrator: LogisticCalibrator, margin: float
+) -> list[dict[str, Any]]:
+    """Recall and distractor rate vs mean kept as the keep threshold moves, with matched top-k."""
+    points = []
+    for threshold in CURVE:
+        rule = rule_for("sum-margin", margin, threshold)
+        rows = [list_metrics(s, keep(s, calibrator, rule)) for s in lists]
+        means = mean_metrics(rows)
+        matched = matched_top_k(lists, "dense", means["kept"])
+        points.append(
+            {
+                "threshold": threshold,
+                "kept": means["kept"],
+                "recall": means["recall"],
+                "distractor_rate": means["distractor_rate"],
+                "top_k_recall": mean_metrics(matched)["recall"],
+                "top_k_distractor_rate": mean_metrics(matched)["distractor_rate"],
+                "recall_vs_top_k": interval(
+                    column_of(rows, "recall"), column_of(matched, "recall")
+                ),
+            }
+        )
+    return points
+
+
+def goals(variant: dict[str, Any], rule: dict[str, Any]) -> dict[str, bool]:
+    """The issue's goals on one fold, for one calibrator variant and rule."""
+    vs = rule["vs_matched_top_k"]
+    return {
+        "order_not_worse": variant["order_vs_scorer_ndcg@10"].get("high", 0.0) >= 0.0,
+        "recall_not_worse_at_size": vs["recall"].get("high", 0.0) >= 0.0,
+        "fewer_distractors_at_size": vs["distractor_rate"].get("diff", 0.0) < 0.0,
+        "empty_on_foreign_90": rule["empty_on_foreign"] >= 0.9,
+        "empty_on_related_below_2": rule["empty_on_related"] < 0.02,
+    }
+
+
+def select(folds: dict[str, Any]) -> dict[str, Any]:
+    """Rank every variant x rule by goals met across folds, then by mean UDCG over folds."""
+    rows = []
+    for name in FEATURES:
+        for rule in RULES:
+            met = {
+                d: goals(f["variants"][name], f["variants"][name]["rules"][rule])
+                for d, f in folds.items()
+            }
+            udcgs = [f["variants"][name]["rules"][rule]["metrics"]["udcg"] for f in folds.values()]
+            rows.append(
+                {
+                    "variant": name,
+                    "rule": rule,
+                    "goals_met": sum(sum(g.values()) for g in met.values()),
+                    "goals_total": sum(len(g) for g in met.values()),
+                    "mean_udcg": float(np.mean(udcgs)),
+                    "goals": met,
+                }
+            )
+    rows.sort(key=lambda r: (-r["goals_met"], -r["mean_udcg"]))
+    return {"ranking": rows, "chosen": {"variant": rows[0]["variant"], "rule": rows[0]["rule"]}}
+
+
+#: Signal columns as ``HybridSignals()`` (titles on) names them; the cache keeps both kinds.
+SHIPPED_COLUMNS = {"dense_title": "dense", "feedback_title": "feedback", "bm25_title": "bm25"}
+
+
+def shipped_feature(feature: str) -> str:
+    """A cache feature name as the shipped signals name it (``gap_to_best:dense_title`` -> ``gap_to_best:dense``)."""
+    transform, _, column = feature.rpartition(":")
+    column = SHIPPED_COLUMNS.get(column, column)
+    return f"{transform}:{column}" if transform else column
+
+
+def write_default(data: dict[str, Lists], variant: str, path: Path) -> LogisticCalibrator:
+    """Fit the chosen variant on all data sets and save it as the shipped default calibrator."""
+    if variant not in ("hybrid", "hybrid-titles"):
+        raise SystemExit(f"the shipped default reads HybridSignals; {variant!r} does not")
+    lists = [s for v in data.values() for s in v.own + v.twin + v.foreign]
+    fitted = fit_calibrator_on(lists, FEATURES[variant])
+    fitted.empty_below = empty_threshold(fitted, {d: v.own for d, v in data.items()})
+    calibrator = LogisticCalibrator(
+        fitted.weights,
+        fitted.bias,
+        [shipped_feature(f) for f in fitted.features],
+        fitted.info,
+        fitted.empty_below,
+    )
+    calibrator.info.update(
+        {
+            "signals": "HybridSignals()"
+            if variant == "hybrid-titles"
+            else "HybridSignals(title_key=None)",
+            "model": "all-MiniLM-L6-v2",
+            "chosen_by": "benchmarks/udcg_lodo.py (leave-one-data-set-out)",
+            "empty_below": "smallest per-data-set 1% quantile of the best candidate's probability",
+        }
+    )
+    calibrator.save(path)
+    return calibrator
+
+
+def plot_curves(result: dict[str, Any], path: Path) -> None:
+    """Recall vs mean kept: the default's threshold curve beside MiniLM top-k, per data set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    chosen = result["selection"]["chosen"]
+    folds = result["folds"]
+    fig, axes = plt.subplots(1, len(folds), figsize=(3.2 * len(folds), 3.2), squeeze=False)
+    for ax, (dataset, fold) in zip(axes[0], folds.items(), strict=True):
+        points = fold["variants"][chosen["variant"]]["rules"]["sum-margin"]["curve"]
+        ax.plot([p["kept"] for p in points], [p["recall"] for p in points], "o-", ms=3,
+                label="reranker (threshold sweep)")  # fmt: skip
+        ax.plot([p["kept"] for p in points], [p["top_k_recall"] for p in points], "s--", ms=3,
+                label="MiniLM top-k, same size")  # fmt: skip
+        default = fold["variants"][chosen["variant"]]["rules"][chosen["rule"]]["metrics"]
+        ax.plot([default["kept"]], [default["recall"]], "r*", ms=10, label="default")
+        ax.set_title(f"{dataset} (held out)", fontsize=9)
+        ax.set_xlabel("passages kept (mean, log scale)", fontsize=8)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks([1, 2, 5, 10, 20, 50])
+        ax.tick_params(labelsize=7)
+    axes[0][0].set_ylabel("relevant recall", fontsize=8)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument(
+        "--write-default",
+        action="store_true",
+        help=f"refit the chosen variant on every data set and save it as {DEFAULT_CALIBRATOR}",
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    data = {d: load_lists(d) for d in args.datasets}
+    folds = {d: fold(d, data) for d in args.datasets}
+    result = {
+        "kind": "udcg-lodo",
+        "protocol": (
+            "leave-one-data-set-out: every calibrator is fitted on the other data sets' lists "
+            "(each with its twin and a foreign list) and evaluated on the held-out one"
+        ),
+        "scorer": "all-MiniLM-L6-v2 cosine (passage text)",
+        "features": {k: list(v) for k, v in FEATURES.items()},
+        "rules": list(RULES),
+        "folds": folds,
+        "selection": select(folds),
+        "environment": environment(),
+        "machine": platform.node(),
+        "command": "python benchmarks/udcg_lodo.py " + " ".join(argv),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    chosen = result["selection"]["chosen"]
+    print(f"chosen across folds: {chosen['variant']} + {chosen['rule']}")
+    if args.write_default:
+        calibrator = write_default(data, chosen["variant"], SHIPPED / f"{DEFAULT_CALIBRATOR}.json")
+        result["default_calibrator"] = {"name": DEFAULT_CALIBRATOR, **calibrator.to_dict()}
+        print(f"saved {DEFAULT_CALIBRATOR}: {calibrator}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(result, indent=1, allow_nan=False, default=_nan_safe) + "\n", encoding="utf-8"
+    )
+    plot_curves(result, PLOT)
+    print(f"wrote {args.out} and {PLOT} in {result['seconds']} s")
+    return 0
+
+
+def _nan_safe(value: Any) -> Any:
+    raise TypeError(f"not JSON: {value!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
