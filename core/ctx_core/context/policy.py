@@ -19,7 +19,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,9 @@ class ScriptedPolicy:
             agent's would be, so a reader LLM sees the hits.
         record_bookkeeping: Also append the fragment and fold calls and their results.
         formatter: How results are written into the context.
+        restore_hits: After each search, restore the folded or summarized fragments that
+            hold its hits (one ``restore_fragment`` call), so the reader sees their
+            original text again, byte for byte.
     """
 
     searches: Sequence[Mapping[str, Any]] = field(default_factory=list)
@@ -50,6 +53,7 @@ class ScriptedPolicy:
     record: bool = True
     record_bookkeeping: bool = False
     formatter: Callable[[Mapping[str, Any]], str] = format_tool_result
+    restore_hits: bool = False
 
     @classmethod
     def last_update(
@@ -100,27 +104,58 @@ class ScriptedPolicy:
             searches=searches, window_tokens=window_tokens, detail_window=detail_window, **options
         )
 
+    def steps(self) -> Generator[tuple[str, dict[str, Any]], Mapping[str, Any], None]:
+        """The script as a generator of ``(tool name, arguments)``; send each call's result back.
+
+        This is the script without a context of its own: :meth:`run` drives it with
+        :class:`ContextTools`, and an agent framework can drive it one model call at a
+        time (each yielded step becomes a tool call; its result is sent back).
+
+        Examples:
+            >>> plan = ScriptedPolicy.search_terms(["kea"], window_tokens=None).steps()
+            >>> next(plan)[0]
+            'search_context'
+            >>> plan.send({"ok": True, "hits": []})
+            Traceback (most recent call last):
+            ...
+            StopIteration
+        """
+        if self.window_tokens is not None:
+            made = yield "fragment_context", {"window_tokens": self.window_tokens}
+            if made.get("ok"):
+                yield "fold_fragment", {"fragment_id": "all"}
+        for arguments in self.searches:
+            found = yield "search_context", dict(arguments)
+            if not found.get("ok"):
+                continue
+            hits = list(found.get("hits", []))
+            if self.detail_window is not None:
+                for hit in hits:
+                    yield "get_search_detail", {"hit_id": hit["hit_id"], "window": self.detail_window}
+            if self.restore_hits:
+                hidden = [
+                    hit["fragment_id"]
+                    for hit in hits
+                    if hit.get("fragment_id") and hit.get("fragment_state") != "shown"
+                ]
+                if hidden:
+                    yield "restore_fragment", {"fragment_id": ",".join(dict.fromkeys(hidden))}
+
     def run(self, tools: ContextTools) -> list[ToolCallRecord]:
         """Run the script on ``tools.context``; the records of every call, in order."""
         records: list[ToolCallRecord] = []
-
-        def call(name: str, arguments: Mapping[str, Any]) -> ToolCallRecord:
-            record = ToolCallRecord(name, dict(arguments), tools.call(name, arguments))
-            records.append(record)
-            bookkeeping = name in ("fragment_context", "fold_fragment")
-            if self.record and (self.record_bookkeeping or not bookkeeping):
-                record_tool_call(tools.context, call_text(name, arguments), record, self.formatter)
-            return record
-
-        if self.window_tokens is not None:
-            made = call("fragment_context", {"window_tokens": self.window_tokens})
-            if made.ok:
-                call("fold_fragment", {"fragment_id": "all"})
-        for arguments in self.searches:
-            found = call("search_context", arguments)
-            if self.detail_window is not None and found.ok:
-                for hit in found.result["hits"]:
-                    call(
-                        "get_search_detail", {"hit_id": hit["hit_id"], "window": self.detail_window}
+        plan = self.steps()
+        try:
+            name, arguments = next(plan)
+            while True:
+                record = ToolCallRecord(name, dict(arguments), tools.call(name, arguments))
+                records.append(record)
+                bookkeeping = name in ("fragment_context", "fold_fragment")
+                if self.record and (self.record_bookkeeping or not bookkeeping):
+                    record_tool_call(
+                        tools.context, call_text(name, arguments), record, self.formatter
                     )
+                name, arguments = plan.send(record.result)
+        except StopIteration:
+            pass
         return records
