@@ -7,8 +7,8 @@ everything after it) are cut into fragments of about ``window_tokens`` tokens, a
 the oldest fragments are folded (or summarized) until the context fits. It acts
 only through the context tools (:class:`~ctx_core.context.ContextTools`), so each
 step is an ordinary, undoable operation, and every folded character stays in the
-context: ``restore_fragment`` shows it again byte for byte, ``search_context``
-finds it while folded.
+context: ``restore_fragment`` shows it again byte for byte (and the budget leaves
+a restored fragment shown), ``search_context`` finds it while folded.
 
 Framework adapters call :meth:`ContextBudget.apply` before each model call (the
 LangChain agent middleware, the LlamaIndex memory).
@@ -129,8 +129,10 @@ class ContextBudget:
         """Fold or summarize until the context fits; the tool calls made, in order.
 
         Does nothing (returns ``[]``) while the rendered context is within ``max_tokens``.
-        When even folding every eligible fragment leaves it above the target, it folds
-        them all and logs a warning: the protected messages alone are too long.
+        Fragments that were restored (by the model, through ``restore_fragment``) are
+        never folded again. When even folding every eligible fragment leaves the context
+        above the target, it folds them all and logs it: the protected messages and the
+        restored fragments alone are longer.
         """
         context = tools.context
         if context.render().total_tokens <= self.max_tokens:
@@ -153,10 +155,13 @@ class ContextBudget:
                 continue  # short messages are not worth a marker of their own
             if _unfragmented(context, index).strip():
                 call("fragment_context", {"window_tokens": self.window_tokens, "message": index})
+        # a fragment someone restored stays shown: the model asked for it back
+        restored = {i for op in context.history if op.kind == "restore" for i in op.fragment_ids}
         shown = [
             f
             for f in context.fragments
             if f.state is FragmentState.SHOWN
+            and f.id not in restored
             and f.end[0] < protected
             and not (self.keep_system and context.messages[f.start[0]].role == "system")
         ]
@@ -178,9 +183,9 @@ class ContextBudget:
                 break
             excess = context.render().total_tokens - self.target
         if excess > 0:
-            logger.warning(
+            logger.info(
                 "context budget: %d tokens over the target of %d after folding every eligible "
-                "fragment (the protected messages alone are longer)",
+                "fragment (the protected messages and restored fragments alone are longer)",
                 excess,
                 self.target,
             )
