@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
@@ -49,11 +48,12 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, ToolMessage
 
 from ctx_core.context import TOOL_NAMES, ContextBudget, ContextTools, WorkingContext
+from ctx_core.context.budget import ContextRead
 from ctx_core.tokens import TokenCounter
 from langchain_ctx.context_tools import ContextToolkit
 from langchain_ctx.llm import LangChainLLM
 
-__all__ = ["DEFAULT_TOOL_NAMES", "ActiveContextMiddleware", "ModelRead"]
+__all__ = ["DEFAULT_TOOL_NAMES", "ActiveContextMiddleware"]
 
 #: The tools the middleware offers the model by default: find and bring back what was folded.
 DEFAULT_TOOL_NAMES = (
@@ -65,39 +65,6 @@ DEFAULT_TOOL_NAMES = (
 )
 
 _ROLE_OF_TYPE = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
-
-
-@dataclass(frozen=True)
-class ModelRead:
-    """What the model was given at one model call.
-
-    Attributes:
-        messages: Messages in the request (the system message not included).
-        context_tokens: Tokens of the message texts the model read (folded spans as markers).
-        original_tokens: Tokens of the same messages unfolded.
-        system_tokens: Tokens of the system message (0 without one).
-        fragments: Fragments in the working context at that call.
-        folded: Of those, how many were folded or summarized.
-        budget_calls: Tool calls the budget made before this model call.
-    """
-
-    messages: int
-    context_tokens: int
-    original_tokens: int
-    system_tokens: int
-    fragments: int
-    folded: int
-    budget_calls: int
-
-    @property
-    def tokens_read(self) -> int:
-        """Tokens the model read: system message plus (rendered) messages."""
-        return self.system_tokens + self.context_tokens
-
-    @property
-    def tokens_without(self) -> int:
-        """Tokens it would have read without the middleware."""
-        return self.system_tokens + self.original_tokens
 
 
 def _text(message: BaseMessage) -> str:
@@ -132,7 +99,8 @@ class ActiveContextMiddleware(AgentMiddleware):
 
     Attributes:
         context: The working context (originals, fragments, operations).
-        reads: One :class:`ModelRead` per model call, in order.
+        reads: One ``ContextRead`` per model call, in order: tokens read with and without
+            the middleware.
         budget_records: The budget's tool calls, in order.
     """
 
@@ -161,7 +129,7 @@ class ActiveContextMiddleware(AgentMiddleware):
         self.tools = ContextToolkit(
             context=self.context, llm=core_llm, embedder=embedder, tool_names=list(tool_names)
         ).get_tools()
-        self.reads: list[ModelRead] = []
+        self.reads: list[ContextRead] = []
         self.budget_records: list[Any] = []
         self._originals: list[BaseMessage] = []
         self._lock = threading.Lock()
@@ -226,15 +194,11 @@ class ActiveContextMiddleware(AgentMiddleware):
                 )
             ]
             system = request.system_message
-            fragments = self.context.fragments
             self.reads.append(
-                ModelRead(
-                    messages=len(messages),
-                    context_tokens=rendered.total_tokens,
-                    original_tokens=rendered.original_total_tokens,
-                    system_tokens=self.context.counter.count(system.text) if system else 0,
-                    fragments=len(fragments),
-                    folded=sum(f.state.value != "shown" for f in fragments),
+                ContextRead.of(
+                    self.context,
+                    rendered,
+                    system=system.text if system else "",
                     budget_calls=len(records),
                 )
             )

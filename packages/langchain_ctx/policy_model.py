@@ -133,25 +133,15 @@ class ScriptedPolicyChatModel(BaseChatModel):
         """
         start = max((i for i, m in enumerate(messages) if m.type == "human"), default=-1) + 1
         results = {m.tool_call_id: m for m in messages[start:] if isinstance(m, ToolMessage)}
-        plan = self.policy.steps()
-        try:
-            step = next(plan)
-            for message in messages[start:]:
-                if not isinstance(message, AIMessage):
-                    continue
+        done = []
+        for message in messages[start:]:
+            if isinstance(message, AIMessage):
                 for call in message.tool_calls:
-                    if call["name"] != step[0]:
-                        raise ValueError(
-                            f"the conversation called {call['name']!r} where the script calls "
-                            f"{step[0]!r}"
-                        )
-                    done = results.get(call["id"] or "")
-                    if done is None:
+                    result = results.get(call["id"] or "")
+                    if result is None:
                         raise ValueError(f"tool call {call['id']!r} has no result yet")
-                    step = plan.send(_result(done))
-        except StopIteration:
-            return None
-        return step
+                    done.append((call["name"], _result(result)))
+        return self.policy.next_call(done)
 
     def _reader_prompt(self, messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
         """The conversation for the reader: tool calls in the ``<tool_call>`` text format."""

@@ -36,13 +36,67 @@ from typing import Any
 from ctx_core.context.agent import ToolCallRecord
 from ctx_core.context.fragments import FragmentState
 from ctx_core.context.tools import ContextTools
-from ctx_core.context.working import WorkingContext
+from ctx_core.context.working import RenderedContext, WorkingContext
 
-__all__ = ["MODES", "ContextBudget"]
+__all__ = ["MODES", "ContextBudget", "ContextRead"]
 
 logger = logging.getLogger(__name__)
 
 MODES = ("fold", "summarize")
+
+
+@dataclass(frozen=True)
+class ContextRead:
+    """What a model was given at one call, in tokens, with and without the folding.
+
+    Attributes:
+        messages: Messages given (a system prompt the framework adds not included).
+        context_tokens: Tokens of those messages as rendered (folded spans as markers).
+        original_tokens: Tokens of the same messages unfolded.
+        system_tokens: Tokens of the system prompt (0 without one).
+        fragments: Fragments in the working context at that call.
+        folded: Of those, how many were folded or summarized.
+        budget_calls: Tool calls the budget made just before this call.
+    """
+
+    messages: int
+    context_tokens: int
+    original_tokens: int
+    system_tokens: int = 0
+    fragments: int = 0
+    folded: int = 0
+    budget_calls: int = 0
+
+    @property
+    def tokens_read(self) -> int:
+        """Tokens the model read: system prompt plus (rendered) messages."""
+        return self.system_tokens + self.context_tokens
+
+    @property
+    def tokens_without(self) -> int:
+        """Tokens it would have read with nothing folded."""
+        return self.system_tokens + self.original_tokens
+
+    @classmethod
+    def of(
+        cls,
+        context: WorkingContext,
+        rendered: RenderedContext,
+        *,
+        system: str = "",
+        budget_calls: int = 0,
+    ) -> ContextRead:
+        """The record of a model call given ``rendered`` (a render of ``context``)."""
+        fragments = context.fragments
+        return cls(
+            messages=len(rendered.messages),
+            context_tokens=rendered.total_tokens,
+            original_tokens=rendered.original_total_tokens,
+            system_tokens=context.counter.count(system) if system else 0,
+            fragments=len(fragments),
+            folded=sum(f.state is not FragmentState.SHOWN for f in fragments),
+            budget_calls=budget_calls,
+        )
 
 
 def _unfragmented(context: WorkingContext, index: int) -> str:

@@ -141,6 +141,42 @@ class ScriptedPolicy:
                 if hidden:
                     yield "restore_fragment", {"fragment_id": ",".join(dict.fromkeys(hidden))}
 
+    def next_call(
+        self, done: Sequence[tuple[str, Mapping[str, Any]]] = ()
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The script's next call after the calls ``done`` (each its name and result), or ``None``.
+
+        This replays :meth:`steps`, so a caller that keeps no state (a chat model given the
+        conversation so far) can follow the script.
+
+        Raises:
+            ValueError: ``done`` is not the script's calls (a name differs, or the script
+                ended before them).
+
+        Examples:
+            >>> policy = ScriptedPolicy.last_update(["bird"], window_tokens=None)
+            >>> policy.next_call()
+            ('search_context', {'query': 'bird:', 'newest_first': True, 'max_results': 1, 'window': 80})
+            >>> policy.next_call([("search_context", {"ok": True, "hits": []})]) is None
+            True
+        """
+        plan = self.steps()
+        step: tuple[str, dict[str, Any]] | None
+        try:
+            step = next(plan)
+        except StopIteration:
+            step = None
+        for position, (name, result) in enumerate(done):
+            if step is None:
+                raise ValueError(f"the script has {position} calls but {len(done)} were made")
+            if name != step[0]:
+                raise ValueError(f"call {position} is {name!r} where the script calls {step[0]!r}")
+            try:
+                step = plan.send(result)
+            except StopIteration:
+                step = None
+        return step
+
     def run(self, tools: ContextTools) -> list[ToolCallRecord]:
         """Run the script on ``tools.context``; the records of every call, in order."""
         records: list[ToolCallRecord] = []
