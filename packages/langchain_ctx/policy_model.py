@@ -49,6 +49,7 @@ from pydantic import ConfigDict, Field
 
 from ctx_core.context import ScriptedPolicy
 from ctx_core.context.agent import call_text
+from ctx_core.context.policy import question_last
 from ctx_core.llm import LLM
 from langchain_ctx.llm import LangChainLLM
 
@@ -144,7 +145,10 @@ class ScriptedPolicyChatModel(BaseChatModel):
         return self.policy.next_call(done)
 
     def _reader_prompt(self, messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
-        """The conversation for the reader: tool calls in the ``<tool_call>`` text format."""
+        """The conversation for the reader: tool calls in the ``<tool_call>`` text format,
+        and the latest user message (the question) moved after this turn's tool traffic,
+        where the context benchmark's reader reads it, so the reader answers it instead of
+        continuing the tool calls."""
         prompt = []
         for message in messages:
             role = _ROLE_OF_TYPE.get(message.type, "user")
@@ -153,7 +157,7 @@ class ScriptedPolicyChatModel(BaseChatModel):
                 calls = "".join(call_text(c["name"], c["args"]) for c in message.tool_calls)
                 text = f"{text}\n{calls}".strip()
             prompt.append({"role": role, "content": text})
-        return prompt
+        return question_last(prompt)
 
     def _reply(self, messages: list[BaseMessage]) -> tuple[AIMessage | None, list[dict[str, str]]]:
         step = self.next_step(messages)

@@ -4,7 +4,7 @@
 :class:`~ctx_core.context.ScriptedPolicy`: each call returns the script's next
 context-tool call (a ``ToolCallBlock``), and once the script is done a ``reader``
 writes the answer from the messages the agent gave it (tool calls in the core agent's
-``<tool_call>`` text format). It keeps no state: the step is replayed from the tool
+``<tool_call>`` text format, the question moved after them). It keeps no state: the step is replayed from the tool
 calls and results after the latest user message. The LangChain counterpart is
 ``langchain_ctx.ScriptedPolicyChatModel``.
 
@@ -54,6 +54,7 @@ from llama_index.core.tools.types import BaseTool
 
 from ctx_core.context import ScriptedPolicy
 from ctx_core.context.agent import call_text
+from ctx_core.context.policy import question_last
 from ctx_core.llm import LLM
 from llamaindex_ctx.llm import LlamaIndexLLM
 
@@ -146,6 +147,7 @@ class ScriptedPolicyLLM(FunctionCallingLLM):
                 )
                 text = f"{text}\n{written}".strip()
             prompt.append({"role": role, "content": text})
+        prompt = question_last(prompt)
         if isinstance(self.reader, LlamaLLM):
             # a framework LLM takes a tool message only after a matching tool call: tool
             # results go to it as user messages

@@ -26,7 +26,7 @@ from typing import Any
 from ctx_core.context.agent import ToolCallRecord, call_text, record_tool_call
 from ctx_core.context.tools import ContextTools, format_tool_result
 
-__all__ = ["ScriptedPolicy"]
+__all__ = ["ScriptedPolicy", "question_last"]
 
 
 @dataclass
@@ -195,3 +195,23 @@ class ScriptedPolicy:
         except StopIteration:
             pass
         return records
+
+
+def question_last(prompt: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """``prompt`` with its latest user message moved to the end (after the tool traffic).
+
+    A reader answering after a scripted policy's tool calls reads the question last, as
+    in the context benchmark (where the policy runs before the question is asked);
+    otherwise a small model tends to continue the pattern of tool calls.
+
+    Examples:
+        >>> question_last([{"role": "user", "content": "doc"}, {"role": "user", "content": "q?"},
+        ...     {"role": "assistant", "content": "<tool_call>...</tool_call>"},
+        ...     {"role": "tool", "content": "hits"}])[-1]
+        {'role': 'user', 'content': 'q?'}
+    """
+    messages = [dict(m) for m in prompt]
+    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    if users and users[-1] < len(messages) - 1:
+        messages.append(messages.pop(users[-1]))
+    return messages
