@@ -1,9 +1,9 @@
 """Active context management as a LangChain agent middleware (``create_agent(middleware=[...])``).
 
-:class:`ActiveContextMiddleware` sits beside langchain's ``SummarizationMiddleware`` and
+`ActiveContextMiddleware` sits beside langchain's ``SummarizationMiddleware`` and
 ``ContextEditingMiddleware``. Before every model call it mirrors the agent's messages
-into a core :class:`~ctx_core.context.WorkingContext` (append-only, byte for byte),
-lets a :class:`~ctx_core.context.ContextBudget` fold (or summarize) the older parts
+into a core `ctx_core.context.WorkingContext` (append-only, byte for byte),
+lets a `ctx_core.context.ContextBudget` fold (or summarize) the older parts
 once the conversation exceeds its budget, and hands the model the rendered messages:
 folded spans become one-line markers, everything else is the original message object
 with only its text replaced. The agent's state is never rewritten, so the checkpointed
@@ -91,7 +91,7 @@ class ActiveContextMiddleware(AgentMiddleware):
             windows once the conversation passes 4,000 tokens, never the current turn).
             ``None``: never fold automatically (the model folds with the tools).
         tool_names: Context tools to register with the agent (default
-            :data:`DEFAULT_TOOL_NAMES`; ``()`` for none).
+            `DEFAULT_TOOL_NAMES`; ``()`` for none).
         llm: Writes summaries (``budget.mode="summarize"`` and the ``summarize_fragment``
             tool): a core ``LLM`` or any LangChain chat model.
         embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).

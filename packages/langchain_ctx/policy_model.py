@@ -1,7 +1,7 @@
 """The core scripted policy as a LangChain tool-calling chat model, for reproducible agents.
 
-:class:`ScriptedPolicyChatModel` plays the deciding model of a LangChain agent
-(``create_agent``) with a core :class:`~ctx_core.context.ScriptedPolicy`: on each
+`ScriptedPolicyChatModel` plays the deciding model of a LangChain agent
+(``create_agent``) with a core `ctx_core.context.ScriptedPolicy`: on each
 call it emits the script's next context-tool call, and once the script is done it
 hands the conversation it was given (tool calls written in the core agent's
 ``<tool_call>`` format, tool results as tool messages) to a ``reader`` model that

@@ -1,15 +1,15 @@
 """Active context management as a LlamaIndex agent memory (``FunctionAgent(..., memory=...)``).
 
-:class:`ActiveContextMemory` is a ``BaseMemory`` for ``FunctionAgent`` and
+`ActiveContextMemory` is a ``BaseMemory`` for ``FunctionAgent`` and
 ``AgentWorkflow``: it stores the chat history, byte for byte, in a core
-:class:`~ctx_core.context.WorkingContext`, and every ``get()`` (what the agent sends
+`ctx_core.context.WorkingContext`, and every ``get()`` (what the agent sends
 the LLM, fetched again after each round of tool calls) lets a
-:class:`~ctx_core.context.ContextBudget` fold (or summarize) the older parts once the
+`ctx_core.context.ContextBudget` fold (or summarize) the older parts once the
 history exceeds its budget, then returns the rendered messages: folded spans become
 one-line markers, everything else is the original ``ChatMessage`` with only its text
 replaced. ``get_all()`` returns the history unfolded.
 
-:meth:`ActiveContextMemory.tool_spec` gives the context tools bound to the same
+`ActiveContextMemory.tool_spec` gives the context tools bound to the same
 working context: the agent can search what was folded and restore it, and the next
 ``get()`` shows the restored span exactly as it was.
 
@@ -45,7 +45,7 @@ from llamaindex_ctx.llm import LlamaIndexLLM
 
 __all__ = ["DEFAULT_TOOL_NAMES", "ActiveContextMemory"]
 
-#: The tools :meth:`ActiveContextMemory.tool_spec` offers by default: find and restore.
+#: The tools `ActiveContextMemory.tool_spec` offers by default: find and restore.
 DEFAULT_TOOL_NAMES = (
     "search_context",
     "get_search_detail",
@@ -101,7 +101,7 @@ class ActiveContextMemory(BaseMemory):
         budget: When and how to fold (default ``ContextBudget()``: the oldest 200-token
             windows once the history passes 4,000 tokens, never the current turn).
             ``None``: never fold automatically (the agent folds with the tools).
-        tool_names: Tools :meth:`tool_spec` offers (default :data:`DEFAULT_TOOL_NAMES`).
+        tool_names: Tools `tool_spec` offers (default `DEFAULT_TOOL_NAMES`).
         llm: Writes summaries (``budget.mode="summarize"``): a core ``LLM`` or any
             LlamaIndex LLM.
         embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
@@ -202,7 +202,7 @@ class ActiveContextMemory(BaseMemory):
             self.put(message)
 
     def reset(self) -> None:
-        """Forget the history (tool specs from :meth:`tool_spec` follow the new context)."""
+        """Forget the history (tool specs from `tool_spec` follow the new context)."""
         with self._lock:
             self._context = WorkingContext(counter=self._context.counter)
             self._tools = ContextTools(self._context, llm=self.llm, embedder=self.embedder)

@@ -1,7 +1,7 @@
 """The core scripted policy as a LlamaIndex function-calling LLM, for reproducible agents.
 
-:class:`ScriptedPolicyLLM` plays the deciding LLM of a ``FunctionAgent`` with a core
-:class:`~ctx_core.context.ScriptedPolicy`: each call returns the script's next
+`ScriptedPolicyLLM` plays the deciding LLM of a ``FunctionAgent`` with a core
+`ctx_core.context.ScriptedPolicy`: each call returns the script's next
 context-tool call (a ``ToolCallBlock``), and once the script is done a ``reader``
 writes the answer from the messages the agent gave it (tool calls in the core agent's
 ``<tool_call>`` text format, the question moved after them). It keeps no state: the step is replayed from the tool
@@ -182,7 +182,7 @@ class ScriptedPolicyLLM(FunctionCallingLLM):
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        """Async twin of :meth:`chat` (the reader's ``acomplete``)."""
+        """Async twin of `chat` (the reader's ``acomplete``)."""
         message = self._step_message(messages)
         if message is None:
             reader, prompt = self._reader_call(messages)
@@ -192,7 +192,7 @@ class ScriptedPolicyLLM(FunctionCallingLLM):
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        """:meth:`chat` as a stream of one response."""
+        """`chat` as a stream of one response."""
         response = self.chat(messages, **kwargs)
 
         def gen() -> Generator[ChatResponse, None, None]:
@@ -204,7 +204,7 @@ class ScriptedPolicyLLM(FunctionCallingLLM):
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        """:meth:`achat` as a stream of one response."""
+        """`achat` as a stream of one response."""
         response = await self.achat(messages, **kwargs)
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
@@ -222,7 +222,7 @@ class ScriptedPolicyLLM(FunctionCallingLLM):
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        """Async twin of :meth:`complete`."""
+        """Async twin of `complete`."""
         reply = await self.achat([ChatMessage(role=MessageRole.USER, content=prompt)])
         return CompletionResponse(text=reply.message.content or "")
 
@@ -230,7 +230,7 @@ class ScriptedPolicyLLM(FunctionCallingLLM):
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        """:meth:`complete` as a stream of one response."""
+        """`complete` as a stream of one response."""
         response = self.complete(prompt)
 
         def gen() -> Generator[CompletionResponse, None, None]:
@@ -242,7 +242,7 @@ class ScriptedPolicyLLM(FunctionCallingLLM):
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        """:meth:`acomplete` as a stream of one response."""
+        """`acomplete` as a stream of one response."""
         response = await self.acomplete(prompt)
 
         async def gen() -> AsyncGenerator[CompletionResponse, None]:

@@ -1,16 +1,16 @@
 """Keep a working context under a token budget by folding (or summarizing) its older parts.
 
-:class:`ContextBudget` is the automatic counterpart of an agent folding its own
+`ContextBudget` is the automatic counterpart of an agent folding its own
 context: when the rendered context grows past ``max_tokens``, the messages before
 the protected tail (by default the current turn: the latest user message and
 everything after it) are cut into fragments of about ``window_tokens`` tokens, and
 the oldest fragments are folded (or summarized) until the context fits. It acts
-only through the context tools (:class:`~ctx_core.context.ContextTools`), so each
+only through the context tools (`ctx_core.context.ContextTools`), so each
 step is an ordinary, undoable operation, and every folded character stays in the
 context: ``restore_fragment`` shows it again byte for byte (and the budget leaves
 a restored fragment shown), ``search_context`` finds it while folded.
 
-Framework adapters call :meth:`ContextBudget.apply` before each model call (the
+Framework adapters call `ContextBudget.apply` before each model call (the
 LangChain agent middleware, the LlamaIndex memory).
 
 Examples:

@@ -107,8 +107,8 @@ class ScriptedPolicy:
     def steps(self) -> Generator[tuple[str, dict[str, Any]], Mapping[str, Any], None]:
         """The script as a generator of ``(tool name, arguments)``; send each call's result back.
 
-        This is the script without a context of its own: :meth:`run` drives it with
-        :class:`ContextTools`, and an agent framework can drive it one model call at a
+        This is the script without a context of its own: `run` drives it with
+        `ContextTools`, and an agent framework can drive it one model call at a
         time (each yielded step becomes a tool call; its result is sent back).
 
         Examples:
@@ -146,7 +146,7 @@ class ScriptedPolicy:
     ) -> tuple[str, dict[str, Any]] | None:
         """The script's next call after the calls ``done`` (each its name and result), or ``None``.
 
-        This replays :meth:`steps`, so a caller that keeps no state (a chat model given the
+        This replays `steps`, so a caller that keeps no state (a chat model given the
         conversation so far) can follow the script.
 
         Raises:
