@@ -144,8 +144,7 @@ def run_one(
         ]
         # the restored fragments are the document's own characters, byte for byte
         record["restored_exact"] = all(
-            middleware.context.fragment_text(f.id)
-            == item.document[f.start[1] : f.end[1]]
+            middleware.context.fragment_text(f.id) == item.document[f.start[1] : f.end[1]]
             for f in middleware.context.fragments
             if f.state.value == "shown" and f.start[0] == 0
         )

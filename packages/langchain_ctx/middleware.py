@@ -139,9 +139,9 @@ class ActiveContextMiddleware(AgentMiddleware):
     def _metadata(self, message: BaseMessage) -> dict[str, Any]:
         """Mark the model's own context-tool traffic (search skips it, as in the core agent)."""
         ours = set(self.tool_names) | set(TOOL_NAMES)
-        if isinstance(message, AIMessage) and message.tool_calls:
-            if all(call["name"] in ours for call in message.tool_calls):
-                return {"agent": "tool_call"}
+        calls = message.tool_calls if isinstance(message, AIMessage) else []
+        if calls and all(call["name"] in ours for call in calls):
+            return {"agent": "tool_call"}
         if isinstance(message, ToolMessage) and message.name in ours:
             return {"agent": "tool_result"}
         return {}

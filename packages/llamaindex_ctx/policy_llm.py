@@ -292,4 +292,3 @@ class ScriptedPolicyLLM(FunctionCallingLLM):
         if not calls and error_on_no_tool_call:
             raise ValueError("the reply has no tool call")
         return calls
-

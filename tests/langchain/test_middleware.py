@@ -16,7 +16,8 @@ from langchain_ctx import ActiveContextMiddleware, ScriptedPolicyChatModel
 
 SOURCE = {key: [f"{key}-{i:03d}" for i in range(60)] for key in ("bird", "fruit", "tool", "gem")}
 HAYSTACK = " ".join(
-    f"Paragraph {i} talks about startups, essays and the weather in a plain way." for i in range(600)
+    f"Paragraph {i} talks about startups, essays and the weather in a plain way."
+    for i in range(600)
 )
 
 
@@ -189,3 +190,26 @@ def test_the_script_must_match_the_tools_the_agent_offers():
     policy = ScriptedPolicy.last_update(["bird"], window_tokens=None)
     with pytest.raises(ValueError, match="does not offer"):
         _agent(policy, middleware).invoke({"messages": [HumanMessage("bird: kea")]})
+
+
+@pytest.mark.slow
+def test_smollm2_reads_the_restored_needles(smollm2):
+    """The packaged SmolLM2 answers after the middleware folded the haystack and the script
+    restored the needles' fragments; what it manages is reported, not asserted."""
+    task = generate_multi_needle(2, 1500, seed=2, haystack=HAYSTACK)
+    middleware = ActiveContextMiddleware(budget=ContextBudget(max_tokens=400))
+    policy = ScriptedPolicy(
+        searches=[{"query": KINSHIP_REGEX, "mode": "regex", "max_results": 20, "window": 150}],
+        window_tokens=None,
+        restore_hits=True,
+    )
+    model = ScriptedPolicyChatModel(policy=policy, reader=smollm2, answer_max_tokens=24)
+    recorder = ReadRecorder()
+    out = create_agent(model, middleware=[middleware]).invoke(
+        {"messages": [HumanMessage(task.context), HumanMessage(task.question)]},
+        config={"callbacks": [recorder]},
+    )
+    answer = out["messages"][-1].content
+    assert isinstance(answer, str) and answer.strip()
+    assert all(needle.text in recorder.calls[-1][0].content for needle in task.needles)
+    assert all(r.context_tokens < r.original_tokens for r in middleware.reads)

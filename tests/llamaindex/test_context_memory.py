@@ -15,7 +15,8 @@ from llamaindex_ctx import ActiveContextMemory, ScriptedPolicyLLM
 
 SOURCE = {key: [f"{key}-{i:03d}" for i in range(60)] for key in ("bird", "fruit", "tool", "gem")}
 HAYSTACK = " ".join(
-    f"Paragraph {i} talks about startups, essays and the weather in a plain way." for i in range(600)
+    f"Paragraph {i} talks about startups, essays and the weather in a plain way."
+    for i in range(600)
 )
 
 
@@ -39,7 +40,9 @@ async def test_function_agent_reads_folded_history_and_restores_byte_for_byte():
     calls, response = await _run(agent, memory, task.question(key))
     assert [c.tool_name for c in calls] == ["search_context", "restore_fragment"]
     hit = calls[0].tool_output.raw_output
-    assert f'"snippet": "{key}: {task.answers[key]};"' in hit and '"fragment_state": "folded"' in hit
+    assert (
+        f'"snippet": "{key}: {task.answers[key]};"' in hit and '"fragment_state": "folded"' in hit
+    )
     # the three reads the LLM got (start, after each tool round) were far smaller than the
     # history; a fourth read, after the answer was stored, is the agent's closing one
     assert len(memory.reads) == 4
@@ -56,7 +59,16 @@ async def test_function_agent_reads_folded_history_and_restores_byte_for_byte():
     everything = memory.get_all()
     assert everything[0].content == task.context
     roles = [m.role.value for m in everything]
-    assert roles == ["user", "assistant", "user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert roles == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
 
 
 async def test_multi_needle_in_an_agent_workflow():
@@ -133,3 +145,19 @@ def test_bad_arguments_are_named():
         ActiveContextMemory().put("hello")
     with pytest.raises(TypeError, match="reader"):
         ScriptedPolicyLLM(policy=ScriptedPolicy(), reader="smollm2")
+
+
+@pytest.mark.slow
+async def test_smollm2_answers_from_the_folded_memory(smollm2):
+    task = generate_pi_llm(3, 30, seed=5, source=SOURCE)
+    key = task.keys[0]
+    memory = ActiveContextMemory(budget=ContextBudget(max_tokens=250, window_tokens=60))
+    memory.put(ChatMessage(role=MessageRole.USER, content=task.context))
+    memory.put(ChatMessage(role=MessageRole.ASSISTANT, content="Tracking."))
+    policy = ScriptedPolicy.last_update([key], window_tokens=None)
+    llm = ScriptedPolicyLLM(policy=policy, reader=smollm2, answer_max_tokens=24)
+    agent = FunctionAgent(tools=memory.tool_spec().to_tool_list(), llm=llm)
+    calls, response = await _run(agent, memory, task.question(key))
+    assert [c.tool_name for c in calls] == ["search_context"]
+    assert str(response).strip()
+    assert memory.reads[0].context_tokens < memory.reads[0].original_tokens / 3

@@ -149,7 +149,7 @@ class ContextBudget:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         target = self.target_tokens
         if target is not None and (
-            isinstance(target, bool) or not isinstance(target, int) or not 0 <= target
+            isinstance(target, bool) or not isinstance(target, int) or not target >= 0
         ):
             raise ValueError(f"target_tokens must be an integer >= 0, got {target!r}")
         if target is not None and target > self.max_tokens:

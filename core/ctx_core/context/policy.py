@@ -131,7 +131,10 @@ class ScriptedPolicy:
             hits = list(found.get("hits", []))
             if self.detail_window is not None:
                 for hit in hits:
-                    yield "get_search_detail", {"hit_id": hit["hit_id"], "window": self.detail_window}
+                    yield (
+                        "get_search_detail",
+                        {"hit_id": hit["hit_id"], "window": self.detail_window},
+                    )
             if self.restore_hits:
                 hidden = [
                     hit["fragment_id"]
