@@ -152,7 +152,7 @@ class ScriptedPolicyChatModel(BaseChatModel):
         prompt = []
         for message in messages:
             role = _ROLE_OF_TYPE.get(message.type, "user")
-            text = message.text
+            text = str(message.text)
             if isinstance(message, AIMessage) and message.tool_calls:
                 calls = "".join(call_text(c["name"], c["args"]) for c in message.tool_calls)
                 text = f"{text}\n{calls}".strip()
@@ -169,7 +169,9 @@ class ScriptedPolicyChatModel(BaseChatModel):
                 f"the script calls {name!r}, which the agent does not offer "
                 f"(bound tools: {list(self.bound_tools)})"
             )
-        call = ToolCall(name=name, args=arguments, id=f"call-{len(messages)}-{name}")
+        call = ToolCall(
+            name=name, args=arguments, id=f"call-{len(messages)}-{name}", type="tool_call"
+        )
         return AIMessage("", tool_calls=[call]), []
 
     def _reader(self, prompt: list[dict[str, str]]) -> tuple[LLM, list[dict[str, str]]]:
