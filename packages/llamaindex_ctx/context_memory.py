@@ -97,7 +97,7 @@ def _with_text(message: ChatMessage, text: str) -> ChatMessage:
 class ActiveContextMemory(BaseMemory):
     """A chat memory whose older messages are folded for the LLM and restorable by tools.
 
-    Args:
+    Attributes:
         budget: When and how to fold (default ``ContextBudget()``: the oldest 200-token
             windows once the history passes 4,000 tokens, never the current turn).
             ``None``: never fold automatically (the agent folds with the tools).
@@ -105,8 +105,6 @@ class ActiveContextMemory(BaseMemory):
         llm: Writes summaries (``budget.mode="summarize"``): a core ``LLM`` or any
             LlamaIndex LLM.
         embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
-
-    Attributes:
         reads: One ``ContextRead`` per ``get()``: tokens returned with and without folding.
         budget_records: The budget's tool calls, in order.
     """
