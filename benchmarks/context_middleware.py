@@ -31,6 +31,7 @@ Results: ``benchmarks/results/context/middleware-<task>-<reader>.json``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from dataclasses import replace
@@ -194,6 +195,30 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     return metrics
 
 
+def markdown_table(paths: list[Path]) -> str:
+    """A Markdown table of result files: per size, tokens per call and accuracy per method."""
+    lines = [
+        "| task, size | plain tokens/call | scripted tokens/call | middleware tokens/call "
+        "(vs plain) | middleware last call | visible (plain / scripted / middleware) "
+        "| accuracy (plain / scripted / middleware) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        results = json.loads(Path(path).read_text(encoding="utf-8"))
+        for size, by in results["metrics"].items():
+            p, s, m = by["plain"], by["scripted"], by["middleware"]
+            key = "needles_visible" if "needles_visible" in m else "answer_visible"
+            visible = " / ".join(f"{x[key]:.2f}" for x in (p, s, m))
+            accuracy = " / ".join(f"{x['accuracy']:.2f}" for x in (p, s, m))
+            lines.append(
+                f"| {results['task']}, {size} (n={m['n']}) | {p['mean_tokens_per_call']:,.0f} "
+                f"| {s['mean_tokens_per_call']:,.0f} | {m['mean_tokens_per_call']:,.0f} "
+                f"({m['tokens_per_call_vs_plain']:.2f}x) | {m['mean_last_call_tokens']:,.0f} "
+                f"| {visible} | {accuracy} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", choices=("multi-needle", "pi-llm"), default="multi-needle")
@@ -211,7 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader", default="smollm2", help="model id or path of the reader")
     parser.add_argument("--limit", type=int, default=None, help="at most this many items")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--table", type=Path, nargs="+", help="print a Markdown table of these result files"
+    )
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(args.table))
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     methods = [m for m in args.methods.split(",") if m]
