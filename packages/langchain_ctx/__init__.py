@@ -10,12 +10,15 @@ from langchain_ctx.embeddings import CtxEmbeddings
 from langchain_ctx.incontext import InContextReranker
 from langchain_ctx.llm import CtxChatModel, LangChainLLM
 from langchain_ctx.memory import MemoryRetriever
+from langchain_ctx.middleware import ActiveContextMiddleware
+from langchain_ctx.policy_model import ScriptedPolicyChatModel
 from langchain_ctx.reranker import ContextReranker
 from langchain_ctx.retriever import RerankingRetriever
 from langchain_ctx.structurize import StructurizeTransformer
 from langchain_ctx.udcg import UDCGReranker
 
 __all__ = [
+    "ActiveContextMiddleware",
     "ContextReranker",
     "ContextTool",
     "ContextToolkit",
@@ -26,6 +29,7 @@ __all__ = [
     "LangChainLLM",
     "MemoryRetriever",
     "RerankingRetriever",
+    "ScriptedPolicyChatModel",
     "StructurizeTransformer",
     "UDCGReranker",
 ]

@@ -7,17 +7,20 @@ Examples:
 import warnings
 from typing import Any
 
+from llamaindex_ctx.context_memory import ActiveContextMemory
 from llamaindex_ctx.context_tools import ContextToolSpec
 from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.incontext import InContextRerankPostprocessor
 from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
 from llamaindex_ctx.memory import MemoryExtractTransform, MemoryRetriever
+from llamaindex_ctx.policy_llm import ScriptedPolicyLLM
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 from llamaindex_ctx.reranker import ContextRerankPostprocessor
 from llamaindex_ctx.structurize import StructurizePostprocessor, StructurizeTransform
 from llamaindex_ctx.udcg import UDCGRerankPostprocessor
 
 __all__ = [
+    "ActiveContextMemory",
     "ContextRerankPostprocessor",
     "ContextToolSpec",
     "CtxEmbedding",
@@ -27,6 +30,7 @@ __all__ = [
     "LlamaIndexLLM",
     "MemoryExtractTransform",
     "MemoryRetriever",
+    "ScriptedPolicyLLM",
     "StructurizePostprocessor",
     "StructurizeTransform",
     "UDCGRerankPostprocessor",

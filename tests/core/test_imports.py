@@ -37,6 +37,7 @@ EXPECTED_ALL = {
     "ctx_core.context": [
         "ActiveContextAgent",
         "AgentTurn",
+        "ContextBudget",
         "ContextMessage",
         "ContextTools",
         "Fragment",

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from langchain_classic.agents import AgentExecutor, create_tool_calling_agent
+from langchain.agents import create_agent
 from langchain_core.language_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolCall
-from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 
 from ctx_core.context import ContextTools, FragmentState, WorkingContext
 from langchain_ctx.context_tools import (
@@ -97,20 +96,14 @@ def test_tool_calling_agent_uses_the_toolkit():
             ]
         )
     )
-    prompt = ChatPromptTemplate.from_messages(
-        [
-            ("system", "Use the tools to inspect the conversation."),
-            ("human", "{input}"),
-            ("placeholder", "{agent_scratchpad}"),
-        ]
+    agent = create_agent(
+        scripted, toolkit.get_tools(), system_prompt="Use the tools to inspect the conversation."
     )
-    agent = create_tool_calling_agent(scripted, toolkit.get_tools(), prompt)
-    executor = AgentExecutor(agent=agent, tools=toolkit.get_tools(), return_intermediate_steps=True)
-    out = executor.invoke({"input": "What is the latest bird?"})
-    assert out["output"] == "The bird is emu."
-    ((action, observation),) = out["intermediate_steps"]
-    assert action.tool == "search_context"
-    hit = json.loads(observation)["hits"][0]
+    out = agent.invoke({"messages": [HumanMessage("What is the latest bird?")]})
+    assert out["messages"][-1].content == "The bird is emu."
+    (result,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert result.name == "search_context"
+    hit = json.loads(result.content)["hits"][0]
     assert hit["snippet"] == "bird: emu;"
     assert ctx.hits[hit["hit_id"]].start == DOC.index("bird: emu")
 

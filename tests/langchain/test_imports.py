@@ -3,6 +3,7 @@
 import langchain_ctx
 
 EXPECTED_ALL = [
+    "ActiveContextMiddleware",
     "ContextReranker",
     "ContextTool",
     "ContextToolkit",
@@ -13,6 +14,7 @@ EXPECTED_ALL = [
     "LangChainLLM",
     "MemoryRetriever",
     "RerankingRetriever",
+    "ScriptedPolicyChatModel",
     "StructurizeTransformer",
     "UDCGReranker",
 ]

@@ -3,6 +3,7 @@
 import llamaindex_ctx
 
 EXPECTED_ALL = [
+    "ActiveContextMemory",
     "ContextRerankPostprocessor",
     "ContextToolSpec",
     "CtxEmbedding",
@@ -12,6 +13,7 @@ EXPECTED_ALL = [
     "LlamaIndexLLM",
     "MemoryExtractTransform",
     "MemoryRetriever",
+    "ScriptedPolicyLLM",
     "StructurizePostprocessor",
     "StructurizeTransform",
     "UDCGRerankPostprocessor",

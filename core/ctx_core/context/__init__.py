@@ -4,7 +4,8 @@ After "Sculptor: Empowering LLMs with Cognitive Agency via Active Context Manage
 (2025). The conversation is kept byte for byte in a :class:`WorkingContext`; spans
 of it become fragments that can be folded, summarized, restored and searched,
 through tools an LLM calls (:class:`ContextTools`), in a loop
-(:class:`ActiveContextAgent`) or by a fixed script (:class:`ScriptedPolicy`).
+(:class:`ActiveContextAgent`) or by a fixed script (:class:`ScriptedPolicy`), or
+automatically under a token budget (:class:`ContextBudget`).
 
 Examples:
     >>> from ctx_core.context import ContextTools, WorkingContext
@@ -15,6 +16,7 @@ Examples:
 """
 
 from ctx_core.context.agent import ActiveContextAgent, AgentTurn
+from ctx_core.context.budget import ContextBudget
 from ctx_core.context.fragments import ContextMessage, Fragment, FragmentState
 from ctx_core.context.policy import ScriptedPolicy
 from ctx_core.context.tools import TOOL_NAMES, ContextTools, ToolSpec
@@ -24,6 +26,7 @@ __all__ = [
     "TOOL_NAMES",
     "ActiveContextAgent",
     "AgentTurn",
+    "ContextBudget",
     "ContextMessage",
     "ContextTools",
     "Fragment",

@@ -19,14 +19,14 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ctx_core.context.agent import ToolCallRecord, call_text, record_tool_call
 from ctx_core.context.tools import ContextTools, format_tool_result
 
-__all__ = ["ScriptedPolicy"]
+__all__ = ["ScriptedPolicy", "question_last"]
 
 
 @dataclass
@@ -42,6 +42,9 @@ class ScriptedPolicy:
             agent's would be, so a reader LLM sees the hits.
         record_bookkeeping: Also append the fragment and fold calls and their results.
         formatter: How results are written into the context.
+        restore_hits: After each search, restore the folded or summarized fragments that
+            hold its hits (one ``restore_fragment`` call), so the reader sees their
+            original text again, byte for byte.
     """
 
     searches: Sequence[Mapping[str, Any]] = field(default_factory=list)
@@ -50,6 +53,7 @@ class ScriptedPolicy:
     record: bool = True
     record_bookkeeping: bool = False
     formatter: Callable[[Mapping[str, Any]], str] = format_tool_result
+    restore_hits: bool = False
 
     @classmethod
     def last_update(
@@ -100,27 +104,117 @@ class ScriptedPolicy:
             searches=searches, window_tokens=window_tokens, detail_window=detail_window, **options
         )
 
+    def steps(self) -> Generator[tuple[str, dict[str, Any]], Mapping[str, Any], None]:
+        """The script as a generator of ``(tool name, arguments)``; send each call's result back.
+
+        This is the script without a context of its own: `run` drives it with
+        `ContextTools`, and an agent framework can drive it one model call at a
+        time (each yielded step becomes a tool call; its result is sent back).
+
+        Examples:
+            >>> plan = ScriptedPolicy.search_terms(["kea"], window_tokens=None).steps()
+            >>> next(plan)[0]
+            'search_context'
+            >>> plan.send({"ok": True, "hits": []})
+            Traceback (most recent call last):
+            ...
+            StopIteration
+        """
+        if self.window_tokens is not None:
+            made = yield "fragment_context", {"window_tokens": self.window_tokens}
+            if made.get("ok"):
+                yield "fold_fragment", {"fragment_id": "all"}
+        for arguments in self.searches:
+            found = yield "search_context", dict(arguments)
+            if not found.get("ok"):
+                continue
+            hits = list(found.get("hits", []))
+            if self.detail_window is not None:
+                for hit in hits:
+                    yield (
+                        "get_search_detail",
+                        {"hit_id": hit["hit_id"], "window": self.detail_window},
+                    )
+            if self.restore_hits:
+                hidden = [
+                    hit["fragment_id"]
+                    for hit in hits
+                    if hit.get("fragment_id") and hit.get("fragment_state") != "shown"
+                ]
+                if hidden:
+                    yield "restore_fragment", {"fragment_id": ",".join(dict.fromkeys(hidden))}
+
+    def next_call(
+        self, done: Sequence[tuple[str, Mapping[str, Any]]] = ()
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The script's next call after the calls ``done`` (each its name and result), or ``None``.
+
+        This replays `steps`, so a caller that keeps no state (a chat model given the
+        conversation so far) can follow the script.
+
+        Raises:
+            ValueError: ``done`` is not the script's calls (a name differs, or the script
+                ended before them).
+
+        Examples:
+            >>> policy = ScriptedPolicy.last_update(["bird"], window_tokens=None)
+            >>> policy.next_call()
+            ('search_context', {'query': 'bird:', 'newest_first': True, 'max_results': 1, 'window': 80})
+            >>> policy.next_call([("search_context", {"ok": True, "hits": []})]) is None
+            True
+        """
+        plan = self.steps()
+        step: tuple[str, dict[str, Any]] | None
+        try:
+            step = next(plan)
+        except StopIteration:
+            step = None
+        for position, (name, result) in enumerate(done):
+            if step is None:
+                raise ValueError(f"the script has {position} calls but {len(done)} were made")
+            if name != step[0]:
+                raise ValueError(f"call {position} is {name!r} where the script calls {step[0]!r}")
+            try:
+                step = plan.send(result)
+            except StopIteration:
+                step = None
+        return step
+
     def run(self, tools: ContextTools) -> list[ToolCallRecord]:
         """Run the script on ``tools.context``; the records of every call, in order."""
         records: list[ToolCallRecord] = []
-
-        def call(name: str, arguments: Mapping[str, Any]) -> ToolCallRecord:
-            record = ToolCallRecord(name, dict(arguments), tools.call(name, arguments))
-            records.append(record)
-            bookkeeping = name in ("fragment_context", "fold_fragment")
-            if self.record and (self.record_bookkeeping or not bookkeeping):
-                record_tool_call(tools.context, call_text(name, arguments), record, self.formatter)
-            return record
-
-        if self.window_tokens is not None:
-            made = call("fragment_context", {"window_tokens": self.window_tokens})
-            if made.ok:
-                call("fold_fragment", {"fragment_id": "all"})
-        for arguments in self.searches:
-            found = call("search_context", arguments)
-            if self.detail_window is not None and found.ok:
-                for hit in found.result["hits"]:
-                    call(
-                        "get_search_detail", {"hit_id": hit["hit_id"], "window": self.detail_window}
+        plan = self.steps()
+        try:
+            name, arguments = next(plan)
+            while True:
+                record = ToolCallRecord(name, dict(arguments), tools.call(name, arguments))
+                records.append(record)
+                bookkeeping = name in ("fragment_context", "fold_fragment")
+                if self.record and (self.record_bookkeeping or not bookkeeping):
+                    record_tool_call(
+                        tools.context, call_text(name, arguments), record, self.formatter
                     )
+                name, arguments = plan.send(record.result)
+        except StopIteration:
+            pass
         return records
+
+
+def question_last(prompt: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """``prompt`` with its latest user message moved to the end (after the tool traffic).
+
+    A reader answering after a scripted policy's tool calls reads the question last, as
+    in the context benchmark (where the policy runs before the question is asked);
+    otherwise a small model tends to continue the pattern of tool calls.
+
+    Examples:
+        >>> question_last([{"role": "user", "content": "doc"}, {"role": "user", "content": "q?"},
+        ...     {"role": "assistant", "content": "<tool_call>...</tool_call>"},
+        ...     {"role": "tool", "content": "hits"}])[-1]
+        {'role': 'user', 'content': 'q?'}
+    """
+    messages = [dict(m) for m in prompt]
+    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    if users and users[-1] < len(messages) - 1:
+        messages.append(messages.pop(users[-1]))
+    return messages
