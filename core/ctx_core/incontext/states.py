@@ -415,7 +415,8 @@ class DocumentStateCache:
             size = k.numel() * k.element_size() + v.numel() * v.element_size()
             if size <= self.cpu_bytes:
                 pin = self.device is not None and self.device.type == "cuda"
-                k_host, v_host = k.to("cpu"), v.to("cpu")
+                # copy=True: on a CPU arena .to("cpu") would return a view of the slot
+                k_host, v_host = k.to("cpu", copy=True), v.to("cpu", copy=True)
                 if pin:
                     k_host, v_host = k_host.pin_memory(), v_host.pin_memory()
                 self._cpu[key] = (k_host, v_host)
@@ -540,6 +541,12 @@ class DocumentStateCache:
         with self._lock:
             if self._instruction is None:
                 raise KeyError("no instruction states stored")
+            room = self._max_slots() - self._reserved
+            if len(set(keys)) > room:
+                raise MemoryError(
+                    f"a pool of {len(set(keys))} candidates does not fit DocumentStateCache("
+                    f"max_bytes={self.max_bytes}), which holds {room}; raise max_bytes"
+                )
             pinned: list[_Entry] = []
             try:
                 for key in keys:
