@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ctx_core.incontext.engine import InContextEngine
     from ctx_core.incontext.states import DocumentStateCache, PoolView
 
-__all__ = ["QueryLayout", "encode_blocks", "run_cached"]
+__all__ = ["CachedQueryGraph", "QueryLayout", "encode_blocks", "run_cached"]
 
 
 @dataclass(frozen=True)
@@ -347,3 +347,80 @@ def encode_blocks(
         if on_pass is not None:
             on_pass(len(group))
     return len(todo)
+
+
+class CachedQueryGraph:
+    """A cached query pass captured in a CUDA graph, replayed with new token ids.
+
+    Launch overhead dominates a pass of a few dozen query tokens through 20 layers (hundreds
+    of small kernels); a CUDA graph replays them without it. The graph is bound to one
+    pool view and one :class:`QueryLayout`: use it while the view is held (inside
+    :meth:`~ctx_core.incontext.states.DocumentStateCache.pool`) and for queries whose blocks
+    have the layout's lengths.
+
+    Args:
+        engine: The engine (on a CUDA device).
+        view: The pinned pool.
+        layout: Query segment lengths and offsets.
+        signal_rows: Indices of the signal tokens among the query tokens.
+        layers: Scoring layers.
+        warmup: Eager runs before capture (compiles the kernels, fills the allocator).
+    """
+
+    def __init__(
+        self,
+        engine: InContextEngine,
+        view: PoolView,
+        layout: QueryLayout,
+        *,
+        signal_rows: Sequence[int],
+        layers: Sequence[int],
+        warmup: int = 2,
+    ) -> None:
+        import torch
+
+        device = engine.device
+        if device.type != "cuda":
+            raise ValueError("CUDA graphs need the model on a CUDA device")
+        layer_set = sorted({int(x) for x in layers})
+        rows = torch.as_tensor(list(signal_rows), dtype=torch.long, device=device)
+        if not layer_set or rows.numel() == 0:
+            raise ValueError("signal_rows and layers must not be empty")
+        if int(rows.min()) < 0 or int(rows.max()) >= layout.total:
+            raise ValueError("signal_rows must be token indices inside the query segments")
+        self.layout = layout
+        self.ids = torch.zeros(1, layout.total, dtype=torch.long, device=device)
+        positions = layout.positions(device).reshape(1, -1)
+
+        def make_run() -> _CachedRun:
+            return _CachedRun(
+                view=view,
+                layout=layout,
+                backend=engine.backend,
+                signal_rows=rows,
+                layers=frozenset(layer_set),
+                stop_layer=layer_set[-1],
+            )
+
+        stream = torch.cuda.Stream(device)
+        stream.wait_stream(torch.cuda.current_stream(device))
+        with torch.no_grad(), torch.cuda.stream(stream):
+            for _ in range(max(1, warmup)):
+                _forward_cached(engine, self.ids, positions, make_run())
+        torch.cuda.current_stream(device).wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        run = make_run()
+        with torch.no_grad(), torch.cuda.graph(self.graph):
+            _forward_cached(engine, self.ids, positions, run)
+        self._logmass = run.logmass
+
+    def __call__(self, input_ids: Sequence[int] | torch.Tensor) -> dict[int, torch.Tensor]:
+        """Replay for ``input_ids`` (``layout.total`` tokens); log masses per scoring layer."""
+        import torch
+
+        ids = torch.as_tensor(input_ids, dtype=torch.long).reshape(1, -1)
+        if ids.shape[1] != self.layout.total:
+            raise ValueError(f"input_ids has {ids.shape[1]} tokens, the layout {self.layout.total}")
+        self.ids.copy_(ids, non_blocking=True)
+        self.graph.replay()
+        return {layer: t.clone() for layer, t in self._logmass.items()}

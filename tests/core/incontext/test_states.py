@@ -84,10 +84,12 @@ def _spec(model, layer: int, block: int) -> StateSpec:
     )
 
 
-def _case(seed: int, n: int, query_lengths=(4, 3), offset=64):
+def _case(seed: int, n: int, query_lengths=(4, 3), offset=64, full=False):
     g = torch.Generator().manual_seed(seed)
     L = 5
     lengths = [int(x) for x in torch.randint(1, 12, (n,), generator=g)]
+    if full:  # every block fills its arena slot: neighbours lie back to back
+        lengths = [16] * n
     instruction = torch.randint(0, VOCAB, (L,), generator=g).tolist()
     blocks = [torch.randint(0, VOCAB, (k,), generator=g).tolist() for k in lengths]
     queries = [torch.randint(0, VOCAB, (k,), generator=g).tolist() for k in query_lengths]
@@ -99,9 +101,13 @@ def _case(seed: int, n: int, query_lengths=(4, 3), offset=64):
     return instruction, blocks, queries, structure, ids, layout, rel
 
 
-def _full_and_cached(model, backend, seed=0, n=6, layer=2, query_lengths=(4, 3), cache=None):
+def _full_and_cached(
+    model, backend, seed=0, n=6, layer=2, query_lengths=(4, 3), cache=None, full=False
+):
     engine = InContextEngine(model, backend=backend)
-    instruction, blocks, queries, structure, ids, layout, rel = _case(seed, n, query_lengths)
+    instruction, blocks, queries, structure, ids, layout, rel = _case(
+        seed, n, query_lengths, full=full
+    )
     rows = [structure.prefix_length + r for r in rel]
     with torch.no_grad():
         full = engine.run(ids, structure, signal_rows=rows, layers=[layer]).logmass[layer]
@@ -180,6 +186,39 @@ def test_encoding_skips_cached_blocks_and_mixes_hits_with_misses():
     assert len(cache) == 8
     full, got = _full_and_cached(model, "sdpa", seed=3, n=8, cache=cache)
     assert _rel(got, full) < 1e-5
+
+
+def test_triton_pool_tiles_cover_the_pool_and_merge_neighbours():
+    from ctx_core.incontext.backends.triton import TritonBackend
+
+    cache, keys, blocks = _filled(n=6)
+    backend = TritonBackend(cached_block_n=16, cached_chunks=3)
+    layout = QueryLayout((4, 3), 64)
+    with cache.pool(keys[::-1]) as view:
+        for window in (None, 4):
+            plan = backend._cached_plan(view, layout, 4, 2, "cpu", window)
+            tiles = plan["tiles"].tolist()
+            covered = [i for a, b, _, _ in tiles for i in range(a, b)]
+            assert sorted(covered) == sorted(view.token_index().tolist())
+            assert all(0 < b - a <= 16 for a, b, _, _ in tiles)
+            assert plan["chunks"] * plan["per_chunk"] >= len(tiles)
+            if window is not None:  # positions: 0.. for the instruction, from L per block
+                pos = {i: p + (i - a) for a, b, p, _ in tiles for i in range(a, b)}
+                expect = dict(zip(view.token_index().tolist(), view.prefix_positions().tolist()))
+                assert pos == expect
+    full = DocumentStateCache(2**24)
+    full.bind(cache.spec, "cpu")
+    full.set_instruction(*cache.instruction_states())
+    state_k, state_v = cache.get(keys[0])
+    pad = torch.zeros(state_k.shape[0], 2, 16, 8)
+    for i in range(4):  # full 16-token blocks in consecutive slots: one merged range
+        k = pad.clone()
+        k[:, :, : state_k.shape[2]] = state_k
+        full.put(f"f{i}", k, torch.zeros(state_v.shape[0], 2, 16, 8))
+    with full.pool([f"f{i}" for i in range(4)]) as view:
+        tiles = backend._cached_plan(view, layout, 4, 2, "cpu", None)["tiles"].tolist()
+        assert len(tiles) == 1 + 4  # the instruction's tile, then 64 tokens in 4 full tiles
+        assert [b - a for a, b, _, _ in tiles[1:]] == [16] * 4
 
 
 # -- the cache itself ---------------------------------------------------------------------
@@ -437,9 +476,11 @@ gpu = pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
 def test_cuda_triton_cached_path_equals_the_full_pass(family, dtype):
     model = _tiny(family, dtype=dtype, device="cuda")
     layer = 3 if family == "gemma3" else 2
-    for seed, n in ((0, 1), (1, 7), (2, 60)):
-        full, got = _full_and_cached(model, "triton", seed=seed, n=n, layer=layer)
-        ref, _ = _full_and_cached(model.to(torch.float64), "reference", seed=seed, n=n, layer=layer)
+    for seed, n, whole in ((0, 1, False), (1, 7, False), (2, 60, False), (3, 40, True)):
+        full, got = _full_and_cached(model, "triton", seed=seed, n=n, layer=layer, full=whole)
+        ref, _ = _full_and_cached(
+            model.to(torch.float64), "reference", seed=seed, n=n, layer=layer, full=whole
+        )
         model.to(dtype)
         tol = 1e-5 if dtype == torch.float32 else 3e-2
         assert _rel(got.double(), ref) < tol, (family, dtype, n)

@@ -549,26 +549,42 @@ class TritonBackend(AttentionBackend):
     # -- the cached query path ----------------------------------------------------------
 
     def _cached_plan(
-        self, view: PoolView, layout: QueryLayout, heads: int, kv_heads: int, device: Any
+        self,
+        view: PoolView,
+        layout: QueryLayout,
+        heads: int,
+        kv_heads: int,
+        device: Any,
+        window: int | None,
     ) -> dict[str, Any]:
-        """Key tiles of the pool, chunking, and the own-segment work items (memoized)."""
+        """Key tiles of the pool, chunking, and the own-segment work items (memoized).
+
+        Without a sliding window, candidates that lie back to back in the arena (full
+        slots in consecutive order, as after indexing a corpus in order) are merged into
+        one key range before tiling, so tiles are full whatever the block length.
+        """
         import torch
 
         block_n = self.cached_block_n
         block_m = self.cached_block_m
+        merge = window is None
 
         def tiles() -> torch.Tensor:
-            rows = []
-            a0, b0 = view.instruction_span
-            for s in range(a0, b0, block_n):
-                rows.append((s, min(s + block_n, b0), s - a0, 0))
             L = view.instruction_length
+            a0, b0 = view.instruction_span
+            ranges: list[list[int]] = [[a0, b0, 0]]
             for a, b in view.spans:
+                if merge and ranges[-1][1] == a:
+                    ranges[-1][1] = b  # positions are not read without a window
+                else:
+                    ranges.append([a, b, L])
+            rows = []
+            for a, b, p in ranges:
                 for s in range(a, b, block_n):
-                    rows.append((s, min(s + block_n, b), L + s - a, 0))
+                    rows.append((s, min(s + block_n, b), p + s - a, 0))
             return torch.tensor(rows, dtype=torch.int32).to(device)
 
-        tile_tensor = view.memo(("triton-cached-tiles", block_n, str(device)), tiles)
+        tile_tensor = view.memo(("triton-cached-tiles", block_n, merge, str(device)), tiles)
         num_tiles = int(tile_tensor.shape[0])
         n_rep = heads // kv_heads
         row_tiles = math.ceil(n_rep * layout.total / block_m)
@@ -642,7 +658,7 @@ class TritonBackend(AttentionBackend):
         device = query.device
         q, k, v = (t[0] if t[0].stride(-1) == 1 else t[0].contiguous() for t in (query, key, value))
         pool_k, pool_v = view.keys[layer], view.values[layer]
-        plan = self._cached_plan(view, layout, heads, kv_heads, device)
+        plan = self._cached_plan(view, layout, heads, kv_heads, device, sliding_window)
         block_d = max(16, _next_pow2(dim))
         chunks = plan["chunks"]
         part = torch.empty(chunks, heads, rows_q, block_d, dtype=torch.float32, device=device)
@@ -656,6 +672,10 @@ class TritonBackend(AttentionBackend):
         }
         cap = float(softcap) if softcap is not None else 1.0
         window = int(sliding_window) if sliding_window is not None else 0
+        launch = self._launch(interpreted, dim, query.dtype)
+        if launch and self.cached_block_m >= 128:
+            # A 128-row fp32 accumulator needs 8 warps to stay in registers.
+            launch["num_warps"] = max(8, launch["num_warps"])
         kernels.cached_prefix[(plan["row_tiles"], kv_heads, chunks)](
             q,
             pool_k,
@@ -682,7 +702,7 @@ class TritonBackend(AttentionBackend):
             BLOCK_M=self.cached_block_m,
             BLOCK_N=self.cached_block_n,
             **common,
-            **self._launch(interpreted, dim, query.dtype),
+            **launch,
         )
         out = torch.empty(1, rows_q, heads, dim, dtype=query.dtype, device=device)
         items = plan["items"]
