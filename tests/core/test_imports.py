@@ -94,6 +94,7 @@ EXPECTED_ALL = {
     ],
     "ctx_core.incontext": [
         "AttentionBackend",
+        "DocumentStateCache",
         "InContextEngine",
         "InContextRanker",
         "InContextScores",

@@ -38,6 +38,7 @@ COMMANDS = [
     "ctx_core.cli.batch",
     "ctx_core.cli.memorize",
     "ctx_core.cli.ask",
+    "ctx_core.cli.incontext",
 ]
 
 

@@ -1,13 +1,13 @@
 """The cached query path: only the query blocks' tokens run through the layers.
 
 With the query-free layout a candidate's keys and values do not depend on the query, so they
-are computed once (:func:`encode_blocks`, into a
-:class:`~ctx_core.incontext.states.DocumentStateCache`) and every later query runs only its
-own block(s) through the model (:func:`run_cached`). At each layer the backend's
-:meth:`~ctx_core.incontext.backends.base.AttentionBackend.attend_cached` attends from the
+are computed once (`encode_blocks`, into a
+[`DocumentStateCache`][ctx_core.incontext.states.DocumentStateCache]) and every later query runs only its
+own block(s) through the model (`run_cached`). At each layer the backend's
+[`attend_cached`][ctx_core.incontext.backends.base.AttentionBackend.attend_cached] attends from the
 query tokens to the cached instruction and candidate states and, causally, to the query
 block itself; at the scoring layer
-:meth:`~ctx_core.incontext.backends.base.AttentionBackend.cached_logmass` reads the
+[`cached_logmass`][ctx_core.incontext.backends.base.AttentionBackend.cached_logmass] reads the
 candidates' cached keys. The result equals a full query-free pass (the candidates' states
 are the same numbers) up to float rounding.
 
@@ -116,7 +116,7 @@ class QueryLayout:
     def dense_mask(self, view: PoolView, window: int | None, device: Any) -> torch.Tensor:
         """``(Tq, P + Tq)`` boolean mask: the whole prefix, then causally the own segment.
 
-        The segment rule of :func:`~ctx_core.incontext.segments.attention_rule` for query
+        The segment rule of [`attention_rule`][ctx_core.incontext.segments.attention_rule] for query
         tokens, with sliding windows in position ids.
         """
         import torch
@@ -195,14 +195,14 @@ def run_cached(
 
     Args:
         engine: The engine of the model the states were computed with.
-        view: The pinned pool (:meth:`~ctx_core.incontext.states.DocumentStateCache.pool`).
+        view: The pinned pool ([`pool`][ctx_core.incontext.states.DocumentStateCache.pool]).
         layout: The query segments.
         input_ids: Their token ids, segment after segment (``layout.total`` of them).
         signal_rows: Indices (among the query tokens) of the signal tokens.
         layers: Scoring layers; the deepest must be the cache's layer ``S`` or below.
 
     Returns:
-        Scoring layer -> ``(H, S, N)`` log masses, as :meth:`InContextEngine.run` records.
+        Scoring layer -> ``(H, S, N)`` log masses, as `InContextEngine.run` records.
     """
     import torch
 
@@ -354,8 +354,8 @@ class CachedQueryGraph:
 
     Launch overhead dominates a pass of a few dozen query tokens through 20 layers (hundreds
     of small kernels); a CUDA graph replays them without it. The graph is bound to one
-    pool view and one :class:`QueryLayout`: use it while the view is held (inside
-    :meth:`~ctx_core.incontext.states.DocumentStateCache.pool`) and for queries whose blocks
+    pool view and one `QueryLayout`: use it while the view is held (inside
+    [`pool`][ctx_core.incontext.states.DocumentStateCache.pool]) and for queries whose blocks
     have the layout's lengths.
 
     Args:

@@ -322,7 +322,7 @@ class InContextEngine:
                 ``stop=False``; runs the LM head on those rows only).
             capture: Called as ``capture(layer, key, value)`` with each layer's keys and
                 values ``(1, H_kv, T, D)`` (after rotary embedding) before its attention;
-                how :mod:`ctx_core.incontext.states` collects candidate states.
+                how [`ctx_core.incontext.states`][ctx_core.incontext.states] collects candidate states.
 
         Returns:
             An :class:`EngineOutput`.

@@ -57,7 +57,7 @@ class PromptTemplate:
         fixed_instruction: The instruction of the query-free layout
             (``PromptBuilder(query_in_instruction=False)``): fixed text without the query,
             so a candidate's states do not depend on the query and can be cached
-            (see :mod:`ctx_core.incontext.states`).
+            (see [`ctx_core.incontext.states`][ctx_core.incontext.states]).
 
     Examples:
         >>> PromptTemplate(query="Q: {query}").query

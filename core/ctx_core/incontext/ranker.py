@@ -129,10 +129,10 @@ class InContextRanker(BaseScorer, Configurable):
             use the query-free instruction (``template.fixed_instruction``): the query then
             appears only in the final block, and each candidate's states are the same for
             every query, so they can be cached.
-        cache: A :class:`~ctx_core.incontext.states.DocumentStateCache` (needs
+        cache: A [`DocumentStateCache`][ctx_core.incontext.states.DocumentStateCache] (needs
             ``query_in_instruction=False`` and block attention): candidates' states are
             computed once and reused; a query then runs only its own block through the
-            layers (see :mod:`ctx_core.incontext.cached`). Scores equal the uncached
+            layers (see [`ctx_core.incontext.cached`][ctx_core.incontext.cached]). Scores equal the uncached
             query-free ranker's (one pass) up to float rounding.
 
     Examples:
@@ -383,7 +383,7 @@ class InContextRanker(BaseScorer, Configurable):
         return self.explain(query, passages).scores
 
     def state_spec(self) -> Any:
-        """The :class:`~ctx_core.incontext.states.StateSpec` of this ranker's cached states."""
+        """The [`StateSpec`][ctx_core.incontext.states.StateSpec] of this ranker's cached states."""
         from ctx_core.incontext.states import StateSpec, model_fingerprint, template_fingerprint
 
         self._load()
@@ -476,7 +476,7 @@ class InContextRanker(BaseScorer, Configurable):
     def explain_many(
         self, queries: Sequence[str], passages: Sequence[Passage | str]
     ) -> list[InContextScores]:
-        """:meth:`explain` for several queries over the same passages.
+        """`explain` for several queries over the same passages.
 
         With a ``cache`` all queries run in one pass over the cached pool, as separate
         query segments (the calibration block, the same for every query, runs once); the

@@ -4,8 +4,8 @@ In the block-sparse layout a candidate attends only to the instruction and to it
 every candidate starts at the same position id. With the query-free instruction
 (``query_in_instruction=False``) a candidate's keys and values therefore depend only on the
 model, the template, the candidate block's tokens and the layer: they are the same for every
-query and every pool it appears in. :class:`DocumentStateCache` keeps them, so a query only
-runs its own block's tokens through the layers (see :mod:`ctx_core.incontext.cached`).
+query and every pool it appears in. `DocumentStateCache` keeps them, so a query only
+runs its own block's tokens through the layers (see [`ctx_core.incontext.cached`][ctx_core.incontext.cached]).
 
 What is kept per candidate: the keys of layers ``0 .. S`` and the values of layers
 ``0 .. S-1``, where ``S`` is the deepest scoring layer (the query block reads keys and values
@@ -107,8 +107,8 @@ class StateSpec:
     """What a cache's states were computed with; a cache serves only rankers that match.
 
     Attributes:
-        model: :func:`model_fingerprint` of the model.
-        template: :func:`template_fingerprint` of the instruction and candidate wording.
+        model: `model_fingerprint` of the model.
+        template: `template_fingerprint` of the instruction and candidate wording.
         layer: The deepest scoring layer ``S`` (keys of ``0..S``, values of ``0..S-1``).
         dtype: The states' dtype (the model's), e.g. ``"bfloat16"``.
         max_block_tokens: The candidate block limit (one arena slot).
@@ -252,7 +252,7 @@ class PoolView:
 class DocumentStateCache:
     """Key/value states of candidate blocks, kept across queries (and saved to disk).
 
-    Pass one to :class:`~ctx_core.incontext.ranker.InContextRanker` (``cache=``); the ranker
+    Pass one to [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker] (``cache=``); the ranker
     binds it to its model, template, scoring layer, dtype and block limit on first use, and
     a cache built for another configuration is refused with an error naming what differs.
     Misses are computed and inserted transparently. Safe to share between threads.
@@ -515,6 +515,26 @@ class DocumentStateCache:
                 k, v = self._cpu[key]
                 return k.clone(), v.clone()
         raise KeyError(key)
+
+    def discard(self, key: str) -> bool:
+        """Drop one candidate's states from both tiers; returns whether it was cached.
+
+        Raises:
+            RuntimeError: the candidate is in a pool that is in use.
+        """
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                if entry.pins:
+                    raise RuntimeError(f"candidate {key} is in use by a pool")
+                del self._entries[key]
+                self._free.append(entry.slot)
+                return True
+            if key in self._cpu:
+                k, v = self._cpu.pop(key)
+                self._cpu_used -= k.numel() * k.element_size() + v.numel() * v.element_size()
+                return True
+            return False
 
     def missing(self, keys: Iterable[str]) -> list[str]:
         """The keys (in order, without repeats) cached in neither tier."""

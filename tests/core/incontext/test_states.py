@@ -485,3 +485,38 @@ def test_cuda_triton_cached_path_equals_the_full_pass(family, dtype):
         tol = 1e-5 if dtype == torch.float32 else 3e-2
         assert _rel(got.double(), ref) < tol, (family, dtype, n)
         assert _rel(full.double(), ref) < tol
+
+
+def test_cli_index_states_is_resumable_and_loads_into_a_ranker(tiny_llama_dir, tmp_path, capsys):
+    import json
+
+    from ctx_core.cli.main import main
+    from ctx_core.incontext import InContextRanker
+
+    source = tmp_path / "docs.jsonl"
+    source.write_text(
+        "\n".join(json.dumps({"id": f"d{i}", "text": t}) for i, t in enumerate(PASSAGES)) + "\n"
+    )
+    out = tmp_path / "states"
+    command = ["incontext", "index-states", "-i", str(source), "-o", str(out),
+               "--model", str(tiny_llama_dir), "--device", "cpu", "--batch", "2", "--no-progress"]  # fmt: skip
+    assert main(command) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["encoded"] == 5 and first["shards"] == 3
+    assert len(list(out.glob("states-*.safetensors"))) == 3
+    assert main(command) == 0  # resumed: nothing left to do
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["encoded"] == 0 and again["skipped"] == 5
+    cache = DocumentStateCache()
+    assert cache.load(out) == 5
+    ranker = InContextRanker(str(tiny_llama_dir), device="cpu", labels="id",
+                             query_in_instruction=False, cache=cache)  # fmt: skip
+    from ctx_core import Passage
+
+    docs = [Passage(t, id=f"d{i}") for i, t in enumerate(PASSAGES)]
+    assert ranker.index(docs) == 0  # every state came from the files
+    plain = InContextRanker(str(tiny_llama_dir), device="cpu", labels="id",
+                            query_in_instruction=False)  # fmt: skip
+    assert _close(ranker.score(QUERIES[0], docs), plain.score(QUERIES[0], docs), tol=1e-4)
+    assert main([*command[:-3], "--max-block-tokens", "64", "--no-progress"]) == 2
+    assert "another configuration" in capsys.readouterr().err
