@@ -79,15 +79,22 @@ def top_overlap(a: torch.Tensor, b: torch.Tensor, k: int = 10) -> float:
     return len(set(sa.topk(k).indices.tolist()) & set(sb.topk(k).indices.tolist())) / k
 
 
+def cached_call(engine: Any, view: Any, layout: Any, ids: Any, sig: Any, layer: int) -> Any:
+    """A closure running one cached query pass (bound now, not at call time)."""
+    return lambda: run_cached(engine, view, layout, ids, signal_rows=sig, layers=[layer])
+
+
 def parse_variant(name: str, backend_cls: Any) -> tuple[Any, bool]:
-    """``m64_n32[_s3][_w8][_c8][_compile]``: cached block_m / block_n, stages, warps, chunks."""
-    options: dict[str, int] = {}
+    """``m64_n32[_s3][_w8][_c8][_nomerge][_compile]``: block_m / block_n, stages, warps, chunks."""
+    options: dict[str, Any] = {}
     compiled = False
     keys = {"m": "cached_block_m", "n": "cached_block_n", "s": "num_stages", "w": "num_warps",
             "c": "cached_chunks"}  # fmt: skip
     for part in name.split("_"):
         if part == "compile":
             compiled = True
+        elif part == "nomerge":
+            options["cached_merge"] = False
         else:
             options[keys[part[0]]] = int(part[1:])
     return backend_cls(**options), compiled
@@ -241,17 +248,16 @@ def main() -> None:
         try:
             with torch.no_grad():
 
-                def full() -> Any:
-                    return fast.run(full_ids, structure, signal_rows=full_rows, layers=[S])
+                def full(ids: Any = full_ids, st: Any = structure, rows: Any = full_rows) -> Any:
+                    return fast.run(ids, st, signal_rows=rows, layers=[S])
 
                 ref = full().logmass[S]
                 row["full_pass"] = measure(full, device, warmup=1, reps=args.full_reps)
                 with cache.pool(keys[:n]) as view:
                     naive_lm = run_cached(naive, view, layout, q_ids, signal_rows=sig, layers=[S])
                     row["naive_cached"] = measure(
-                        lambda: run_cached(naive, view, layout, q_ids, signal_rows=sig, layers=[S]),
-                        device, warmup=2, reps=reps,
-                    )  # fmt: skip
+                        cached_call(naive, view, layout, q_ids, sig, S), device, warmup=2, reps=reps
+                    )
                     row["naive_vs_full_rel"] = rel(naive_lm[S], ref)
                     for name, (backend, compiled) in variants.items():
                         engine = InContextEngine(model, backend=backend, compile=compiled)
@@ -260,11 +266,11 @@ def main() -> None:
                             "vs_full_rel": rel(got[S], ref),
                             "top10_overlap_vs_full": top_overlap(got[S], ref),
                             "eager": measure(
-                                lambda e=engine: run_cached(
-                                    e, view, layout, q_ids, signal_rows=sig, layers=[S]
-                                ),
-                                device, warmup=2, reps=reps,
-                            ),  # fmt: skip
+                                cached_call(engine, view, layout, q_ids, sig, S),
+                                device,
+                                warmup=2,
+                                reps=reps,
+                            ),
                         }
                         if cuda:
                             graph = CachedQueryGraph(
@@ -272,7 +278,7 @@ def main() -> None:
                             )
                             entry["graph_vs_eager_rel"] = rel(graph(q_ids)[S], got[S])
                             entry["graph"] = measure(
-                                lambda gr=graph: gr(q_ids), device, warmup=3, reps=reps
+                                lambda gr=graph, q=q_ids: gr(q), device, warmup=3, reps=reps
                             )
                             entry["graph_x_floor"] = entry["graph"]["ms"] / row["floor_ms"]
                             del graph
@@ -298,7 +304,9 @@ def main() -> None:
     mm_flops = 2 * params_run * k * qlen
     batch["flops"] = {"attention": attn_flops, "matmul": mm_flops}
     if cuda:
-        batch["compute_floor_ms"] = (attn_flops + mm_flops) / (env["bf16_matmul_tflops"] * 1e12) * 1000
+        batch["compute_floor_ms"] = (
+            (attn_flops + mm_flops) / (env["bf16_matmul_tflops"] * 1e12) * 1000
+        )
     try:
         with torch.no_grad(), cache.pool(keys[:n]) as view:
             one_layout = QueryLayout((qlen,), offset)
@@ -315,14 +323,18 @@ def main() -> None:
                         rel(got[:, :signals], singles[0]), rel(got[:, -signals:], singles[1])
                     ),
                     "eager": measure(
-                        lambda e=engine: run_cached(e, view, layout, ids, signal_rows=sig, layers=[S]),
-                        device, warmup=1, reps=max(3, reps // 3),
-                    ),  # fmt: skip
+                        cached_call(engine, view, layout, ids, sig, S),
+                        device,
+                        warmup=1,
+                        reps=max(3, reps // 3),
+                    ),
                 }
                 if cuda:
                     graph = CachedQueryGraph(engine, view, layout, signal_rows=sig, layers=[S])
                     entry["graph"] = measure(lambda gr=graph: gr(ids), device, warmup=2, reps=10)
-                    entry["graph_x_compute_floor"] = entry["graph"]["ms"] / batch["compute_floor_ms"]
+                    entry["graph_x_compute_floor"] = (
+                        entry["graph"]["ms"] / batch["compute_floor_ms"]
+                    )
                     entry["tflops"] = (attn_flops + mm_flops) / (entry["graph"]["ms"] / 1000) / 1e12
                     del graph
                 batch[f"cached_{name}"] = entry
@@ -337,7 +349,11 @@ def main() -> None:
     # Summary table (the end of the output).
     print("\nN     full_ms  naive_ms  best_graph_ms  floor_ms  x_floor  full/best")
     for row in rows:
-        graphs = {k2: v["graph"]["ms"] for k2, v in row.items() if k2.startswith("cached_") and isinstance(v, dict) and "graph" in v}
+        graphs = {
+            k2: v["graph"]["ms"]
+            for k2, v in row.items()
+            if k2.startswith("cached_") and isinstance(v, dict) and "graph" in v
+        }
         best = min(graphs.values()) if graphs else float("nan")
         full_ms = row.get("full_pass", {}).get("ms", float("nan"))
         print(
@@ -345,7 +361,11 @@ def main() -> None:
             f"{best:14.2f} {row.get('floor_ms', float('nan')):9.2f} "
             f"{best / row.get('floor_ms', float('nan')):8.2f} {full_ms / best:9.0f}"
         )
-    graphs = {k2: v["graph"]["ms"] for k2, v in batch.items() if k2.startswith("cached_") and isinstance(v, dict) and "graph" in v}
+    graphs = {
+        k2: v["graph"]["ms"]
+        for k2, v in batch.items()
+        if k2.startswith("cached_") and isinstance(v, dict) and "graph" in v
+    }
     if graphs:
         print(f"batched {k} x N={n}: best {min(graphs.values()):.1f} ms, compute floor "
               f"{batch['compute_floor_ms']:.1f} ms")  # fmt: skip

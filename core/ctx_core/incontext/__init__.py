@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ctx_core.incontext.backends import AttentionBackend, backend_names, get_backend
-    from ctx_core.incontext.states import DocumentStateCache
     from ctx_core.incontext.engine import InContextEngine
     from ctx_core.incontext.layout import PromptTemplate
     from ctx_core.incontext.ranker import InContextRanker, InContextScores
+    from ctx_core.incontext.states import DocumentStateCache
 
 __all__ = [
     "AttentionBackend",

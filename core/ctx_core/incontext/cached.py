@@ -331,12 +331,9 @@ def encode_blocks(
         keys = [captured[layer][0] for layer in range(S + 1)]
         values = [captured[layer][1] for layer in range(S)]
 
-        def states(a: int, b: int) -> tuple[Any, Any]:
+        def states(a: int, b: int, keys: list[Any] = keys, values: list[Any] = values) -> Any:
             k = torch.stack([x[:, a:b] for x in keys])
-            if values:
-                v = torch.stack([x[:, a:b] for x in values])
-            else:
-                v = k.new_empty(0, *k.shape[1:])
+            v = torch.stack([x[:, a:b] for x in values]) if values else k.new_empty(0, *k.shape[1:])
             return k, v
 
         if not cache.has_instruction():
@@ -421,6 +418,6 @@ class CachedQueryGraph:
         ids = torch.as_tensor(input_ids, dtype=torch.long).reshape(1, -1)
         if ids.shape[1] != self.layout.total:
             raise ValueError(f"input_ids has {ids.shape[1]} tokens, the layout {self.layout.total}")
-        self.ids.copy_(ids, non_blocking=True)
+        self.ids.copy_(ids.to(self.ids.device))
         self.graph.replay()
         return {layer: t.clone() for layer, t in self._logmass.items()}

@@ -392,9 +392,7 @@ class InContextRanker(BaseScorer, Configurable):
             config = engine.config
             heads = int(config.num_attention_heads)
             kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
-            head_dim = int(
-                getattr(config, "head_dim", None) or int(config.hidden_size) // heads
-            )
+            head_dim = int(getattr(config, "head_dim", None) or int(config.hidden_size) // heads)
             dtype = str(next(engine.model.parameters()).dtype).replace("torch.", "")
             self._spec = StateSpec(
                 model=model_fingerprint(engine.model),
@@ -467,13 +465,13 @@ class InContextRanker(BaseScorer, Configurable):
             for label, p in zip(labels, items, strict=True)
         ]
 
-    def score_many(
+    def score_pool(
         self, queries: Sequence[str], passages: Sequence[Passage | str]
     ) -> list[list[float]]:
         """Scores of several queries over one pool (one cached pass with ``cache=``)."""
-        return [d.scores for d in self.explain_many(queries, passages)]
+        return [d.scores for d in self.explain_pool(queries, passages)]
 
-    def explain_many(
+    def explain_pool(
         self, queries: Sequence[str], passages: Sequence[Passage | str]
     ) -> list[InContextScores]:
         """`explain` for several queries over the same passages.
@@ -546,7 +544,7 @@ class InContextRanker(BaseScorer, Configurable):
         )
         rows: list[int] = []
         row_ranges: list[tuple[int, int]] = []
-        for j, (ids, (a, b), _) in enumerate(segments):
+        for j, (_, (a, b), _) in enumerate(segments):
             start, stop = layout.span(j)
             if self.signal_tokens == "query":
                 chosen = list(range(start + a, start + b))

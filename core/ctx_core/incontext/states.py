@@ -86,7 +86,9 @@ def model_fingerprint(model: Any) -> str:
     import torch
 
     config = model.config.to_dict() if hasattr(model.config, "to_dict") else vars(model.config)
-    config = {k: v for k, v in config.items() if not k.startswith("_") and k != "transformers_version"}
+    config = {
+        k: v for k, v in config.items() if not k.startswith("_") and k != "transformers_version"
+    }
     h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
     with torch.no_grad():
         for name, param in sorted(model.named_parameters(), key=lambda kv: kv[0]):
@@ -423,7 +425,9 @@ class DocumentStateCache:
                 self._cpu_used += size
                 while self._cpu_used > self.cpu_bytes:
                     _, (ok, ov) = self._cpu.popitem(last=False)
-                    self._cpu_used -= ok.numel() * ok.element_size() + ov.numel() * ov.element_size()
+                    self._cpu_used -= (
+                        ok.numel() * ok.element_size() + ov.numel() * ov.element_size()
+                    )
         self._free.append(entry.slot)
 
     def _span(self, entry: _Entry) -> tuple[int, int]:
@@ -573,7 +577,9 @@ class DocumentStateCache:
                     entry = self._entries.get(key)
                     if entry is None and key in self._cpu:
                         k, v = self._cpu.pop(key)
-                        self._cpu_used -= k.numel() * k.element_size() + v.numel() * v.element_size()
+                        self._cpu_used -= (
+                            k.numel() * k.element_size() + v.numel() * v.element_size()
+                        )
                         self._write(key, k, v)
                         entry = self._entries[key]
                     if entry is None:

@@ -176,7 +176,7 @@ def test_encoding_skips_cached_blocks_and_mixes_hits_with_misses():
     engine = InContextEngine(model, backend="sdpa")
     cache = DocumentStateCache(2**24)
     cache.bind(_spec(model, 2, 16), "cpu")
-    instruction, blocks, queries, structure, ids, layout, rel = _case(3, 8)
+    instruction, blocks, *_ = _case(3, 8)
     keys = [block_key(b) for b in blocks]
     pairs = list(zip(keys, blocks, strict=True))
     with torch.no_grad():
@@ -191,7 +191,7 @@ def test_encoding_skips_cached_blocks_and_mixes_hits_with_misses():
 def test_triton_pool_tiles_cover_the_pool_and_merge_neighbours():
     from ctx_core.incontext.backends.triton import TritonBackend
 
-    cache, keys, blocks = _filled(n=6)
+    cache, keys, _ = _filled(n=6)
     backend = TritonBackend(cached_block_n=16, cached_chunks=3)
     layout = QueryLayout((4, 3), 64)
     with cache.pool(keys[::-1]) as view:
@@ -204,7 +204,9 @@ def test_triton_pool_tiles_cover_the_pool_and_merge_neighbours():
             assert plan["chunks"] * plan["per_chunk"] >= len(tiles)
             if window is not None:  # positions: 0.. for the instruction, from L per block
                 pos = {i: p + (i - a) for a, b, p, _ in tiles for i in range(a, b)}
-                expect = dict(zip(view.token_index().tolist(), view.prefix_positions().tolist()))
+                expect = dict(
+                    zip(view.token_index().tolist(), view.prefix_positions().tolist(), strict=True)
+                )
                 assert pos == expect
     full = DocumentStateCache(2**24)
     full.bind(cache.spec, "cpu")
@@ -375,7 +377,9 @@ def test_ranker_cached_scores_equal_uncached_query_free(tiny_llama, backend):
     # The layouts differ: with the query in the instruction the scores change.
     other = _ranker(tiny_llama, backend=backend)
     other.query_in_instruction = True
-    assert not _close(other.explain(QUERIES[0], PASSAGES).raw, plain.explain(QUERIES[0], PASSAGES).raw)
+    assert not _close(
+        other.explain(QUERIES[0], PASSAGES).raw, plain.explain(QUERIES[0], PASSAGES).raw
+    )
 
 
 def test_query_free_instruction_does_not_depend_on_the_query(tiny_llama):
@@ -387,15 +391,15 @@ def test_query_free_instruction_does_not_depend_on_the_query(tiny_llama):
 
 def test_ranker_batched_queries_equal_one_at_a_time(tiny_llama):
     cached = _ranker(tiny_llama, cache=DocumentStateCache(2**24), labels="id")
-    many = cached.explain_many(QUERIES, PASSAGES)
+    many = cached.explain_pool(QUERIES, PASSAGES)
     for query, got in zip(QUERIES, many, strict=True):
         one = cached.explain(query, PASSAGES)
         assert _close(got.raw, one.raw) and _close(got.calibration, one.calibration)
-    assert cached.score_many(QUERIES[:1], PASSAGES) == [many[0].scores]
+    assert cached.score_pool(QUERIES[:1], PASSAGES) == [many[0].scores]
     plain = _ranker(tiny_llama, labels="id")
-    assert _close(plain.score_many(QUERIES, PASSAGES)[1], many[1].scores, tol=1e-4)
+    assert _close(plain.score_pool(QUERIES, PASSAGES)[1], many[1].scores, tol=1e-4)
     with pytest.raises(TypeError, match="queries"):
-        cached.explain_many("one string", PASSAGES)
+        cached.explain_pool("one string", PASSAGES)
 
 
 def test_ranker_save_load_and_index(tiny_llama, tmp_path):
@@ -422,7 +426,7 @@ def test_ranker_refuses_a_cache_of_another_model(tiny_llama, tiny_llama_dir):
         other.model.norm.weight.add_(1.0)
         other.lm_head.weight.mul_(2.0)
     ranker = _ranker((other, tiny_llama[1]), cache=cache)
-    with pytest.raises(ValueError, match="another configuration.*model"):
+    with pytest.raises(ValueError, match=r"another configuration.*model"):
         ranker.score(QUERIES[0], PASSAGES)
 
 

@@ -224,6 +224,8 @@ class TritonBackend(AttentionBackend):
             partial).
         cached_chunks: Chunks the pool's tiles are split into (``None``: enough programs
             to fill the GPU about four times).
+        cached_merge: Merge candidates that lie back to back in the arena into full tiles
+            (without a sliding window).
 
     Examples:
         >>> TritonBackend().name
@@ -243,6 +245,7 @@ class TritonBackend(AttentionBackend):
         cached_block_m: int = 64,
         cached_block_n: int = 64,
         cached_chunks: int | None = None,
+        cached_merge: bool = True,
     ) -> None:
         for arg, value in (
             ("block_m", block_m),
@@ -265,6 +268,7 @@ class TritonBackend(AttentionBackend):
         if cached_chunks is not None and cached_chunks < 1:
             raise ValueError(f"cached_chunks must be >= 1, got {cached_chunks}")
         self.cached_chunks = cached_chunks
+        self.cached_merge = cached_merge
 
     def __repr__(self) -> str:
         return f"TritonBackend(block_m={self.block_m}, block_n={self.block_n}, split_keys={self.split_keys})"
@@ -475,11 +479,9 @@ class TritonBackend(AttentionBackend):
         out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The fused kernel behind :meth:`candidate_logmass` (no autograd): ``(H, S, N)`` fp32."""
-        import torch
-
         interpreted = self._interpreted(query_rows)
         kernels = load_kernels(interpreted)
-        _, heads, signals, dim = query_rows.shape
+        heads, dim = query_rows.shape[1], query_rows.shape[3]
         kv_heads = key.shape[1]
         if heads % kv_heads:
             raise ValueError(f"{heads} query heads cannot share {kv_heads} key heads")
@@ -567,7 +569,7 @@ class TritonBackend(AttentionBackend):
 
         block_n = self.cached_block_n
         block_m = self.cached_block_m
-        merge = window is None
+        merge = window is None and self.cached_merge
 
         def tiles() -> torch.Tensor:
             L = view.instruction_length
@@ -752,9 +754,7 @@ class TritonBackend(AttentionBackend):
 
         needs_grad = torch.is_grad_enabled() and query_rows.requires_grad
         if needs_grad or not self._supported(query_rows, view.keys) or view.num_candidates == 0:
-            return super().cached_logmass(
-                query_rows, view, layer, scaling=scaling, softcap=softcap
-            )
+            return super().cached_logmass(query_rows, view, layer, scaling=scaling, softcap=softcap)
         interpreted = self._interpreted(query_rows)
         kernels = load_kernels(interpreted)
         device = query_rows.device
