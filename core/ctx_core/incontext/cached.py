@@ -410,6 +410,9 @@ class CachedQueryGraph:
         with torch.no_grad(), torch.cuda.graph(self.graph):
             _forward_cached(engine, self.ids, positions, run)
         self._logmass = run.logmass
+        # The graph reads these tensors on every replay: keep them alive (a freed one would
+        # be reused by other allocations and replays would read garbage).
+        self._inputs = (rows, positions, view, run)
 
     def __call__(self, input_ids: Sequence[int] | torch.Tensor) -> dict[int, torch.Tensor]:
         """Replay for ``input_ids`` (``layout.total`` tokens); log masses per scoring layer."""
