@@ -91,6 +91,8 @@ def parse_variant(name: str, backend_cls: Any) -> tuple[Any, bool]:
     keys = {"m": "cached_block_m", "n": "cached_block_n", "s": "num_stages", "w": "num_warps",
             "c": "cached_chunks"}  # fmt: skip
     for part in name.split("_"):
+        if part == "default":
+            continue
         if part == "compile":
             compiled = True
         elif part == "nomerge":

@@ -524,3 +524,43 @@ def test_cli_index_states_is_resumable_and_loads_into_a_ranker(tiny_llama_dir, t
     assert _close(ranker.score(QUERIES[0], docs), plain.score(QUERIES[0], docs), tol=1e-4)
     assert main([*command[:-3], "--max-block-tokens", "64", "--no-progress"]) == 2
     assert "another configuration" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+@gpu
+def test_cuda_graph_replays_equal_eager_runs_for_new_queries():
+    from ctx_core.incontext.cached import CachedQueryGraph
+
+    model = _tiny("llama", device="cuda")
+    engine = InContextEngine(model, backend="triton")
+    instruction, blocks, _, _, _, layout, rel = _case(4, 30)
+    cache = DocumentStateCache(2**26)
+    cache.bind(_spec(model, 2, 16), "cuda")
+    keys = [block_key(b) for b in blocks]
+    g = torch.Generator().manual_seed(9)
+    with torch.no_grad():
+        encode_blocks(engine, cache, instruction, list(zip(keys, blocks, strict=True)))
+        with cache.pool(keys) as view:
+            graph = CachedQueryGraph(engine, view, layout, signal_rows=rel, layers=[2])
+            for _ in range(3):
+                # Garbage in freed memory: a replay that read a freed tensor would fail here.
+                junk = torch.full((1 << 20,), 10**9, dtype=torch.long, device="cuda")
+                del junk
+                q = torch.randint(0, VOCAB, (layout.total,), generator=g).tolist()
+                eager = run_cached(engine, view, layout, q, signal_rows=rel, layers=[2])[2]
+                assert torch.equal(graph(q)[2], eager)
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_many_batched_queries_use_the_wide_tiling_and_stay_exact(dtype):
+    model = _tiny("llama", dtype=dtype, device="cuda")
+    lengths = (40,) * 28  # 2 query heads per key head x 1,120 tokens: >= 2,048 rows
+    assert 2 * sum(lengths) >= 2048  # so the triton backend picks its wide tiling
+    full, got = _full_and_cached(model, "triton", seed=5, n=50, query_lengths=lengths, full=True)
+    ref, _ = _full_and_cached(
+        model.to(torch.float64), "reference", seed=5, n=50, query_lengths=lengths, full=True
+    )
+    tol = 1e-5 if dtype == torch.float32 else 3e-2
+    assert _rel(got.double(), ref) < tol and _rel(full.double(), ref) < tol

@@ -219,9 +219,11 @@ class TritonBackend(AttentionBackend):
             CPU; slow, for tests; needs ``TRITON_INTERPRET=1`` set before ``triton`` is
             imported).
         cached_block_m: Rows (query tokens x the heads sharing a key head) per program of
-            the cached query path's pool kernel.
-        cached_block_n: Keys per tile of the cached pool (a candidate's last tile may be
-            partial).
+            the cached query path's pool kernel (``None``: 64 for a few query blocks, 128
+            when a key head has at least 2,048 rows, e.g. many batched queries).
+        cached_block_n: Keys per tile of the cached pool (``None``: 32, or 64 with many
+            rows). Measured on an H200 (``benchmarks/incontext_cached.py``): 64 x 32 was the
+            fastest for one query, 128 x 64 with 8 warps and 3 stages for 64 queries.
         cached_chunks: Chunks the pool's tiles are split into (``None``: enough programs
             to fill the GPU about four times).
         cached_merge: Merge candidates that lie back to back in the arena into full tiles
@@ -242,8 +244,8 @@ class TritonBackend(AttentionBackend):
         num_warps: int = 4,
         num_stages: int = 2,
         interpret: bool | None = None,
-        cached_block_m: int = 64,
-        cached_block_n: int = 64,
+        cached_block_m: int | None = None,
+        cached_block_n: int | None = None,
         cached_chunks: int | None = None,
         cached_merge: bool = True,
     ) -> None:
@@ -253,6 +255,8 @@ class TritonBackend(AttentionBackend):
             ("cached_block_m", cached_block_m),
             ("cached_block_n", cached_block_n),
         ):
+            if value is None:
+                continue
             if value < 16 or value & (value - 1):
                 raise ValueError(f"{arg} must be a power of two >= 16, got {value}")
         if split_keys < 1:
@@ -567,8 +571,10 @@ class TritonBackend(AttentionBackend):
         """
         import torch
 
-        block_n = self.cached_block_n
-        block_m = self.cached_block_m
+        n_rep = heads // kv_heads
+        many = n_rep * layout.total >= 2048
+        block_m = self.cached_block_m or (128 if many else 64)
+        block_n = self.cached_block_n or (64 if many else 32)
         merge = window is None and self.cached_merge
 
         def tiles() -> torch.Tensor:
@@ -588,7 +594,6 @@ class TritonBackend(AttentionBackend):
 
         tile_tensor = view.memo(("triton-cached-tiles", block_n, merge, str(device)), tiles)
         num_tiles = int(tile_tensor.shape[0])
-        n_rep = heads // kv_heads
         row_tiles = math.ceil(n_rep * layout.total / block_m)
         if self.cached_chunks is not None:
             chunks = self.cached_chunks
@@ -612,6 +617,9 @@ class TritonBackend(AttentionBackend):
             lambda: layout.positions(device).to(torch.int32),
         )
         return {
+            "block_m": block_m,
+            "block_n": block_n,
+            "many": many,
             "tiles": tile_tensor,
             "num_tiles": num_tiles,
             "chunks": chunks,
@@ -675,9 +683,12 @@ class TritonBackend(AttentionBackend):
         cap = float(softcap) if softcap is not None else 1.0
         window = int(sliding_window) if sliding_window is not None else 0
         launch = self._launch(interpreted, dim, query.dtype)
-        if launch and self.cached_block_m >= 128:
-            # A 128-row fp32 accumulator needs 8 warps to stay in registers.
+        if launch and plan["block_m"] >= 128:
+            # A 128-row fp32 accumulator needs 8 warps to stay in registers; deeper
+            # pipelining paid off at that size (64 queries over 500 documents on an H200).
             launch["num_warps"] = max(8, launch["num_warps"])
+            if plan["many"] and launch["num_stages"] > 1:
+                launch["num_stages"] = max(3, launch["num_stages"])
         kernels.cached_prefix[(plan["row_tiles"], kv_heads, chunks)](
             q,
             pool_k,
@@ -701,8 +712,8 @@ class TritonBackend(AttentionBackend):
             float(scaling),
             cap,
             window,
-            BLOCK_M=self.cached_block_m,
-            BLOCK_N=self.cached_block_n,
+            BLOCK_M=plan["block_m"],
+            BLOCK_N=plan["block_n"],
             **common,
             **launch,
         )
