@@ -102,6 +102,7 @@ EXPECTED_ALL = {
     ],
     "ctx_core.incontext": [
         "AttentionBackend",
+        "DocumentStateCache",
         "InContextEngine",
         "InContextRanker",
         "InContextScores",

@@ -39,6 +39,7 @@ COMMANDS = [
     "ctx_core.cli.memorize",
     "ctx_core.cli.ask",
     "ctx_core.cli.udcg",
+    "ctx_core.cli.incontext",
 ]
 
 

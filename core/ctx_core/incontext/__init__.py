@@ -10,6 +10,8 @@ module                                 what it holds
 :mod:`~ctx_core.incontext.norm_mlp`    the engine's options: compiled norms/MLP, MLP in chunks
 :mod:`~ctx_core.incontext.scoring`     attention mass -> scores, passes, calibration, length
 :mod:`~ctx_core.incontext.passes`      splitting long candidate lists into passes
+:mod:`~ctx_core.incontext.states`      :class:`DocumentStateCache`: candidates' states, reused
+:mod:`~ctx_core.incontext.cached`      the cached query path (query blocks over cached states)
 :mod:`~ctx_core.incontext.ranker`      :class:`InContextRanker`, a core scorer
 :mod:`~ctx_core.incontext.testing`     the ``triton`` kernels' oracle and correctness checks
 =====================================  ==========================================================
@@ -32,9 +34,11 @@ if TYPE_CHECKING:
     from ctx_core.incontext.engine import InContextEngine
     from ctx_core.incontext.layout import PromptTemplate
     from ctx_core.incontext.ranker import InContextRanker, InContextScores
+    from ctx_core.incontext.states import DocumentStateCache
 
 __all__ = [
     "AttentionBackend",
+    "DocumentStateCache",
     "InContextEngine",
     "InContextRanker",
     "InContextScores",
@@ -47,6 +51,7 @@ _LAZY = {
     "AttentionBackend": "ctx_core.incontext.backends",
     "backend_names": "ctx_core.incontext.backends",
     "get_backend": "ctx_core.incontext.backends",
+    "DocumentStateCache": "ctx_core.incontext.states",
     "InContextEngine": "ctx_core.incontext.engine",
     "PromptTemplate": "ctx_core.incontext.layout",
     "InContextRanker": "ctx_core.incontext.ranker",

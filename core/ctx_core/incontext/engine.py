@@ -77,6 +77,7 @@ class _Run:
     layers: frozenset[int]
     stop_layer: int | None
     logmass: dict[int, Any] = field(default_factory=dict)
+    capture: Any = None  # called as capture(layer, key, value) before each layer's attention
 
     def attend(
         self,
@@ -90,11 +91,14 @@ class _Run:
         softcap: float | None,
     ) -> tuple[Any, None]:
         layer = int(module.layer_idx)
+        if self.capture is not None:
+            self.capture(layer, key, value)
         if layer in self.layers:
-            rows = query.index_select(2, self.signal_rows.to(query.device))
-            self.logmass[layer] = self.backend.candidate_logmass(
-                rows, key, self.structure, scaling=scaling, softcap=softcap
-            )
+            if self.signal_rows.numel():
+                rows = query.index_select(2, self.signal_rows.to(query.device))
+                self.logmass[layer] = self.backend.candidate_logmass(
+                    rows, key, self.structure, scaling=scaling, softcap=softcap
+                )
             if layer == self.stop_layer:
                 raise _StopForward
         out = self.backend.attend(
@@ -303,6 +307,7 @@ class InContextEngine:
         stop: bool = True,
         output_hidden_states: bool = False,
         logits_rows: Sequence[int] | None = None,
+        capture: Any = None,
     ) -> EngineOutput:
         """One forward pass over a segmented prompt.
 
@@ -315,6 +320,9 @@ class InContextEngine:
             output_hidden_states: Return the decoder's hidden states (needs ``stop=False``).
             logits_rows: Also return the LM logits of these token indices (needs
                 ``stop=False``; runs the LM head on those rows only).
+            capture: Called as ``capture(layer, key, value)`` with each layer's keys and
+                values ``(1, H_kv, T, D)`` (after rotary embedding) before its attention;
+                how [`ctx_core.incontext.states`][ctx_core.incontext.states] collects candidate states.
 
         Returns:
             An :class:`EngineOutput`.
@@ -346,6 +354,7 @@ class InContextEngine:
             signal_rows=rows,
             layers=frozenset(layer_set),
             stop_layer=layer_set[-1] if (stop and layer_set) else None,
+            capture=capture,
         )
         positions = structure.position_ids(self.device).reshape(1, -1)
         # A 4-D placeholder: transformers returns it untouched instead of building a mask.

@@ -54,6 +54,10 @@ class PromptTemplate:
         answer: Opening of the answer, after the chat template's generation prompt; its last
             tokens are the default signal tokens.
         calibration_query: The content-free query of the calibration block.
+        fixed_instruction: The instruction of the query-free layout
+            (``PromptBuilder(query_in_instruction=False)``): fixed text without the query,
+            so a candidate's states do not depend on the query and can be cached
+            (see [`ctx_core.incontext.states`][ctx_core.incontext.states]).
 
     Examples:
         >>> PromptTemplate(query="Q: {query}").query
@@ -72,6 +76,11 @@ class PromptTemplate:
     )
     answer: str = "The most relevant passage is ID: ["
     calibration_query: str = "N/A"
+    fixed_instruction: str = (
+        "You will be given a list of passages and then a search query. Each passage starts "
+        "with its ID and ends with END ID. Read all of them and find the passages that best "
+        "answer the query.\n\nPassages:"
+    )
 
     def __post_init__(self) -> None:
         if self.candidate.count("{content}") != 1:
@@ -80,6 +89,8 @@ class PromptTemplate:
             raise ValueError("template.query must contain '{query}' exactly once")
         if not self.calibration_query.strip():
             raise ValueError("template.calibration_query must not be empty")
+        if "{query}" in self.fixed_instruction:
+            raise ValueError("template.fixed_instruction must not contain '{query}'")
 
     def candidate_parts(self, label: str) -> tuple[str, str]:
         """Text before and after the passage content in a candidate block."""
@@ -142,6 +153,10 @@ class PromptBuilder:
         query_offset: Position id where the query blocks start (block-sparse mode).
         max_positions: The model's largest usable position + 1; a query block that would run
             past it starts earlier (logged once).
+        query_in_instruction: Put the query in the instruction (``template.instruction``, the
+            default) or use the query-free ``template.fixed_instruction``: the query then
+            appears only in the query blocks and every candidate's states are the same for
+            every query.
 
     Examples:
         >>> builder = PromptBuilder(tokenizer)  # doctest: +SKIP
@@ -156,6 +171,7 @@ class PromptBuilder:
     use_chat_template: bool | None = None
     query_offset: int = 8192
     max_positions: int | None = None
+    query_in_instruction: bool = True
 
     def __post_init__(self) -> None:
         if self.max_block_tokens < 8:
@@ -198,9 +214,12 @@ class PromptBuilder:
         return []
 
     def instruction_ids(self, query: str) -> list[int]:
-        """Token ids of the instruction block for ``query``."""
-        text = self._chat_prefix + self.template.instruction.replace("{query}", query)
-        return self._leading_special + self._encode(text)
+        """Token ids of the instruction block for ``query`` (ignored in the query-free layout)."""
+        if self.query_in_instruction:
+            body = self.template.instruction.replace("{query}", query)
+        else:
+            body = self.template.fixed_instruction
+        return self._leading_special + self._encode(self._chat_prefix + body)
 
     def candidate_ids(self, label: str, text: str) -> _Tokenized:
         """Token ids of one candidate block (text cut to fit ``max_block_tokens``)."""

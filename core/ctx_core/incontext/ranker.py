@@ -125,6 +125,15 @@ class InContextRanker(BaseScorer, Configurable):
             (see :mod:`~ctx_core.incontext.norm_mlp`).
         mlp_chunk_tokens: Apply the model's MLP over chunks of this many tokens during
             passes: bounded memory on long prompts, same scores (``None``: no chunks).
+        query_in_instruction: Put the query in the instruction (``True``, the default) or
+            use the query-free instruction (``template.fixed_instruction``): the query then
+            appears only in the final block, and each candidate's states are the same for
+            every query, so they can be cached.
+        cache: A [`DocumentStateCache`][ctx_core.incontext.states.DocumentStateCache] (needs
+            ``query_in_instruction=False`` and block attention): candidates' states are
+            computed once and reused; a query then runs only its own block through the
+            layers (see [`ctx_core.incontext.cached`][ctx_core.incontext.cached]). Scores equal the uncached
+            query-free ranker's (one pass) up to float rounding.
 
     Examples:
         >>> ranker = InContextRanker("smollm2", scoring_layer=18)  # doctest: +SKIP
@@ -160,7 +169,21 @@ class InContextRanker(BaseScorer, Configurable):
         show_progress: bool | None = None,
         compile: bool | str = False,
         mlp_chunk_tokens: int | None = None,
+        query_in_instruction: bool = True,
+        cache: Any = None,
     ) -> None:
+        if cache is not None:
+            from ctx_core.incontext.states import DocumentStateCache
+
+            if not isinstance(cache, DocumentStateCache):
+                raise TypeError(f"cache must be a DocumentStateCache, got {type(cache).__name__}")
+            if query_in_instruction:
+                raise ValueError(
+                    "cache needs query_in_instruction=False: with the query in the instruction "
+                    "every candidate's states depend on the query"
+                )
+            if attention != "block":
+                raise ValueError("cache needs attention='block'")
         if isinstance(model, str):
             check_model_source(model, "model")
         elif model is not None and tokenizer is None:
@@ -218,6 +241,10 @@ class InContextRanker(BaseScorer, Configurable):
         self.show_progress = show_progress
         self.compile = compile
         self.mlp_chunk_tokens = mlp_chunk_tokens
+        self.query_in_instruction = bool(query_in_instruction)
+        self.cache = cache
+        self._cache_lock = threading.Lock()
+        self._spec: Any = None
         self._lock = threading.Lock()
         self._engine: Any = None
         self._builder: PromptBuilder | None = None
@@ -226,7 +253,8 @@ class InContextRanker(BaseScorer, Configurable):
     def config(self) -> dict[str, Any]:
         """The model by id, path or alias, the backend by name, and the settings as given.
 
-        The template appears only when it differs from the default wording.
+        The template appears only when it differs from the default wording. A ``cache`` is
+        runtime state and is not part of the configuration.
 
         Raises:
             ConfigError: the model was passed as a loaded object, or the backend as an
@@ -272,6 +300,7 @@ class InContextRanker(BaseScorer, Configurable):
             "anchors": self.anchors,
             "compile": self.compile,
             "mlp_chunk_tokens": self.mlp_chunk_tokens,
+            "query_in_instruction": self.query_in_instruction,
             "show_progress": self.show_progress,
         }
 
@@ -323,6 +352,7 @@ class InContextRanker(BaseScorer, Configurable):
                 use_chat_template=self.use_chat_template,
                 query_offset=self.query_offset,
                 max_positions=int(max_positions) if max_positions else None,
+                query_in_instruction=self.query_in_instruction,
             )
             self._layers = sorted(set(layers))
             self._engine = engine
@@ -352,6 +382,227 @@ class InContextRanker(BaseScorer, Configurable):
     def _score(self, query: str, passages: list[Passage]) -> list[float]:
         return self.explain(query, passages).scores
 
+    def state_spec(self) -> Any:
+        """The [`StateSpec`][ctx_core.incontext.states.StateSpec] of this ranker's cached states."""
+        from ctx_core.incontext.states import StateSpec, model_fingerprint, template_fingerprint
+
+        self._load()
+        if self._spec is None:
+            engine = self._engine
+            config = engine.config
+            heads = int(config.num_attention_heads)
+            kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
+            head_dim = int(getattr(config, "head_dim", None) or int(config.hidden_size) // heads)
+            dtype = str(next(engine.model.parameters()).dtype).replace("torch.", "")
+            self._spec = StateSpec(
+                model=model_fingerprint(engine.model),
+                template=template_fingerprint(
+                    self.builder.instruction_ids(""), self.template.candidate
+                ),
+                layer=max(self._layers),
+                dtype=dtype,
+                max_block_tokens=self.max_block_tokens,
+                kv_heads=kv_heads,
+                head_dim=head_dim,
+            )
+        return self._spec
+
+    def index(self, passages: Sequence[Passage | str], *, show_progress: bool | None = None) -> int:
+        """Compute and cache the states of ``passages`` (needs ``cache=``); returns how many were new.
+
+        With ``labels="index"`` a passage's block shows its position in the list, so its
+        states are reused only at the same position: prefer ``labels="id"`` with a cache.
+        """
+        from ctx_core.incontext.cached import encode_blocks
+        from ctx_core.incontext.states import block_key
+        from ctx_core.progress import progress
+        from ctx_core.types import ensure_passages
+
+        if self.cache is None:
+            raise ValueError("index() needs a ranker built with cache=DocumentStateCache(...)")
+        items = ensure_passages(passages)
+        spec = self.state_spec()
+        self.cache.bind(spec, self._engine.device)
+        blocks = self._blocks(items)
+        pairs = [(block_key(b.ids), b.ids) for b in blocks]
+        missing = set(self.cache.missing(k for k, _ in pairs))
+        bar = progress(
+            iter(range(len(missing))),
+            total=len(missing),
+            desc="in-context states",
+            show=show_progress if show_progress is not None else self.show_progress,
+            unit="doc",
+        )
+
+        def advance(count: int) -> None:
+            for _ in range(count):
+                next(bar, None)
+
+        with self._cache_lock:
+            import torch
+
+            with torch.no_grad():
+                done = encode_blocks(
+                    self._engine,
+                    self.cache,
+                    self.builder.instruction_ids(""),
+                    pairs,
+                    max_pass_tokens=self.max_pass_tokens,
+                    on_pass=advance,
+                )
+        for _ in bar:
+            pass
+        return done
+
+    def _blocks(self, items: Sequence[Passage]) -> list[Any]:
+        labels = (
+            [str(i + 1) for i in range(len(items))]
+            if self.labels == "index"
+            else [p.id for p in items]
+        )
+        return [
+            self.builder.candidate_ids(label, p.text)
+            for label, p in zip(labels, items, strict=True)
+        ]
+
+    def score_pool(
+        self, queries: Sequence[str], passages: Sequence[Passage | str]
+    ) -> list[list[float]]:
+        """Scores of several queries over one pool (one cached pass with ``cache=``)."""
+        return [d.scores for d in self.explain_pool(queries, passages)]
+
+    def explain_pool(
+        self, queries: Sequence[str], passages: Sequence[Passage | str]
+    ) -> list[InContextScores]:
+        """`explain` for several queries over the same passages.
+
+        With a ``cache`` all queries run in one pass over the cached pool, as separate
+        query segments (the calibration block, the same for every query, runs once); the
+        scores equal those of one query at a time. Without a cache, one query at a time.
+        """
+        from ctx_core.types import ensure_passages, validate_query
+
+        if isinstance(queries, str):
+            raise TypeError("queries must be a sequence of strings, not one string")
+        checked = [validate_query(q) for q in queries]
+        if not checked:
+            raise ValueError("queries must not be empty")
+        items = ensure_passages(passages)
+        if not items:
+            raise ValueError("passages must not be empty")
+        if self.cache is None:
+            return [self.explain(q, items) for q in checked]
+        return self._explain_cached(checked, items)
+
+    def _explain_cached(self, queries: list[str], items: list[Passage]) -> list[InContextScores]:
+        import torch
+
+        from ctx_core.incontext.cached import QueryLayout, encode_blocks, run_cached
+        from ctx_core.incontext.states import block_key
+
+        assert self.cache is not None
+        spec = self.state_spec()
+        builder, engine = self.builder, self._engine
+        self.cache.bind(spec, engine.device)
+        blocks = self._blocks(items)
+        truncated = [b.truncated for b in blocks]
+        if any(truncated):
+            cut = [p.id for p, t in zip(items, truncated, strict=True) if t]
+            logger.warning(
+                "%d passage(s) cut to max_block_tokens=%d: ids %s",
+                len(cut),
+                self.max_block_tokens,
+                ", ".join(cut[:20]) + (" ..." if len(cut) > 20 else ""),
+            )
+        keys = [block_key(b.ids) for b in blocks]
+        lengths = [len(b.ids) for b in blocks]
+        instruction = builder.instruction_ids("")
+        L = len(instruction)
+        # One query segment per query; the calibration block is the same for every query
+        # with the same position offset, so it runs once per distinct offset.
+        segments: list[tuple[list[int], tuple[int, int], int]] = []
+        query_segment: list[int] = []
+        calib_segment: list[int] = []
+        calib_ids, calib_span = builder.query_block_ids(self.template.calibration_query)
+        calib_at: dict[int, int] = {}
+        for q in queries:
+            ids, span = builder.query_block_ids(q)
+            longest = max(len(ids), len(calib_ids)) if self.calibrate else len(ids)
+            offset = builder._offset(L, longest)
+            query_segment.append(len(segments))
+            segments.append((ids, span, offset))
+            if self.calibrate:
+                if offset not in calib_at:
+                    calib_at[offset] = -1  # placed after the queries
+                calib_segment.append(offset)
+        if self.calibrate:
+            for offset in calib_at:
+                calib_at[offset] = len(segments)
+                segments.append((calib_ids, calib_span, offset))
+        layout = QueryLayout(
+            tuple(len(ids) for ids, _, _ in segments), tuple(o for _, _, o in segments)
+        )
+        rows: list[int] = []
+        row_ranges: list[tuple[int, int]] = []
+        for j, (_, (a, b), _) in enumerate(segments):
+            start, stop = layout.span(j)
+            if self.signal_tokens == "query":
+                chosen = list(range(start + a, start + b))
+            else:
+                assert isinstance(self.signal_tokens, int)
+                chosen = list(range(max(start, stop - self.signal_tokens), stop))
+            row_ranges.append((len(rows), len(rows) + len(chosen)))
+            rows.extend(chosen)
+        input_ids = [t for ids, _, _ in segments for t in ids]
+        wall, cpu = time.perf_counter(), time.process_time()
+        with self._cache_lock, torch.no_grad():
+            encoded = encode_blocks(
+                engine,
+                self.cache,
+                instruction,
+                list(zip(keys, [b.ids for b in blocks], strict=True)),
+                max_pass_tokens=self.max_pass_tokens,
+            )
+            with self.cache.pool(keys) as view:
+                logmass = run_cached(
+                    engine, view, layout, input_ids, signal_rows=rows, layers=self._layers
+                )
+                stacked = torch.stack([logmass[layer] for layer in self._layers])
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        tokens = layout.total + (L + sum(lengths) if encoded else 0)
+        results = []
+        for i, q in enumerate(queries):
+            del q
+            a, b = row_ranges[query_segment[i]]
+            q_logmass = stacked[:, :, a:b]
+            raw = scores_from_logmass(q_logmass, self.heads)
+            final = raw
+            calibration = None
+            c_logmass = None
+            if self.calibrate:
+                ca, cb = row_ranges[calib_at[calib_segment[i]]]
+                c_logmass = stacked[:, :, ca:cb]
+                calibration = scores_from_logmass(c_logmass, self.heads)
+                final = raw - calibration
+            final = normalize_length(final, lengths, self.length_normalization)
+            results.append(
+                InContextScores(
+                    scores=[float(x) for x in final],
+                    raw=[float(x) for x in raw],
+                    calibration=None if calibration is None else [float(x) for x in calibration],
+                    token_counts=lengths,
+                    truncated=truncated,
+                    layers=list(self._layers),
+                    passes=1,
+                    tokens=tokens,
+                    seconds=wall,
+                    cpu_seconds=cpu,
+                    logmass=q_logmass,
+                    calibration_logmass=c_logmass,
+                )
+            )
+        return results
+
     def explain(self, query: str, passages: Sequence[Passage | str]) -> InContextScores:
         """Score ``passages`` and return the scores with their parts (raw, calibration, ...)."""
         import torch
@@ -363,6 +614,9 @@ class InContextRanker(BaseScorer, Configurable):
         items = ensure_passages(passages)
         if not items:
             raise ValueError("passages must not be empty")
+        if self.cache is not None:
+            self._load()
+            return self._explain_cached([query], items)[0]
         self._load()
         builder = self.builder
         engine = self._engine

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import torch
 
+    from ctx_core.incontext.cached import QueryLayout
     from ctx_core.incontext.segments import SegmentStructure
+    from ctx_core.incontext.states import PoolView
 
 __all__ = [
     "AttentionBackend",
@@ -159,6 +161,60 @@ class AttentionBackend(ABC):
             logits = softcap_logits(logits, softcap)
         return segment_logsumexp(
             logits, structure.candidate_of_token(key.device), structure.num_candidates
+        )
+
+    # -- the cached query path (see ctx_core.incontext.cached) ----------------------
+
+    def attend_cached(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        view: PoolView,
+        layer: int,
+        layout: QueryLayout,
+        *,
+        scaling: float,
+        sliding_window: int | None = None,
+        softcap: float | None = None,
+    ) -> torch.Tensor:
+        """Attention ``(1, Tq, H, D)`` of query-segment tokens over a cached pool.
+
+        ``query``/``key``/``value`` hold the query segments' tokens only; each token sees
+        the pool's cached instruction and candidate states of ``layer`` and, causally, its
+        own segment. The default is the dense reference arithmetic (float32, or float64):
+        the pool is gathered into one tensor and every logit is computed.
+        """
+        import torch
+
+        heads = query.shape[1]
+        dtype = score_dtype(query.dtype)
+        pool_k, pool_v = view.gathered(layer)
+        if pool_v is None:
+            raise ValueError(f"layer {layer} is the scoring layer: its values are not cached")
+        keys = expand_kv(torch.cat([pool_k, key], dim=2)[0], heads).to(dtype)
+        values = expand_kv(torch.cat([pool_v, value], dim=2)[0], heads).to(dtype)
+        logits = torch.matmul(query[0].to(dtype), keys.transpose(-1, -2)) * scaling
+        if softcap is not None:
+            logits = softcap_logits(logits, softcap)
+        mask = layout.dense_mask(view, sliding_window, query.device)
+        weights = torch.softmax(logits.masked_fill(~mask, float("-inf")), dim=-1)
+        return torch.matmul(weights, values).transpose(0, 1)[None].to(query.dtype)
+
+    def cached_logmass(
+        self,
+        query_rows: torch.Tensor,
+        view: PoolView,
+        layer: int,
+        *,
+        scaling: float,
+        softcap: float | None = None,
+    ) -> torch.Tensor:
+        """Per-candidate log mass ``(H, S, N)`` of signal rows over a cached pool's keys."""
+        pool_k, _ = view.gathered(layer)
+        structure = view.structure((1,), view.prefix_length)
+        return AttentionBackend.candidate_logmass(
+            self, query_rows, pool_k, structure, scaling=scaling, softcap=softcap
         )
 
     def __repr__(self) -> str:

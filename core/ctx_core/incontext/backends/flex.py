@@ -22,7 +22,9 @@ from ctx_core.incontext.segments import attention_rule
 if TYPE_CHECKING:
     import torch
 
+    from ctx_core.incontext.cached import QueryLayout
     from ctx_core.incontext.segments import SegmentStructure
+    from ctx_core.incontext.states import PoolView
 
 __all__ = ["FlexBackend"]
 
@@ -140,6 +142,82 @@ class FlexBackend(AttentionBackend):
                 query,
                 key,
                 value,
+                score_mod=score_mod,
+                block_mask=block_mask,
+                scale=scaling,
+                enable_gqa=query.shape[1] != key.shape[1],
+            )
+        return out.transpose(1, 2)
+
+    def _cached_block_mask(
+        self, view: PoolView, layout: QueryLayout, window: int | None, device: torch.device
+    ) -> Any:
+        import torch
+        from torch.nn.attention.flex_attention import create_block_mask
+
+        prefix = view.prefix_length
+        seg = layout.segment_ids(device)
+        pos_q = layout.positions(device)
+        pos_k = torch.cat([view.prefix_positions().to(device), pos_q])
+
+        def mask_mod(b: Any, h: Any, q_idx: Any, kv_idx: Any) -> Any:
+            own_idx = (kv_idx - prefix).clamp(min=0)
+            own = (kv_idx >= prefix) & (seg[own_idx] == seg[q_idx]) & (own_idx <= q_idx)
+            allowed = (kv_idx < prefix) | own
+            if window is not None:
+                allowed = allowed & ((pos_q[q_idx] - pos_k[kv_idx]) < window)
+            return allowed
+
+        return create_block_mask(
+            mask_mod,
+            B=None,
+            H=None,
+            Q_LEN=layout.total,
+            KV_LEN=prefix + layout.total,
+            device=str(device),
+            BLOCK_SIZE=self.block_size,
+        )
+
+    def attend_cached(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        view: PoolView,
+        layer: int,
+        layout: QueryLayout,
+        *,
+        scaling: float,
+        sliding_window: int | None = None,
+        softcap: float | None = None,
+    ) -> torch.Tensor:
+        """FlexAttention over the gathered pool followed by the query tokens, one block mask."""
+        import torch
+        from torch.nn.attention.flex_attention import flex_attention
+
+        pool_k, pool_v = view.gathered(layer)
+        if pool_v is None:
+            raise ValueError(f"layer {layer} is the scoring layer: its values are not cached")
+        device = query.device
+        block_mask = view.memo(
+            ("flex-cached-mask", layout, sliding_window, str(device), self.block_size),
+            lambda: self._cached_block_mask(view, layout, sliding_window, device),
+        )
+        score_mod = None
+        if softcap is not None:
+            cap = float(softcap)
+
+            def score_mod(score: Any, b: Any, h: Any, q_idx: Any, kv_idx: Any) -> Any:
+                return torch.tanh(score / cap) * cap
+
+        use_compile = self.compile if self.compile is not None else device.type == "cuda"
+        attend = _compiled_flex() if use_compile else flex_attention
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*without torch.compile.*")
+            out = attend(
+                query,
+                torch.cat([pool_k, key], dim=2),
+                torch.cat([pool_v, value], dim=2),
                 score_mod=score_mod,
                 block_mask=block_mask,
                 scale=scaling,

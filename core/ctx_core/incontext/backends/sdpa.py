@@ -29,7 +29,9 @@ from ctx_core.incontext.backends.base import (
 if TYPE_CHECKING:
     import torch
 
+    from ctx_core.incontext.cached import QueryLayout
     from ctx_core.incontext.segments import SegmentStructure
+    from ctx_core.incontext.states import PoolView
 
 __all__ = ["SdpaBackend"]
 
@@ -153,6 +155,43 @@ class SdpaBackend(AttentionBackend):
                 pos_k = torch.cat([positions[:prefix], pos_q])
                 mask = mask & ((pos_q[:, None] - pos_k[None, :]) < window)
             res = _attention(query[:, :, start:stop], keys, values, mask, **options)
+            out[0, start:stop] = res[0].transpose(0, 1)
+        return out
+
+    def attend_cached(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        view: PoolView,
+        layer: int,
+        layout: QueryLayout,
+        *,
+        scaling: float,
+        sliding_window: int | None = None,
+        softcap: float | None = None,
+    ) -> torch.Tensor:
+        """One SDPA call per query segment over the gathered pool and the segment itself."""
+        import torch
+
+        pool_k, pool_v = view.gathered(layer)
+        if pool_v is None:
+            raise ValueError(f"layer {layer} is the scoring layer: its values are not cached")
+        device = query.device
+        heads = query.shape[1]
+        out = query.new_empty(1, layout.total, heads, value.shape[-1])
+        prefix = view.prefix_length
+        full = layout.dense_mask(view, sliding_window, device)
+        for j in range(len(layout.lengths)):
+            start, stop = layout.span(j)
+            keys = torch.cat([pool_k, key[:, :, start:stop]], dim=2)
+            values = torch.cat([pool_v, value[:, :, start:stop]], dim=2)
+            mask = torch.cat(
+                [full[start:stop, :prefix], full[start:stop, prefix + start : prefix + stop]], dim=1
+            )
+            res = _attention(
+                query[:, :, start:stop], keys, values, mask, scaling=scaling, softcap=softcap
+            )
             out[0, start:stop] = res[0].transpose(0, 1)
         return out
 

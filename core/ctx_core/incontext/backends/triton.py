@@ -56,7 +56,9 @@ from ctx_core.incontext.backends.base import AttentionBackend, check_attention_i
 if TYPE_CHECKING:
     import torch
 
+    from ctx_core.incontext.cached import QueryLayout
     from ctx_core.incontext.segments import SegmentStructure
+    from ctx_core.incontext.states import PoolView
 
 __all__ = ["TritonBackend", "WorkList", "build_work_list", "load_kernels", "triton_available"]
 
@@ -216,6 +218,16 @@ class TritonBackend(AttentionBackend):
         interpret: Run with Triton's CPU interpreter (default: when the tensors are on the
             CPU; slow, for tests; needs ``TRITON_INTERPRET=1`` set before ``triton`` is
             imported).
+        cached_block_m: Rows (query tokens x the heads sharing a key head) per program of
+            the cached query path's pool kernel (``None``: 64 for a few query blocks, 128
+            when a key head has at least 2,048 rows, e.g. many batched queries).
+        cached_block_n: Keys per tile of the cached pool (``None``: 32, or 64 with many
+            rows). Measured on an H200 (``benchmarks/incontext_cached.py``): 64 x 32 was the
+            fastest for one query, 128 x 64 with 8 warps and 3 stages for 64 queries.
+        cached_chunks: Chunks the pool's tiles are split into (``None``: enough programs
+            to fill the GPU about four times).
+        cached_merge: Merge candidates that lie back to back in the arena into full tiles
+            (without a sliding window).
 
     Examples:
         >>> TritonBackend().name
@@ -232,8 +244,19 @@ class TritonBackend(AttentionBackend):
         num_warps: int = 4,
         num_stages: int = 2,
         interpret: bool | None = None,
+        cached_block_m: int | None = None,
+        cached_block_n: int | None = None,
+        cached_chunks: int | None = None,
+        cached_merge: bool = True,
     ) -> None:
-        for arg, value in (("block_m", block_m), ("block_n", block_n)):
+        for arg, value in (
+            ("block_m", block_m),
+            ("block_n", block_n),
+            ("cached_block_m", cached_block_m),
+            ("cached_block_n", cached_block_n),
+        ):
+            if value is None:
+                continue
             if value < 16 or value & (value - 1):
                 raise ValueError(f"{arg} must be a power of two >= 16, got {value}")
         if split_keys < 1:
@@ -244,6 +267,12 @@ class TritonBackend(AttentionBackend):
         self.num_warps = num_warps
         self.num_stages = num_stages
         self.interpret = interpret
+        self.cached_block_m = cached_block_m
+        self.cached_block_n = cached_block_n
+        if cached_chunks is not None and cached_chunks < 1:
+            raise ValueError(f"cached_chunks must be >= 1, got {cached_chunks}")
+        self.cached_chunks = cached_chunks
+        self.cached_merge = cached_merge
 
     def __repr__(self) -> str:
         return f"TritonBackend(block_m={self.block_m}, block_n={self.block_n}, split_keys={self.split_keys})"
@@ -454,11 +483,9 @@ class TritonBackend(AttentionBackend):
         out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The fused kernel behind :meth:`candidate_logmass` (no autograd): ``(H, S, N)`` fp32."""
-        import torch
-
         interpreted = self._interpreted(query_rows)
         kernels = load_kernels(interpreted)
-        _, heads, signals, dim = query_rows.shape
+        heads, dim = query_rows.shape[1], query_rows.shape[3]
         kv_heads = key.shape[1]
         if heads % kv_heads:
             raise ValueError(f"{heads} query heads cannot share {kv_heads} key heads")
@@ -467,6 +494,31 @@ class TritonBackend(AttentionBackend):
         n = structure.num_candidates
         device = query_rows.device
         _, _, spans = self.plan(structure, dim).device_tensors(device)
+        return self._logmass_launch(
+            rows, k, spans, n, scaling=scaling, softcap=softcap, out=out, kernels=kernels,
+            interpreted=interpreted, dtype=query_rows.dtype,
+        )  # fmt: skip
+
+    def _logmass_launch(
+        self,
+        rows: torch.Tensor,
+        k: torch.Tensor,
+        spans: torch.Tensor,
+        n: int,
+        *,
+        scaling: float,
+        softcap: float | None,
+        out: torch.Tensor | None,
+        kernels: Any,
+        interpreted: bool,
+        dtype: torch.dtype,
+    ) -> torch.Tensor:
+        """Launch the log-mass kernel: rows ``(H, S, D)``, keys ``(H_kv, T, D)``, ``n`` spans."""
+        import torch
+
+        heads, signals, dim = rows.shape
+        kv_heads = k.shape[0]
+        device = rows.device
         if out is None:
             out = torch.empty(heads, signals, n, dtype=torch.float32, device=device)
         elif out.shape != (heads, signals, n) or not out.is_contiguous():
@@ -475,7 +527,7 @@ class TritonBackend(AttentionBackend):
         block_r = max(16, min(64, _next_pow2(n_rep * signals)))
         block_d = max(16, _next_pow2(dim))
         grid = (n, kv_heads, math.ceil(n_rep * signals / block_r))
-        precision = "ieee" if query_rows.dtype == torch.float32 else "tf32"
+        precision = "ieee" if dtype == torch.float32 else "tf32"
         kernels.candidate_logmass[grid](
             rows,
             k,
@@ -496,9 +548,246 @@ class TritonBackend(AttentionBackend):
             BLOCK_N=self._block_n(dim),
             BLOCK_D=block_d,
             DOT_PRECISION=precision,
-            **self._launch(interpreted, dim, query_rows.dtype),
+            **self._launch(interpreted, dim, dtype),
         )
         return out
+
+    # -- the cached query path ----------------------------------------------------------
+
+    def _cached_plan(
+        self,
+        view: PoolView,
+        layout: QueryLayout,
+        heads: int,
+        kv_heads: int,
+        device: Any,
+        window: int | None,
+    ) -> dict[str, Any]:
+        """Key tiles of the pool, chunking, and the own-segment work items (memoized).
+
+        Without a sliding window, candidates that lie back to back in the arena (full
+        slots in consecutive order, as after indexing a corpus in order) are merged into
+        one key range before tiling, so tiles are full whatever the block length.
+        """
+        import torch
+
+        n_rep = heads // kv_heads
+        many = n_rep * layout.total >= 2048
+        block_m = self.cached_block_m or (128 if many else 64)
+        block_n = self.cached_block_n or (64 if many else 32)
+        merge = window is None and self.cached_merge
+
+        def tiles() -> torch.Tensor:
+            L = view.instruction_length
+            a0, b0 = view.instruction_span
+            ranges: list[list[int]] = [[a0, b0, 0]]
+            for a, b in view.spans:
+                if merge and ranges[-1][1] == a:
+                    ranges[-1][1] = b  # positions are not read without a window
+                else:
+                    ranges.append([a, b, L])
+            rows = []
+            for a, b, p in ranges:
+                for s in range(a, b, block_n):
+                    rows.append((s, min(s + block_n, b), p + s - a, 0))
+            return torch.tensor(rows, dtype=torch.int32).to(device)
+
+        tile_tensor = view.memo(("triton-cached-tiles", block_n, merge, str(device)), tiles)
+        num_tiles = int(tile_tensor.shape[0])
+        row_tiles = math.ceil(n_rep * layout.total / block_m)
+        if self.cached_chunks is not None:
+            chunks = self.cached_chunks
+        else:
+            target = 4 * _multiprocessors(device)
+            chunks = max(1, math.ceil(target / max(1, row_tiles * kv_heads)))
+        chunks = max(1, min(chunks, num_tiles))
+        per_chunk = math.ceil(num_tiles / chunks)
+        chunks = math.ceil(num_tiles / per_chunk)
+
+        def items() -> torch.Tensor:
+            rows = []
+            for j in range(len(layout.lengths)):
+                s, e = layout.span(j)
+                rows += [(a, b, s, 0) for a, b in _tiles(s, e, self.block_m)]
+            return torch.tensor(rows, dtype=torch.int32).to(device)
+
+        item_tensor = layout.memo(("triton-cached-items", self.block_m, str(device)), items)
+        positions = layout.memo(
+            ("triton-cached-positions", str(device)),
+            lambda: layout.positions(device).to(torch.int32),
+        )
+        return {
+            "block_m": block_m,
+            "block_n": block_n,
+            "many": many,
+            "tiles": tile_tensor,
+            "num_tiles": num_tiles,
+            "chunks": chunks,
+            "per_chunk": per_chunk,
+            "row_tiles": row_tiles,
+            "items": item_tensor,
+            "positions": positions,
+        }
+
+    def attend_cached(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        view: PoolView,
+        layer: int,
+        layout: QueryLayout,
+        *,
+        scaling: float,
+        sliding_window: int | None = None,
+        softcap: float | None = None,
+    ) -> torch.Tensor:
+        """Query tokens over the pool in the arena (no copy of it): split, then merged."""
+        import torch
+
+        options: dict[str, Any] = {
+            "scaling": scaling,
+            "sliding_window": sliding_window,
+            "softcap": softcap,
+        }
+        dim = query.shape[-1]
+        if (
+            not self._supported(query, key, value, view.keys)
+            or value.shape[-1] != dim
+            or (torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value)))
+        ):
+            from ctx_core.incontext.backends.sdpa import SdpaBackend
+
+            return SdpaBackend().attend_cached(query, key, value, view, layer, layout, **options)
+        if layer >= view.values.shape[0]:
+            raise ValueError(f"layer {layer} is the scoring layer: its values are not cached")
+        interpreted = self._interpreted(query)
+        kernels = load_kernels(interpreted)
+        _, heads, rows_q, _ = query.shape
+        kv_heads = key.shape[1]
+        device = query.device
+        q, k, v = (t[0] if t[0].stride(-1) == 1 else t[0].contiguous() for t in (query, key, value))
+        pool_k, pool_v = view.keys[layer], view.values[layer]
+        plan = self._cached_plan(view, layout, heads, kv_heads, device, sliding_window)
+        block_d = max(16, _next_pow2(dim))
+        chunks = plan["chunks"]
+        part = torch.empty(chunks, heads, rows_q, block_d, dtype=torch.float32, device=device)
+        part_lse = torch.empty(chunks, heads, rows_q, dtype=torch.float32, device=device)
+        precision = "ieee" if query.dtype == torch.float32 else "tf32"
+        common = {
+            "HAS_SOFTCAP": softcap is not None,
+            "HAS_WINDOW": sliding_window is not None,
+            "BLOCK_D": block_d,
+            "DOT_PRECISION": precision,
+        }
+        cap = float(softcap) if softcap is not None else 1.0
+        window = int(sliding_window) if sliding_window is not None else 0
+        launch = self._launch(interpreted, dim, query.dtype)
+        if launch and plan["block_m"] >= 128:
+            # A 128-row fp32 accumulator needs 8 warps to stay in registers; deeper
+            # pipelining paid off at that size (64 queries over 500 documents on an H200).
+            launch["num_warps"] = max(8, launch["num_warps"])
+            if plan["many"] and launch["num_stages"] > 1:
+                launch["num_stages"] = max(3, launch["num_stages"])
+        kernels.cached_prefix[(plan["row_tiles"], kv_heads, chunks)](
+            q,
+            pool_k,
+            pool_v,
+            part,
+            part_lse,
+            plan["tiles"],
+            plan["positions"],
+            q.stride(0),
+            q.stride(1),
+            pool_k.stride(0),
+            pool_k.stride(1),
+            pool_v.stride(0),
+            pool_v.stride(1),
+            rows_q,
+            heads // kv_heads,
+            heads,
+            dim,
+            plan["num_tiles"],
+            plan["per_chunk"],
+            float(scaling),
+            cap,
+            window,
+            BLOCK_M=plan["block_m"],
+            BLOCK_N=plan["block_n"],
+            **common,
+            **launch,
+        )
+        out = torch.empty(1, rows_q, heads, dim, dtype=query.dtype, device=device)
+        items = plan["items"]
+        kernels.cached_own_combine[(int(items.shape[0]) * heads,)](
+            q,
+            k,
+            v,
+            out,
+            part,
+            part_lse,
+            items,
+            plan["positions"],
+            q.stride(0),
+            q.stride(1),
+            k.stride(0),
+            k.stride(1),
+            v.stride(0),
+            v.stride(1),
+            out.stride(1),
+            out.stride(2),
+            rows_q,
+            heads // kv_heads,
+            heads,
+            dim,
+            chunks,
+            float(scaling),
+            cap,
+            window,
+            BLOCK_M=self.block_m,
+            BLOCK_N=self.block_n,
+            **common,
+            **self._launch(interpreted, dim, query.dtype),
+        )
+        return out
+
+    def cached_logmass(
+        self,
+        query_rows: torch.Tensor,
+        view: PoolView,
+        layer: int,
+        *,
+        scaling: float,
+        softcap: float | None = None,
+    ) -> torch.Tensor:
+        """The fused log-mass kernel over the candidates' spans in the arena."""
+        import torch
+
+        needs_grad = torch.is_grad_enabled() and query_rows.requires_grad
+        if needs_grad or not self._supported(query_rows, view.keys) or view.num_candidates == 0:
+            return super().cached_logmass(query_rows, view, layer, scaling=scaling, softcap=softcap)
+        interpreted = self._interpreted(query_rows)
+        kernels = load_kernels(interpreted)
+        device = query_rows.device
+        rows = query_rows[0] if query_rows.stride(-1) == 1 else query_rows[0].contiguous()
+        spans = view.memo(
+            ("triton-cached-spans", str(device)),
+            lambda: torch.tensor(view.spans, dtype=torch.int32).to(device),
+        )
+        return self._logmass_launch(
+            rows, view.keys[layer], spans, view.num_candidates, scaling=scaling,
+            softcap=softcap, out=None, kernels=kernels, interpreted=interpreted,
+            dtype=query_rows.dtype,
+        )  # fmt: skip
+
+
+def _multiprocessors(device: Any) -> int:
+    """Streaming multiprocessors of a CUDA device (a fixed 8 elsewhere, e.g. the interpreter)."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda" and torch.cuda.is_available():
+        return int(torch.cuda.get_device_properties(device).multi_processor_count)
+    return 8
 
 
 @functools.lru_cache(maxsize=1)

@@ -304,3 +304,229 @@ def candidate_logmass(
         lse,
         mask=row_ok,
     )
+
+
+# -- the cached query path -------------------------------------------------------------
+#
+# Query tokens (all query segments of a pass, ``Tq`` of them) attend to a pool of cached
+# states in an arena (keys/values of one layer, ``(H_kv, capacity, D)``) through a list of
+# key *tiles*: ``(start, stop, position of start, pad)`` arena ranges of at most ``BLOCK_N``
+# keys, covering the instruction and every candidate of the pool. ``cached_prefix`` computes,
+# per chunk of tiles, a partial result (normalized output + log-sum-exp, fp32) with the
+# ``n_rep`` query heads that share a key/value head folded into the rows, so every key tile
+# is loaded once for all of them. ``cached_own_combine`` computes each query segment's causal
+# attention to itself and merges it with the partial results by log-sum-exp.
+
+TILE_FIELDS = 4
+
+
+@triton.jit
+def cached_prefix(
+    Q,
+    K,
+    V,
+    Part,
+    PartLse,
+    Tiles,
+    QPos,
+    stride_qh,
+    stride_qt,
+    stride_kh,
+    stride_kt,
+    stride_vh,
+    stride_vt,
+    num_rows,
+    n_rep,
+    num_heads,
+    head_dim,
+    num_tiles,
+    tiles_per_chunk,
+    scale,
+    softcap,
+    window,
+    HAS_SOFTCAP: tl.constexpr,
+    HAS_WINDOW: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    DOT_PRECISION: tl.constexpr,
+):
+    row_tile = tl.program_id(0)
+    kvh = tl.program_id(1)
+    chunk = tl.program_id(2)
+    # Row r of this program = (query head kvh * n_rep + r // num_rows, token r % num_rows).
+    r = row_tile * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_ok = r < n_rep * num_rows
+    head = kvh * n_rep + r // num_rows
+    tok = r % num_rows
+    offs_d = tl.arange(0, BLOCK_D)
+    d_ok = offs_d < head_dim
+    q = tl.load(
+        Q + head[:, None] * stride_qh + tok[:, None].to(tl.int64) * stride_qt + offs_d[None, :],
+        mask=row_ok[:, None] & d_ok[None, :],
+        other=0.0,
+    )
+    if HAS_WINDOW:
+        pos_q = tl.load(QPos + tok, mask=row_ok, other=0)
+    m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
+    l_i = tl.zeros([BLOCK_M], tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+    k_base = K + kvh * stride_kh
+    v_base = V + kvh * stride_vh
+    t_start = chunk * tiles_per_chunk
+    t_stop = tl.minimum(t_start + tiles_per_chunk, num_tiles)
+    for t in range(t_start, t_stop):
+        start = tl.load(Tiles + t * 4)
+        stop = tl.load(Tiles + t * 4 + 1)
+        offs_n = start + tl.arange(0, BLOCK_N)
+        key_ok = offs_n < stop
+        k = tl.load(
+            k_base + offs_n[:, None].to(tl.int64) * stride_kt + offs_d[None, :],
+            mask=key_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
+        s = _capped(
+            tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION), scale, softcap, HAS_SOFTCAP
+        )
+        visible = key_ok[None, :]
+        if HAS_WINDOW:
+            pos_k = tl.load(Tiles + t * 4 + 2) + tl.arange(0, BLOCK_N)
+            visible = visible & ((pos_q[:, None] - pos_k[None, :]) < window)
+        s = tl.where(visible, s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        alpha = tl.exp2(m_i - m_safe)
+        p = tl.exp2(s - m_safe[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        v = tl.load(
+            v_base + offs_n[:, None].to(tl.int64) * stride_vt + offs_d[None, :],
+            mask=key_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
+        m_i = m_new
+    l_safe = tl.where(l_i > 0.0, l_i, 1.0)
+    o = acc / l_safe[:, None]
+    lse = tl.where(l_i > 0.0, m_i + tl.log2(l_safe), float("-inf"))
+    base = (chunk * num_heads + head) * num_rows + tok
+    tl.store(
+        Part + base[:, None].to(tl.int64) * BLOCK_D + offs_d[None, :],
+        o,
+        mask=row_ok[:, None],
+    )
+    tl.store(PartLse + base, lse, mask=row_ok)
+
+
+@triton.jit
+def cached_own_combine(
+    Q,
+    K,
+    V,
+    Out,
+    Part,
+    PartLse,
+    Items,
+    QPos,
+    stride_qh,
+    stride_qt,
+    stride_kh,
+    stride_kt,
+    stride_vh,
+    stride_vt,
+    stride_ot,
+    stride_oh,
+    num_rows,
+    n_rep,
+    num_heads,
+    head_dim,
+    num_chunks,
+    scale,
+    softcap,
+    window,
+    HAS_SOFTCAP: tl.constexpr,
+    HAS_WINDOW: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    DOT_PRECISION: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    h = pid % num_heads
+    w = pid // num_heads
+    kvh = h // n_rep
+    q_start = tl.load(Items + w * 4)
+    q_stop = tl.load(Items + w * 4 + 1)
+    seg_start = tl.load(Items + w * 4 + 2)
+    offs_m = q_start + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, BLOCK_D)
+    row_ok = offs_m < q_stop
+    d_ok = offs_d < head_dim
+    q = tl.load(
+        Q + h * stride_qh + offs_m[:, None].to(tl.int64) * stride_qt + offs_d[None, :],
+        mask=row_ok[:, None] & d_ok[None, :],
+        other=0.0,
+    )
+    if HAS_WINDOW:
+        pos_q = tl.load(QPos + offs_m, mask=row_ok, other=0)
+    m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
+    l_i = tl.zeros([BLOCK_M], tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+    k_base = K + kvh * stride_kh
+    v_base = V + kvh * stride_vh
+    # The segment's own keys, causally.
+    for start in range(seg_start, q_stop, BLOCK_N):
+        offs_n = start + tl.arange(0, BLOCK_N)
+        key_ok = offs_n < q_stop
+        k = tl.load(
+            k_base + offs_n[:, None].to(tl.int64) * stride_kt + offs_d[None, :],
+            mask=key_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
+        s = _capped(
+            tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION), scale, softcap, HAS_SOFTCAP
+        )
+        visible = key_ok[None, :] & (offs_n[None, :] <= offs_m[:, None])
+        if HAS_WINDOW:
+            pos_k = tl.load(QPos + offs_n, mask=key_ok, other=0)
+            visible = visible & ((pos_q[:, None] - pos_k[None, :]) < window)
+        s = tl.where(visible, s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        alpha = tl.exp2(m_i - m_safe)
+        p = tl.exp2(s - m_safe[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        v = tl.load(
+            v_base + offs_n[:, None].to(tl.int64) * stride_vt + offs_d[None, :],
+            mask=key_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
+        m_i = m_new
+    # Merge with the pool's partial results: weights 2^(lse - max), output-weighted sum.
+    l_safe = tl.where(l_i > 0.0, l_i, 1.0)
+    lse_own = tl.where(l_i > 0.0, m_i + tl.log2(l_safe), float("-inf"))
+    m = lse_own
+    for c in range(0, num_chunks):
+        lse = tl.load(PartLse + (c * num_heads + h) * num_rows + offs_m, mask=row_ok, other=0.0)
+        m = tl.maximum(m, lse)
+    m_safe = tl.where(m == float("-inf"), 0.0, m)
+    w_own = tl.where(l_i > 0.0, tl.exp2(lse_own - m_safe), 0.0)
+    total = w_own
+    out = (acc / l_safe[:, None]) * w_own[:, None]
+    for c in range(0, num_chunks):
+        base = (c * num_heads + h) * num_rows + offs_m
+        lse = tl.load(PartLse + base, mask=row_ok, other=float("-inf"))
+        weight = tl.exp2(lse - m_safe)
+        o = tl.load(
+            Part + base[:, None].to(tl.int64) * BLOCK_D + offs_d[None, :],
+            mask=row_ok[:, None],
+            other=0.0,
+        )
+        out += tl.where(weight[:, None] > 0.0, o * weight[:, None], 0.0)
+        total += weight
+    total = tl.where(total > 0.0, total, 1.0)
+    tl.store(
+        Out + offs_m[:, None].to(tl.int64) * stride_ot + h * stride_oh + offs_d[None, :],
+        (out / total[:, None]).to(Out.dtype.element_ty),
+        mask=row_ok[:, None] & d_ok[None, :],
+    )
