@@ -259,9 +259,7 @@ class TransformersLLM(BaseLLM, Configurable):
                 if stopped:
                     cancel.set()  # generate() stops at its next step
                 if len(visible) > len(sent):
-                    yield CompletionChunk(
-                        visible[len(sent) :], len(ids) if first else 0, counted
-                    )
+                    yield CompletionChunk(visible[len(sent) :], len(ids) if first else 0, counted)
                     sent, counted, first = visible, 0, False
             final = cut_at_stop(raw, stop).strip()
             hit_stop = len(cut_at_stop(raw, stop)) < len(raw)
