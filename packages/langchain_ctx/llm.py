@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
@@ -304,6 +304,6 @@ def _usage(chunks: Sequence[CompletionChunk]) -> UsageMetadata:
     """Token counts summed over ``chunks``, as LangChain reports usage."""
     given = sum(c.input_tokens for c in chunks)
     generated = sum(c.output_tokens for c in chunks)
-    return UsageMetadata(
-        input_tokens=given, output_tokens=generated, total_tokens=given + generated
-    )
+    # The token-detail keys are optional at run time (no cache or audio tokens here).
+    usage = {"input_tokens": given, "output_tokens": generated, "total_tokens": given + generated}
+    return cast(UsageMetadata, usage)

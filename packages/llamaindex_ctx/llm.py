@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -268,7 +268,7 @@ class _Usage:
         return {"usage": usage, "finish_reason": piece.finish_reason}
 
 
-async def _in_thread(responses: Iterator[Any]) -> AsyncIterator[Any]:
+async def _in_thread(responses: Iterator[Any]) -> AsyncGenerator[Any, None]:
     """Iterate a blocking generator in worker threads, one item at a time."""
     done = object()
     try:

@@ -228,7 +228,7 @@ class TransformersLLM(BaseLLM, Configurable):
         tokens = _TokenQueue(self.tokenizer)
         cancel = threading.Event()
 
-        class _Cancelled(StoppingCriteria):  # type: ignore[misc]
+        class _Cancelled(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
                 return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool)
 
