@@ -14,8 +14,7 @@ Examples:
     >>> Settings.embed_model = CtxEmbedding()
     >>> settings_embedder().model_name
     'all-MiniLM-L6-v2'
-    >>> Settings.embed_model = None  # back to unset (LlamaIndex's MockEmbedding)
-    >>> Settings._embed_model = None
+    >>> Settings._embed_model = None  # back to unset
 """
 
 from __future__ import annotations
