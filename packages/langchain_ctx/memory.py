@@ -48,9 +48,10 @@ class MemoryRetriever(BaseRetriever, CtxSerializable):
     ``f"{doc_id}#{chunk_index}"``.
 
     Attributes:
-        index: The :class:`ctx_core.memory.MemoryIndex` searched, or the ``config()`` of an
-            empty one. ``model_dump`` writes an empty index's settings; an index holding
+        index: The [`MemoryIndex`][ctx_core.memory.MemoryIndex] searched, or the ``config()``
+            of an empty one; default: a new empty index over ``model``. ``model_dump`` writes an empty index's settings; an index holding
             memories raises ``ConfigError`` (save it with ``index.save(path)`` instead).
+        model: Embedding model id or path of a new index (default: packaged MiniLM).
         k: How many chunks to return; ``invoke(query, k=...)`` overrides it.
         layers: Layers to search (default: ``("chunk", "outline", "core")``).
 
@@ -68,12 +69,31 @@ class MemoryRetriever(BaseRetriever, CtxSerializable):
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     index: Annotated[
-        MemoryIndex,
+        MemoryIndex | None,
         BeforeValidator(rebuild_field),
         PlainSerializer(_index_config, when_used="always"),
-    ]
+    ] = None
+    model: str | None = Field(
+        default=None, description="Embedding model id or path of a new index."
+    )
     k: int = Field(default=4, ge=1)
     layers: tuple[str, ...] = Field(default=LAYERS)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.index is None:
+            # ``model`` is shorthand for a new index over it; the index's config names it.
+            self.index = MemoryIndex(self.model)
+            self.model = None
+        elif self.model is not None:
+            raise ValueError(
+                f"model={self.model!r} names the embedding model of a new index; "
+                "the index given already has its embedder"
+            )
+
+    def _index(self) -> MemoryIndex:
+        if self.index is None:  # pragma: no cover - model_post_init always sets it
+            raise RuntimeError("MemoryRetriever has no index")
+        return self.index
 
     @classmethod
     def from_documents(
@@ -121,7 +141,7 @@ class MemoryRetriever(BaseRetriever, CtxSerializable):
             if not isinstance(document, Document):
                 raise TypeError(f"documents[{i}] must be a Document, got {type(document).__name__}")
         ids = [d.id or stable_id(d.page_content, d.metadata) for d in documents]
-        return self.index.add_texts(
+        return self._index().add_texts(
             [d.page_content for d in documents],
             ids=ids,
             metadatas=[dict(d.metadata) for d in documents],
@@ -138,7 +158,7 @@ class MemoryRetriever(BaseRetriever, CtxSerializable):
         k: int | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        passages = self.index.search(query, k=self.k if k is None else k, layers=self.layers)
+        passages = self._index().search(query, k=self.k if k is None else k, layers=self.layers)
         return [to_document(p) for p in passages]
 
     async def _aget_relevant_documents(
@@ -149,5 +169,7 @@ class MemoryRetriever(BaseRetriever, CtxSerializable):
         k: int | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        passages = await self.index.asearch(query, k=self.k if k is None else k, layers=self.layers)
+        passages = await self._index().asearch(
+            query, k=self.k if k is None else k, layers=self.layers
+        )
         return [to_document(p) for p in passages]

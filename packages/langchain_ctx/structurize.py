@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from langchain_core.documents import BaseDocumentTransformer, Document
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr
 
 from ctx_core.structure import BaseStructurizer, HeuristicStructurizer
 from ctx_core.structure.base import validate_format
@@ -27,8 +27,9 @@ class StructurizeTransformer(BaseDocumentTransformer, CtxSerializable):
 
     Attributes:
         structurizer: Any core structurizer or its ``config()`` dict; default the offline
-            :class:`~ctx_core.structure.HeuristicStructurizer` (MiniLM topic segmentation).
-            Use ``LLMStructurizer(LangChainLLM(chat_model))`` for an LLM.
+            [`HeuristicStructurizer`][ctx_core.structure.HeuristicStructurizer] (MiniLM
+            topic segmentation). Use ``LLMStructurizer(LangChainLLM(chat_model))`` for an LLM.
+        model: Embedding model id or path of the default heuristic structurizer.
         format: ``"retrieval"`` (default: ``**aspect**: sentences`` lines, for indexing),
             ``"reading"``, ``"outline"``, ``"markdown"`` or ``"json"``.
 
@@ -44,11 +45,28 @@ class StructurizeTransformer(BaseDocumentTransformer, CtxSerializable):
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     structurizer: Annotated[
-        BaseStructurizer,
+        BaseStructurizer | None,
         BeforeValidator(rebuild_field),
         PlainSerializer(write_field, when_used="always"),
-    ] = Field(default_factory=HeuristicStructurizer)
+    ] = Field(default=None)
+    model: str | None = Field(
+        default=None, description="Embedding model id or path of the default structurizer."
+    )
     format: Literal["reading", "outline", "retrieval", "markdown", "json"] = "retrieval"
+    _structurizer: BaseStructurizer = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.structurizer is not None and self.model is not None:
+            raise ValueError(
+                f"model={self.model!r} names the embedding model of the default structurizer; "
+                f"the {type(self.structurizer).__name__} given already has its model"
+            )
+        self._structurizer = self.structurizer or HeuristicStructurizer(self.model)
+
+    @property
+    def core_structurizer(self) -> BaseStructurizer:
+        """The core structurizer doing the work."""
+        return self._structurizer
 
     def transform_documents(
         self, documents: Sequence[Document], **kwargs: Any
@@ -58,7 +76,7 @@ class StructurizeTransformer(BaseDocumentTransformer, CtxSerializable):
         if not documents:
             return []
         passages = documents_to_passages(documents)
-        done = self.structurizer.structurize_passages(passages, format=format)
+        done = self._structurizer.structurize_passages(passages, format=format)
         return [_copy(d, p.text, p.metadata) for d, p in zip(documents, done, strict=True)]
 
     async def atransform_documents(
@@ -69,7 +87,7 @@ class StructurizeTransformer(BaseDocumentTransformer, CtxSerializable):
         if not documents:
             return []
         passages = documents_to_passages(documents)
-        done = await self.structurizer.astructurize_passages(passages, format=format)
+        done = await self._structurizer.astructurize_passages(passages, format=format)
         return [_copy(d, p.text, p.metadata) for d, p in zip(documents, done, strict=True)]
 
 

@@ -12,7 +12,14 @@ from pydantic import (
     StrictInt,
 )
 
-from ctx_core.udcg import LogisticCalibrator, UtilityDistractionReranker
+from ctx_core.models import resolve_embedder
+from ctx_core.scoring.registry import resolve_scorer
+from ctx_core.udcg import (
+    AbstentionUtility,
+    HybridSignals,
+    LogisticCalibrator,
+    UtilityDistractionReranker,
+)
 from langchain_ctx._config import Component, write_field
 from langchain_ctx.compressor import CtxDocumentCompressor
 
@@ -30,6 +37,29 @@ def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
 #: reranker reads all three, so nothing is rebuilt here).
 CalibratorField = Annotated[Any, PlainSerializer(_write_calibrator, when_used="always")]
 
+#: The calibrator the core reranker uses with its default (MiniLM + BM25) signals.
+DEFAULT_CALIBRATOR = "hybrid-hotpotqa"
+
+
+def _parts(
+    model: str | None, relevance: Any, utility: Any, calibrator: Any
+) -> tuple[Any, Any, Any]:
+    """The core reranker's relevance, utility and calibrator, names built into components."""
+    if isinstance(relevance, str):
+        relevance = resolve_scorer(relevance, model)
+    elif model is not None:
+        if relevance is not None:
+            raise ValueError(
+                f"model={model!r} names the embedding model of the default relevance signals; "
+                f"the {type(relevance).__name__} given as relevance already has its model"
+            )
+        relevance = HybridSignals(model)
+        if calibrator is None and resolve_embedder(model) == resolve_embedder(None):
+            calibrator = DEFAULT_CALIBRATOR  # the default signals' own calibrator
+    if isinstance(utility, str):
+        utility = AbstentionUtility(utility)
+    return relevance, utility, calibrator
+
 
 class UDCGReranker(CtxDocumentCompressor):
     """Keeps the documents expected to help the reader; drops likely distractors.
@@ -40,8 +70,12 @@ class UDCGReranker(CtxDocumentCompressor):
     ``relevance_probability``, ``utility`` and ``expected_gain``.
 
     Attributes:
-        relevance: A core scorer or its ``config()`` dict (default: packaged MiniLM).
-        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), or None.
+        model: Embedding model id or path of the default hybrid relevance signals
+            (MiniLM when not given; another model needs its own ``calibrator``).
+        relevance: A core scorer, its ``config()`` dict or a scorer's short name (built
+            with ``model``); default: hybrid MiniLM + BM25 signals.
+        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), the
+            reader's model id or alias (e.g. ``"smollm2"``), or None.
         calibrator: Calibrator, path or shipped name (default for the default scorer).
         token_budget: Most tokens kept.
         top_n: Most documents kept (None: as many as have positive expected gain).
@@ -62,6 +96,9 @@ class UDCGReranker(CtxDocumentCompressor):
     """
 
     top_n: StrictInt | None = Field(default=None, ge=1, description="Most documents kept.")
+    model: str | None = Field(
+        default=None, description="Embedding model id or path of the relevance signals."
+    )
     relevance: Component = Field(default=None, description="A ctx_core scorer or its config.")
     utility: Component = Field(
         default=None, description="A ctx_core AbstentionUtility or its config, or None."
@@ -77,10 +114,13 @@ class UDCGReranker(CtxDocumentCompressor):
     _reranker: UtilityDistractionReranker = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
+        relevance, utility, calibrator = _parts(
+            self.model, self.relevance, self.utility, self.calibrator
+        )
         self._reranker = UtilityDistractionReranker(
-            self.relevance,
-            self.utility,
-            self.calibrator,
+            relevance,
+            utility,
+            calibrator,
             token_budget=self.token_budget,
             order=self.order,
             allow_empty=self.allow_empty,

@@ -32,6 +32,7 @@ from ctx_core.context import ContextTools, ToolSpec, WorkingContext
 from ctx_core.context.schema import args_model
 from ctx_core.context.tools import format_tool_result
 from llamaindex_ctx.llm import LlamaIndexLLM
+from llamaindex_ctx.settings import settings_embedder, settings_llm
 
 __all__ = ["ContextToolSpec", "fn_schema_for"]
 
@@ -47,8 +48,10 @@ class ContextToolSpec(BaseToolSpec):
 
     Args:
         context: The ``WorkingContext`` the tools act on.
-        llm: Writes summaries for ``summarize_fragment``: a core ``LLM`` or any LlamaIndex LLM.
-        embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
+        llm: Writes summaries for ``summarize_fragment``: a core ``LLM`` or any LlamaIndex
+            LLM (default: ``Settings.llm`` when you have set one).
+        embedder: A core ``Embedder`` for semantic search (default: ``Settings.embed_model``
+            when you have set one, else the packaged MiniLM).
         tool_names: Offer only these tools (default: all).
     """
 
@@ -62,6 +65,8 @@ class ContextToolSpec(BaseToolSpec):
     ) -> None:
         if isinstance(llm, LlamaLLM):
             llm = LlamaIndexLLM(llm)
+        llm = llm if llm is not None else settings_llm()
+        embedder = embedder if embedder is not None else settings_embedder()
         self.tools = ContextTools(context, llm=llm, embedder=embedder)
         self.context = context
         specs = ContextTools.specs(tool_names)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict
 from typing import Any
 
+import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
 
-from ctx_core.embeddings import Embedder
+from ctx_core.embeddings import DEFAULT_CACHE_BYTES, Embedder
+from ctx_core.errors import ConfigError
 from llamaindex_ctx._config import JsonConfig
 
-__all__ = ["CtxEmbedding"]
+__all__ = ["CtxEmbedding", "LlamaIndexEmbedder"]
 
 
 def _settings(embedder: Embedder) -> dict[str, Any]:
@@ -90,3 +94,97 @@ class CtxEmbedding(JsonConfig, BaseEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return await asyncio.to_thread(self._get_text_embeddings, texts)
+
+
+class LlamaIndexEmbedder(Embedder):
+    """A LlamaIndex embedding model as a core [`Embedder`][ctx_core.embeddings.Embedder].
+
+    Core components that embed (the embedding scorer, the hybrid UDCG signals, the
+    heuristic structurizer, memory indexes) then use the user's model, e.g.
+    ``Settings.embed_model``. Vectors are unit-normalized like the core's; documents go
+    through ``get_text_embedding_batch`` and queries through ``get_query_embedding``,
+    with the core's cache in front. It has no config: a component holding it is written
+    without it (``to_json`` says so) and rebuilt with the model passed again.
+
+    Examples:
+        >>> from llama_index.core.embeddings import MockEmbedding
+        >>> embedder = LlamaIndexEmbedder(MockEmbedding(embed_dim=8))
+        >>> embedder.embed(["a", "b"]).shape
+        (2, 8)
+    """
+
+    def __init__(
+        self,
+        embed_model: BaseEmbedding,
+        *,
+        batch_size: int = 32,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
+        if not isinstance(embed_model, BaseEmbedding):
+            raise TypeError(
+                f"embed_model must be a llama_index BaseEmbedding, got {type(embed_model).__name__}"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        # The core Embedder's state, without loading a sentence-transformers model.
+        self.embed_model = embed_model
+        self.model_name = str(embed_model.model_name)
+        self.model = None
+        self.device = None
+        self.batch_size = batch_size
+        self.query_prefix = ""
+        self.document_prefix = ""
+        self.show_progress = False
+        self.cache_bytes = cache_bytes
+        self.cache_size = None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_nbytes = 0
+        self._cache_lock = threading.Lock()
+        self._dimension: int | None = None
+
+    def config(self) -> dict[str, Any]:
+        """Refused: a framework model has no config.
+
+        Raises:
+            ConfigError: always; pass the LlamaIndex model itself when rebuilding.
+        """
+        raise ConfigError(
+            f"a LlamaIndexEmbedder over {type(self.embed_model).__name__} has no config; "
+            "pass the LlamaIndex embedding model itself when rebuilding"
+        )
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector (one embedding call the first time it is asked)."""
+        if self._dimension is None:
+            self._dimension = len(self.embed_model.get_text_embedding("dimension"))
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """Not known for a framework model: texts are sent whole."""
+        return 1 << 30
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """The framework's query embedding of ``query``, unit-normalized."""
+        vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
+        return _normalized(vector[None, :])[0]
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            vectors.extend(self.embed_model.get_text_embedding_batch(batch))
+        array = np.asarray(vectors, dtype=np.float32)
+        self._dimension = int(array.shape[1])
+        return _normalized(array)
+
+    def _warn_if_truncated(self, texts: list[str], ids: Any) -> None:
+        """Nothing to check: the framework model truncates (or not) by its own rules."""
+
+
+def _normalized(array: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return np.asarray(array / np.where(norms == 0, 1.0, norms), dtype=np.float32)

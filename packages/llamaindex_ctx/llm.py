@@ -7,24 +7,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
     CompletionResponse,
+    CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.bridge.pydantic import ConfigDict, Field
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
 from llama_index.core.llms import LLM as LlamaLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 
-from ctx_core.llm import LLM, BaseLLM, Prompt
+from ctx_core.llm import LLM, BaseLLM, CompletionChunk, Prompt, StreamingLLM, TransformersLLM
 from ctx_core.llm.base import cut_at_stop, to_messages
+from ctx_core.models import DEFAULT_LLM
 from llamaindex_ctx._config import Component, JsonConfig
 
 __all__ = ["CtxLLM", "LlamaIndexLLM"]
@@ -86,42 +91,62 @@ class LlamaIndexLLM(BaseLLM):
 
 
 class CtxLLM(JsonConfig, CustomLLM):
-    """A core :class:`~ctx_core.llm.LLM` as a LlamaIndex LLM (chat and completion).
+    """A core [`LLM`][ctx_core.llm.LLM] as a LlamaIndex LLM (chat and completion).
 
-    ``llm`` takes the core LLM or its ``config()`` dict; ``to_dict`` writes its config
-    (e.g. a ``TransformersLLM`` by model id), and an LLM without one (a wrapped
-    framework model) raises ``ConfigError``.
+    Build it by name (``model="smollm2"``, any Hugging Face id or local path: a
+    ``TransformersLLM``) or around a core LLM (``llm``, also the first positional
+    argument: the object or its ``config()`` dict); with neither it loads the packaged
+    SmolLM2. ``to_dict`` writes the name or the LLM's config; an LLM without one (a
+    wrapped framework model) makes ``to_json`` raise ``ConfigError``.
+
+    When the core LLM streams ([`StreamingLLM`][ctx_core.llm.StreamingLLM], e.g.
+    ``TransformersLLM``), ``stream_complete`` / ``stream_chat`` (and their async twins)
+    yield the reply token by token, and each response's ``raw`` holds the token usage
+    (``prompt_tokens``, ``completion_tokens``, ``total_tokens``) and ``finish_reason``.
 
     Examples:
-        >>> from ctx_core.llm import TransformersLLM
-        >>> llm = CtxLLM(TransformersLLM("smollm2"))  # doctest: +SKIP
+        >>> llm = CtxLLM(model="smollm2", max_tokens=12)  # doctest: +SKIP
         >>> llm.complete("What is the capital of France?").text  # doctest: +SKIP
         'The capital of France is Paris.'
+        >>> [r.delta for r in llm.stream_complete("Hi!")]  # doctest: +SKIP
+        ['Hello', '!', ' How', ...]
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    llm: Component = Field(description="A ctx_core LLM or its config.")
+    model: str | None = Field(
+        default=None, description="Model id, path or alias of a local TransformersLLM."
+    )
+    llm: Component = Field(default=None, description="A ctx_core LLM or its config.")
     max_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)
     context_window: int = Field(default=4096, ge=1)
     model_name: str = Field(default="ctx-core")
+    _core: Any = PrivateAttr()
 
-    def __init__(self, llm: LLM | dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, llm: LLM | dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(llm=llm, **kwargs)
 
     def model_post_init(self, context: Any, /) -> None:
-        llm = self.llm
-        if not isinstance(llm, LLM):
-            raise TypeError(f"llm must be a ctx_core LLM, got {type(llm).__name__}")
+        if self.llm is not None and self.model is not None:
+            raise ValueError("give either model= (a model id) or llm= (a core LLM), not both")
+        if self.llm is None:
+            llm: Any = TransformersLLM(self.model or DEFAULT_LLM)
+        elif isinstance(self.llm, LLM):
+            llm = self.llm
+        else:
+            raise TypeError(f"llm must be a ctx_core LLM, got {type(self.llm).__name__}")
+        self._core = llm
         if "model_name" not in self.model_fields_set:
-            self.model_name = str(getattr(llm, "model_name", type(llm).__name__))
+            self.model_name = self.model or str(getattr(llm, "model_name", type(llm).__name__))
         if "context_window" not in self.model_fields_set and getattr(llm, "max_length", None):
-            self.context_window = int(llm.max_length)  # type: ignore[attr-defined]
+            self.context_window = int(llm.max_length)
 
     @property
-    def _llm(self) -> Any:
-        return self.llm
+    def core_llm(self) -> LLM:
+        """The core LLM doing the work."""
+        core: LLM = self._core
+        return core
 
     @classmethod
     def class_name(cls) -> str:
@@ -137,6 +162,7 @@ class CtxLLM(JsonConfig, CustomLLM):
         )
 
     def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # LlamaIndex passes its own keywords (e.g. ``formatted``) along; only ours are read.
         return {
             "max_tokens": int(kwargs.get("max_tokens", self.max_tokens)),
             "temperature": float(kwargs.get("temperature", self.temperature)),
@@ -153,33 +179,105 @@ class CtxLLM(JsonConfig, CustomLLM):
 
         return [{"role": role(m), "content": m.content or ""} for m in messages]
 
+    def _pieces(self, prompt: Prompt, kwargs: dict[str, Any]) -> Iterator[CompletionChunk]:
+        """The reply as it is generated (one piece when the core LLM cannot stream)."""
+        options = self._options(kwargs)
+        if isinstance(self._core, StreamingLLM):
+            return self._core.stream(prompt, **options)
+        return iter([CompletionChunk(self._core.complete(prompt, **options))])
+
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return CompletionResponse(text=self._llm.complete(prompt, **self._options(kwargs)))
+        return CompletionResponse(text=self._core.complete(prompt, **self._options(kwargs)))
 
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        return CompletionResponse(text=await self._llm.acomplete(prompt, **self._options(kwargs)))
+        return CompletionResponse(text=await self._core.acomplete(prompt, **self._options(kwargs)))
 
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        text = self._llm.complete(prompt, **self._options(kwargs))
+        pieces = self._pieces(prompt, kwargs)
 
-        def one_chunk() -> CompletionResponseGen:
-            yield CompletionResponse(text=text, delta=text)
+        def gen() -> CompletionResponseGen:
+            text, usage = "", _Usage()
+            for piece in pieces:
+                text += piece.text
+                yield CompletionResponse(text=text, delta=piece.text, raw=usage.add(piece))
 
-        return one_chunk()
+        return gen()
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        responses = self.stream_complete(prompt, formatted=formatted, **kwargs)
+        return _in_thread(responses)
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        text = self._llm.complete(self._prompt(messages), **self._options(kwargs))
+        text = self._core.complete(self._prompt(messages), **self._options(kwargs))
         return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text))
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        text = await self._llm.acomplete(self._prompt(messages), **self._options(kwargs))
+        text = await self._core.acomplete(self._prompt(messages), **self._options(kwargs))
         return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text))
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        pieces = self._pieces(self._prompt(messages), kwargs)
+
+        def gen() -> ChatResponseGen:
+            text, usage = "", _Usage()
+            for piece in pieces:
+                text += piece.text
+                yield ChatResponse(
+                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
+                    delta=piece.text,
+                    raw=usage.add(piece),
+                )
+
+        return gen()
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        return _in_thread(self.stream_chat(messages, **kwargs))
+
+
+class _Usage:
+    """Token counts so far, as OpenAI-style ``raw`` usage (what LlamaIndex's handlers read)."""
+
+    def __init__(self) -> None:
+        self.prompt = 0
+        self.completion = 0
+
+    def add(self, piece: CompletionChunk) -> dict[str, Any]:
+        self.prompt += piece.input_tokens
+        self.completion += piece.output_tokens
+        usage = {
+            "prompt_tokens": self.prompt,
+            "completion_tokens": self.completion,
+            "total_tokens": self.prompt + self.completion,
+        }
+        return {"usage": usage, "finish_reason": piece.finish_reason}
+
+
+async def _in_thread(responses: Iterator[Any]) -> AsyncGenerator[Any, None]:
+    """Iterate a blocking generator in worker threads, one item at a time."""
+    done = object()
+    try:
+        while True:
+            item = await asyncio.to_thread(next, responses, done)
+            if item is done:
+                return
+            yield item
+    finally:
+        close = getattr(responses, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)

@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from llama_index.core.bridge.pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
+from llama_index.core.bridge.pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    PrivateAttr,
+)
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import (
     BaseNode,
@@ -22,6 +27,7 @@ from ctx_core.structure import HeuristicStructurizer as _Heuristic
 from ctx_core.structure.base import FORMAT_KEY, ORIGINAL_KEY, STRUCTURE_KEY, validate_format
 from ctx_core.types import Passage
 from llamaindex_ctx._config import JsonConfig, rebuild_field, write_field
+from llamaindex_ctx.settings import settings_embedder
 
 __all__ = ["StructurizePostprocessor", "StructurizeTransform"]
 
@@ -29,10 +35,23 @@ _KEYS = (STRUCTURE_KEY, ORIGINAL_KEY, FORMAT_KEY)
 Format = Literal["reading", "outline", "retrieval", "markdown", "json"]
 #: A structurizer, or its ``config()`` dict; written as its config.
 Structurizer = Annotated[
-    BaseStructurizer,
+    BaseStructurizer | None,
     BeforeValidator(rebuild_field),
     PlainSerializer(write_field, when_used="always"),
 ]
+
+
+def _structurizer(structurizer: BaseStructurizer | None, model: str | None) -> BaseStructurizer:
+    """The structurizer given, or the heuristic one over ``model`` (or ``Settings.embed_model``)."""
+    if structurizer is not None:
+        if model is not None:
+            raise ValueError(
+                f"model={model!r} names the embedding model of the default structurizer; "
+                f"the {type(structurizer).__name__} given already has its model"
+            )
+        return structurizer
+    embedder = settings_embedder() if model is None else None
+    return _Heuristic(embedder if embedder is not None else model)
 
 
 def _passages(nodes: Sequence[BaseNode]) -> tuple[list[int], list[Passage]]:
@@ -80,8 +99,10 @@ class StructurizeTransform(JsonConfig, TransformComponent):
 
     Attributes:
         structurizer: Any core structurizer or its ``config()`` dict; default the offline
-            heuristic one. ``to_dict`` writes its config.
+            heuristic one (over ``Settings.embed_model`` when you have set one, else
+            MiniLM). ``to_dict`` writes its config.
             Use ``LLMStructurizer(LlamaIndexLLM(llm))`` for an LLM.
+        model: Embedding model id or path of the default heuristic structurizer.
         format: ``"retrieval"`` (default), ``"reading"``, ``"outline"``, ``"markdown"`` or ``"json"``.
 
     Examples:
@@ -94,8 +115,18 @@ class StructurizeTransform(JsonConfig, TransformComponent):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    structurizer: Structurizer = Field(default_factory=_Heuristic)
+    structurizer: Structurizer = None
+    model: str | None = None
     format: Format = "retrieval"
+    _structurizer: BaseStructurizer = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._structurizer = _structurizer(self.structurizer, self.model)
+
+    @property
+    def core_structurizer(self) -> BaseStructurizer:
+        """The core structurizer doing the work."""
+        return self._structurizer
 
     @classmethod
     def class_name(cls) -> str:
@@ -108,7 +139,7 @@ class StructurizeTransform(JsonConfig, TransformComponent):
         if not nodes:
             return []
         positions, passages = _passages(nodes)
-        done = self.structurizer.structurize_passages(passages, format=format)
+        done = self._structurizer.structurize_passages(passages, format=format)
         return _apply(nodes, positions, passages, done)
 
     async def acall(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
@@ -117,7 +148,7 @@ class StructurizeTransform(JsonConfig, TransformComponent):
         if not nodes:
             return []
         positions, passages = _passages(nodes)
-        done = await self.structurizer.astructurize_passages(passages, format=format)
+        done = await self._structurizer.astructurize_passages(passages, format=format)
         return _apply(nodes, positions, passages, done)
 
 
@@ -130,7 +161,9 @@ class StructurizePostprocessor(JsonConfig, BaseNodePostprocessor):
 
     Attributes:
         structurizer: Any core structurizer or its ``config()`` dict; default the offline
-            heuristic one. ``to_dict`` writes its config.
+            heuristic one (over ``Settings.embed_model`` when you have set one, else
+            MiniLM). ``to_dict`` writes its config.
+        model: Embedding model id or path of the default heuristic structurizer.
         format: ``"reading"`` (default: ``This passage talks about ...`` and numbered
             aspects), ``"outline"``, ``"retrieval"``, ``"markdown"`` or ``"json"``.
 
@@ -145,8 +178,18 @@ class StructurizePostprocessor(JsonConfig, BaseNodePostprocessor):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    structurizer: Structurizer = Field(default_factory=_Heuristic)
+    structurizer: Structurizer = None
+    model: str | None = None
     format: Format = "reading"
+    _structurizer: BaseStructurizer = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._structurizer = _structurizer(self.structurizer, self.model)
+
+    @property
+    def core_structurizer(self) -> BaseStructurizer:
+        """The core structurizer doing the work."""
+        return self._structurizer
 
     @classmethod
     def class_name(cls) -> str:
@@ -160,7 +203,7 @@ class StructurizePostprocessor(JsonConfig, BaseNodePostprocessor):
             return []
         inner = [n.node for n in nodes]
         positions, passages = _passages(inner)
-        done = self.structurizer.structurize_passages(passages, format=self.format)
+        done = self._structurizer.structurize_passages(passages, format=self.format)
         copies = _apply(inner, positions, passages, done)
         return [NodeWithScore(node=c, score=n.score) for c, n in zip(copies, nodes, strict=True)]
 
@@ -171,6 +214,6 @@ class StructurizePostprocessor(JsonConfig, BaseNodePostprocessor):
             return []
         inner = [n.node for n in nodes]
         positions, passages = _passages(inner)
-        done = await self.structurizer.astructurize_passages(passages, format=self.format)
+        done = await self._structurizer.astructurize_passages(passages, format=self.format)
         copies = _apply(inner, positions, passages, done)
         return [NodeWithScore(node=c, score=n.score) for c, n in zip(copies, nodes, strict=True)]

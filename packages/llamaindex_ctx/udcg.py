@@ -12,9 +12,18 @@ from llama_index.core.bridge.pydantic import (
     StrictInt,
 )
 
-from ctx_core.udcg import LogisticCalibrator, UtilityDistractionReranker
+from ctx_core.embeddings import Embedder
+from ctx_core.models import resolve_embedder
+from ctx_core.scoring.registry import resolve_scorer
+from ctx_core.udcg import (
+    AbstentionUtility,
+    HybridSignals,
+    LogisticCalibrator,
+    UtilityDistractionReranker,
+)
 from llamaindex_ctx._config import Component, write_field
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
+from llamaindex_ctx.settings import settings_embedder
 
 __all__ = ["UDCGRerankPostprocessor"]
 
@@ -30,6 +39,50 @@ def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
 #: reranker reads all three, so nothing is rebuilt here).
 CalibratorField = Annotated[Any, PlainSerializer(_write_calibrator, when_used="always")]
 
+#: The calibrator the core reranker uses with its default (MiniLM + BM25) signals.
+DEFAULT_CALIBRATOR = "hybrid-hotpotqa"
+
+
+def _parts(
+    model: str | None, relevance: Any, utility: Any, calibrator: Any
+) -> tuple[Any, Any, Any]:
+    """The core reranker's relevance, utility and calibrator, names built into components."""
+    if isinstance(relevance, str):
+        relevance = resolve_scorer(relevance, model)
+    elif model is not None:
+        if relevance is not None:
+            raise ValueError(
+                f"model={model!r} names the embedding model of the default relevance signals; "
+                f"the {type(relevance).__name__} given as relevance already has its model"
+            )
+        relevance = HybridSignals(model)
+        if calibrator is None and resolve_embedder(model) == resolve_embedder(None):
+            calibrator = DEFAULT_CALIBRATOR  # the default signals' own calibrator
+    if isinstance(utility, str):
+        utility = AbstentionUtility(utility)
+    return relevance, utility, calibrator
+
+
+def _settings_signals(calibrator: Any) -> tuple[Any, Any]:
+    """Hybrid signals over ``Settings.embed_model`` when the user has set one.
+
+    The shipped calibrator is fitted on MiniLM's similarities; another model's need a
+    calibrator of their own, so none is assumed for them.
+    """
+    embedder = settings_embedder()
+    if embedder is None:
+        return None, calibrator
+    if calibrator is None:
+        default = resolve_embedder(embedder.model_name) == resolve_embedder(None)
+        if type(embedder) is not Embedder or not default:
+            raise ValueError(
+                f"Settings.embed_model is {embedder.model_name!r}; the shipped calibrator is "
+                "fitted on MiniLM similarities: pass calibrator= (fit one with "
+                "ctx_core.udcg.fit_calibrator) or model= / relevance= to choose the signals"
+            )
+        calibrator = DEFAULT_CALIBRATOR
+    return HybridSignals(embedder), calibrator
+
 
 class UDCGRerankPostprocessor(CtxRerankPostprocessor):
     """Keeps the nodes expected to help the reader; drops likely distractors.
@@ -39,9 +92,14 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
     ``retrieval_score`` (all hidden from the LLM and embedding views).
 
     Attributes:
-        relevance: A core scorer or its ``config()`` dict (default: packaged MiniLM);
-            also the first positional argument.
-        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), or None.
+        model: Embedding model id or path of the default hybrid relevance signals
+            (MiniLM when not given; another model needs its own ``calibrator``).
+        relevance: A core scorer, its ``config()`` dict or a scorer's short name (built
+            with ``model``); default: hybrid MiniLM + BM25 signals (over
+            ``Settings.embed_model`` when you have set one); also the first positional
+            argument.
+        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), the
+            reader's model id or alias (e.g. ``"smollm2"``), or None.
         calibrator: Calibrator, path or shipped name (default for the default scorer).
         top_n: Most nodes kept (None: as many as have positive expected gain).
         token_budget: Most tokens kept.
@@ -63,6 +121,9 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
     """
 
     top_n: StrictInt | None = Field(default=None, ge=1, description="Most nodes kept.")
+    model: str | None = Field(
+        default=None, description="Embedding model id or path of the relevance signals."
+    )
     relevance: Component = Field(default=None, description="A ctx_core scorer or its config.")
     utility: Component = Field(
         default=None, description="A ctx_core AbstentionUtility or its config, or None."
@@ -90,10 +151,15 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
         )
 
     def model_post_init(self, context: Any, /) -> None:
+        relevance, utility, calibrator = _parts(
+            self.model, self.relevance, self.utility, self.calibrator
+        )
+        if relevance is None and self.model is None:
+            relevance, calibrator = _settings_signals(calibrator)
         self._reranker = UtilityDistractionReranker(
-            self.relevance,
-            self.utility,
-            self.calibrator,
+            relevance,
+            utility,
+            calibrator,
             token_budget=self.token_budget,
             order=self.order,
             allow_empty=self.allow_empty,

@@ -118,11 +118,13 @@ EXPECTED_ALL = {
     ],
     "ctx_core.llm": [
         "BaseLLM",
+        "CompletionChunk",
         "LLM",
         "Message",
         "Prompt",
         "ScoringLLM",
         "SequenceScore",
+        "StreamingLLM",
         "TransformersLLM",
     ],
     "ctx_core.memory": [

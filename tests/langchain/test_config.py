@@ -103,12 +103,12 @@ def test_a_config_dict_builds_the_component(documents):
 
 def test_unknown_arguments_are_errors():
     for build in (
-        lambda: ContextReranker(model="bm25"),
+        lambda: ContextReranker(modle="bm25"),
         lambda: UDCGReranker(scorer=BM25Scorer()),
         lambda: InContextReranker(ranker=None, layer=3),
         lambda: StructurizeTransformer(style="reading"),
         lambda: CtxEmbeddings(options={}, modle="x"),
-        lambda: CtxChatModel(llm=None, model="x"),
+        lambda: CtxChatModel(llm=None, modle="x"),
         lambda: MemoryRetriever(index=MemoryIndex(), top_k=2),
     ):
         with pytest.raises((ValidationError, TypeError)):

@@ -88,14 +88,14 @@ def test_a_config_dict_builds_the_scorer(nodes):
 def test_unknown_arguments_are_errors(tiny_llama_dir):
     llm = TransformersLLM(str(tiny_llama_dir))
     for build in (
-        lambda: ContextRerankPostprocessor(model="bm25"),  # was silently ignored
+        lambda: ContextRerankPostprocessor(modle="bm25"),
         lambda: UDCGRerankPostprocessor(scorer=BM25Scorer()),
         lambda: InContextRerankPostprocessor(layer=3),
         lambda: StructurizeTransform(style="reading"),
         lambda: StructurizePostprocessor(style="reading"),
         lambda: MemoryExtractTransform(extractr=None),
         lambda: CtxEmbedding(modle="x"),
-        lambda: CtxLLM(llm, model="x"),
+        lambda: CtxLLM(llm, modle="x"),
     ):
         with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
             build()

@@ -6,15 +6,26 @@ Examples:
     True
 """
 
-from ctx_core.llm.base import LLM, BaseLLM, Message, Prompt, ScoringLLM, SequenceScore
+from ctx_core.llm.base import (
+    LLM,
+    BaseLLM,
+    CompletionChunk,
+    Message,
+    Prompt,
+    ScoringLLM,
+    SequenceScore,
+    StreamingLLM,
+)
 from ctx_core.llm.transformers_llm import TransformersLLM
 
 __all__ = [
     "LLM",
     "BaseLLM",
+    "CompletionChunk",
     "Message",
     "Prompt",
     "ScoringLLM",
     "SequenceScore",
+    "StreamingLLM",
     "TransformersLLM",
 ]

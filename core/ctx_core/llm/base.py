@@ -4,6 +4,8 @@ Two levels:
 
 * :class:`LLM` generates text (``complete`` / ``acomplete``). Any chat model can
   be wrapped as one (see the LangChain and LlamaIndex adapters).
+* :class:`StreamingLLM` also streams its reply as it is generated, piece by piece,
+  with the tokens each piece accounts for (frameworks report them as usage).
 * :class:`ScoringLLM` also exposes probabilities: the log-probability of given
   next tokens, and of a whole continuation. UDCG utilities, memory-completeness
   scores and boundary questions need these; only local models provide them.
@@ -16,17 +18,19 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
     "LLM",
     "BaseLLM",
+    "CompletionChunk",
     "Message",
     "Prompt",
     "ScoringLLM",
     "SequenceScore",
+    "StreamingLLM",
     "to_messages",
 ]
 
@@ -96,6 +100,44 @@ class LLM(Protocol):
         stop: Sequence[str] | None = None,
     ) -> str:
         """Async twin of :meth:`complete`."""
+        ...
+
+
+@dataclass(frozen=True)
+class CompletionChunk:
+    """A piece of a streamed reply and the tokens it accounts for.
+
+    Summed over a stream, ``input_tokens`` is the prompt's length in tokens (the first
+    chunk carries it) and ``output_tokens`` the number of tokens generated; the joined
+    ``text`` is what :meth:`LLM.complete` returns for the same call.
+
+    Attributes:
+        text: The new text (may be empty, e.g. on the closing chunk).
+        input_tokens: Prompt tokens accounted for by this chunk.
+        output_tokens: Generated tokens accounted for by this chunk.
+        finish_reason: On the last chunk: ``"stop"`` (end of reply or a stop string)
+            or ``"length"`` (``max_tokens`` reached); else ``None``.
+    """
+
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    finish_reason: str | None = None
+
+
+@runtime_checkable
+class StreamingLLM(LLM, Protocol):
+    """An LLM that streams its reply as it is generated."""
+
+    def stream(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[CompletionChunk]:
+        """Yield the reply to ``prompt`` as it is generated (see :class:`CompletionChunk`)."""
         ...
 
 

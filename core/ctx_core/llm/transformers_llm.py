@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import functools
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from ctx_core._registry import Configurable
-from ctx_core.llm.base import BaseLLM, Prompt, SequenceScore, cut_at_stop, to_messages
+from ctx_core.llm.base import (
+    BaseLLM,
+    CompletionChunk,
+    Prompt,
+    SequenceScore,
+    cut_at_stop,
+    to_messages,
+)
 from ctx_core.models import DEFAULT_LLM, load_causal_lm, model_lock
 
 __all__ = ["TransformersLLM"]
@@ -33,8 +42,9 @@ def _holding_model_lock(method: F) -> F:
 class TransformersLLM(BaseLLM, Configurable):
     """Any local causal LM from transformers, with its chat template.
 
-    Implements generation and the scoring protocol (next-token and continuation
-    log-probabilities) with batched, padded forward passes.
+    Implements generation, streaming (token by token, with token counts: the
+    :class:`~ctx_core.llm.StreamingLLM` protocol) and the scoring protocol (next-token
+    and continuation log-probabilities) with batched, padded forward passes.
 
     Args:
         model: Hugging Face id, local path, or alias (``"smollm2"`` - the default -
@@ -165,32 +175,116 @@ class TransformersLLM(BaseLLM, Configurable):
         """Generate replies for several prompts, ``batch_size`` at a time (left padding)."""
         import torch
 
-        if max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        options = self._generation_options(max_tokens, temperature, stop)
         encoded = [self.prompt_ids(p, reserve=max_tokens) for p in prompts]
         replies: list[str] = [""] * len(encoded)
         if self.seed is not None:
             torch.manual_seed(self.seed)
         for index in self._batches_by_length(encoded):
             input_ids, attention = self._pad([encoded[i] for i in index], left=True)
-            options: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": self._pad_id}
-            if temperature > 0:
-                options.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
-            else:
-                options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            if stop:
-                options.update(stop_strings=list(stop), tokenizer=self.tokenizer)
             with torch.no_grad():
                 output = self.model.generate(
-                    input_ids=input_ids, attention_mask=attention, **options
+                    input_ids=input_ids,
+                    attention_mask=attention,
+                    **options,
                 )
             new_tokens = output[:, input_ids.shape[1] :]
             for row, i in enumerate(index):
                 text = self.tokenizer.decode(new_tokens[row], skip_special_tokens=True)
                 replies[i] = cut_at_stop(text, stop).strip()
         return replies
+
+    def stream(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[CompletionChunk]:
+        """Stream the reply to ``prompt`` token by token, as the model generates it.
+
+        The joined text equals :meth:`complete`'s reply for the same arguments (text
+        that could still turn into a stop string, or trailing whitespace, is held back
+        until it is known to belong to the reply). The first chunk carries the prompt's
+        token count; each chunk the number of tokens generated since the one before.
+        Closing the iterator early stops the generation.
+
+        Examples:
+            >>> chunks = list(llm.stream("Name a color.", max_tokens=8))  # doctest: +SKIP
+            >>> "".join(c.text for c in chunks) == llm.complete("Name a color.", max_tokens=8)  # doctest: +SKIP
+            True
+        """
+        options = self._generation_options(max_tokens, temperature, stop)
+        ids = self.prompt_ids(prompt, reserve=max_tokens)
+        return self._stream(ids, options, max_tokens, list(stop or []))
+
+    def _stream(
+        self, ids: list[int], options: dict[str, Any], max_tokens: int, stop: list[str]
+    ) -> Iterator[CompletionChunk]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        tokens = _TokenQueue(self.tokenizer)
+        cancel = threading.Event()
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool)
+
+        def generate() -> None:
+            try:
+                with model_lock(self.model), torch.no_grad():
+                    if self.seed is not None:
+                        torch.manual_seed(self.seed)
+                    input_ids, attention = self._pad([ids], left=True)
+                    self.model.generate(
+                        input_ids=input_ids,
+                        attention_mask=attention,
+                        streamer=tokens,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                        **options,
+                    )
+            except BaseException as err:  # handed to the reading thread, raised there
+                tokens.fail(err)
+
+        worker = threading.Thread(target=generate, name="ctx-llm-stream", daemon=True)
+        worker.start()
+        raw, sent, counted, first = "", "", 0, True
+        try:
+            for delta, n in tokens:
+                raw += delta
+                counted += n
+                visible, stopped = _visible(raw, stop)
+                if stopped:
+                    cancel.set()  # generate() stops at its next step
+                if len(visible) > len(sent):
+                    yield CompletionChunk(visible[len(sent) :], len(ids) if first else 0, counted)
+                    sent, counted, first = visible, 0, False
+            final = cut_at_stop(raw, stop).strip()
+            hit_stop = len(cut_at_stop(raw, stop)) < len(raw)
+            ended = tokens.last_id is not None and tokens.last_id in _eos_ids(self.model)
+            finish = "length" if tokens.count >= max_tokens and not (hit_stop or ended) else "stop"
+            yield CompletionChunk(final[len(sent) :], len(ids) if first else 0, counted, finish)
+        finally:
+            cancel.set()
+            worker.join()
+
+    def _generation_options(
+        self, max_tokens: int, temperature: float, stop: Sequence[str] | None
+    ) -> dict[str, Any]:
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        options: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": self._pad_id}
+        if temperature > 0:
+            options.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
+        else:
+            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if stop:
+            options.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+        return options
 
     # -- scoring ----------------------------------------------------------
 
@@ -289,3 +383,85 @@ class TransformersLLM(BaseLLM, Configurable):
             ids[row, span] = torch.tensor(list(seq), dtype=torch.long)
             mask[row, span] = 1
         return ids.to(self.device), mask.to(self.device)
+
+
+def _eos_ids(model: Any) -> set[int]:
+    eos = getattr(model.generation_config, "eos_token_id", None)
+    if eos is None:
+        return set()
+    return {int(eos)} if isinstance(eos, int) else {int(e) for e in eos}
+
+
+def _visible(raw: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """The part of ``raw`` sure to begin the final reply, and whether a stop string was seen.
+
+    The reply is ``cut_at_stop(raw, stop).strip()`` once generation ends; until then an
+    ending that could grow into a stop string, and trailing whitespace, are held back.
+    """
+    cut = cut_at_stop(raw, stop)
+    if len(cut) < len(raw):
+        return cut.strip(), True
+    hold = 0
+    for s in stop:
+        for size in range(min(len(s) - 1, len(cut)), hold, -1):
+            if cut.endswith(s[:size]):
+                hold = size
+                break
+    return cut[: len(cut) - hold].strip(), False
+
+
+class _TokenQueue:
+    """A generation streamer: each new token's text (decoded in context) into a queue.
+
+    ``generate`` calls :meth:`put` with the prompt first, then with each new token, and
+    :meth:`end` when it is done; iterating yields ``(new text, tokens)`` pairs. Text is
+    decoded from all tokens so far, so a character spread over several tokens comes out
+    whole once its last token arrives.
+    """
+
+    _END = object()
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.items: queue.Queue[Any] = queue.Queue()
+        self.ids: list[int] = []
+        self.text = ""
+        self.prompt_seen = False
+        self.count = 0
+        self.last_id: int | None = None
+        self.error: BaseException | None = None
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        new = [int(t) for t in value.reshape(-1).tolist()]
+        self.ids.extend(new)
+        self.count += len(new)
+        self.last_id = new[-1] if new else self.last_id
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        delta = ""
+        # An incomplete multi-byte character decodes to U+FFFD: wait for its next token.
+        if not text.endswith("\ufffd") and text.startswith(self.text):
+            delta, self.text = text[len(self.text) :], text
+        self.items.put((delta, len(new)))
+
+    def end(self) -> None:
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.startswith(self.text) and len(text) > len(self.text):
+            self.items.put((text[len(self.text) :], 0))
+            self.text = text
+        self.items.put(self._END)
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.items.put(self._END)
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        while True:
+            item = self.items.get()
+            if item is self._END:
+                if self.error is not None:
+                    raise self.error
+                return
+            yield item
