@@ -25,7 +25,7 @@ demo: install
 
 test: install lint typecheck
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
 test-all: install
 	$(BIN)/pytest $(PYTEST_ARGS)
