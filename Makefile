@@ -8,7 +8,23 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test test-all lint typecheck docs docs-serve clean
 
-install: $(STAMP)
+MERMAID_VERSION := 11.12.0
+MERMAID_JS := docs/assets/javascripts/mermaid.min.js
+
+install: $(STAMP) $(MERMAID_JS)
+
+# Mermaid's browser script for the docs' diagrams, taken from its npm package so that the site
+# renders them offline. Skipped with a note where npm is missing (the page then loads it from a CDN).
+$(MERMAID_JS):
+	@if command -v npm >/dev/null 2>&1; then \
+		tmp=$$(mktemp -d) && \
+		(cd $$tmp && npm pack --silent "mermaid@$(MERMAID_VERSION)" >/dev/null && \
+			tar -xzf mermaid-$(MERMAID_VERSION).tgz package/dist/mermaid.min.js) && \
+		mkdir -p $(dir $(MERMAID_JS)) && cp $$tmp/package/dist/mermaid.min.js $(MERMAID_JS) && \
+		rm -rf $$tmp; \
+	else \
+		echo "npm not found: $(MERMAID_JS) not vendored; diagrams will load mermaid from a CDN"; \
+	fi
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
