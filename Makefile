@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 EXTRAS := langchain,llamaindex,local,cohere,context,eval,batch,dev
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all lint typecheck docs docs-serve clean
+.PHONY: install browser demo test test-all lint typecheck docs docs-screenshots docs-serve clean
 
 MERMAID_VERSION := 11.12.0
 MERMAID_JS := docs/assets/javascripts/mermaid.min.js
@@ -39,7 +39,16 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	$(BIN)/ctx demo
 
-test: install lint typecheck
+# Headless Chromium for tests/docs/test_site.py (Debian's package); skipped where present.
+# Where it cannot be installed the test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ command -v apt-get >/dev/null 2>&1 && \
+			{ apt-get install -y -q chromium >/dev/null 2>&1 || \
+			  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+		echo "chromium could not be installed: the docs browser test will skip"
+
+test: install browser lint typecheck
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
@@ -55,6 +64,10 @@ typecheck: install
 
 docs: install
 	$(BIN)/mkdocs build --strict --site-dir site
+
+# Screenshots of the built site and an evaluation report, as headless Chromium shows them.
+docs-screenshots: install browser
+	CTX_DOCS_SCREENSHOTS=benchmarks/results/docs-screenshots $(BIN)/pytest -q tests/docs/test_site.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache
