@@ -79,5 +79,24 @@ def main(out: str = "benchmarks/results/structure/headings-before-after.json") -
     print(json.dumps(results, indent=1, ensure_ascii=False))
 
 
+def memory_table(payload: dict, chapter: str = "chapter I", rows: int = 8) -> str:
+    """The docs' before/after table of memory titles (first topic chunks of a chapter)."""
+    before = payload["memory"]["before"][chapter][1 : rows + 1]
+    after = payload["memory"]["after"][chapter][1 : rows + 1]
+    lines = ["| before (`titles=\"keywords\"`) | after (default) |", "|---|---|"]
+    lines += [f"| {b} | {a} |" for b, a in zip(before, after, strict=True)]
+    return "\n".join(lines)
+
+
+def structure_table(payload: dict, text: str = "recipe text") -> str:
+    """The docs' before/after table of a structure's scope and aspects."""
+    lines = ["| | scope | aspects (sentences) |", "|---|---|---|"]
+    for label in ("before", "after"):
+        found = payload["structure"][label][text]
+        aspects = "; ".join(f"{name} ({', '.join(map(str, s))})" for name, s in found["aspects"])
+        lines.append(f"| {label} | {found['scope']} | {aspects} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     main(*sys.argv[1:])

@@ -71,8 +71,9 @@ def test_topic_segmentation_finds_the_three_topics(heuristic):
     assert [a.sentences for a in s.aspects] == [(0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10, 11)]
     names = " ".join(a.name for a in s.aspects).lower()
     assert "amazon" in names and "jazz" in names and "photosynthesis" in names
-    # one call for the sentences, two for the key phrases (scope, then aspect names)
-    assert heuristic.embedder.calls == 3
+    # one call for the sentences; key phrases: the scope's candidates, then the aspects'
+    # texts and their candidates
+    assert heuristic.embedder.calls == 4
     assert_faithful(s)
 
 
