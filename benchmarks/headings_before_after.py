@@ -83,7 +83,7 @@ def memory_table(payload: dict, chapter: str = "chapter I", rows: int = 8) -> st
     """The docs' before/after table of memory titles (first topic chunks of a chapter)."""
     before = payload["memory"]["before"][chapter][1 : rows + 1]
     after = payload["memory"]["after"][chapter][1 : rows + 1]
-    lines = ["| before (`titles=\"keywords\"`) | after (default) |", "|---|---|"]
+    lines = ['| before (`titles="keywords"`) | after (default) |', "|---|---|"]
     lines += [f"| {b} | {a} |" for b, a in zip(before, after, strict=True)]
     return "\n".join(lines)
 
