@@ -6,9 +6,25 @@ STAMP := $(VENV)/.installed
 EXTRAS := langchain,llamaindex,local,cohere,context,eval,batch,dev
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all lint typecheck docs docs-serve clean
+.PHONY: install browser demo test test-all lint typecheck docs docs-screenshots docs-serve clean
 
-install: $(STAMP)
+MERMAID_VERSION := 11.12.0
+MERMAID_JS := docs/assets/javascripts/mermaid.min.js
+
+install: $(STAMP) $(MERMAID_JS)
+
+# Mermaid's browser script for the docs' diagrams, taken from its npm package so that the site
+# renders them offline. Skipped with a note where npm is missing (the page then loads it from a CDN).
+$(MERMAID_JS):
+	@if command -v npm >/dev/null 2>&1; then \
+		tmp=$$(mktemp -d) && \
+		(cd $$tmp && npm pack --silent "mermaid@$(MERMAID_VERSION)" >/dev/null && \
+			tar -xzf mermaid-$(MERMAID_VERSION).tgz package/dist/mermaid.min.js) && \
+		mkdir -p $(dir $(MERMAID_JS)) && cp $$tmp/package/dist/mermaid.min.js $(MERMAID_JS) && \
+		rm -rf $$tmp; \
+	else \
+		echo "npm not found: $(MERMAID_JS) not vendored; diagrams will load mermaid from a CDN"; \
+	fi
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +39,18 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	$(BIN)/ctx demo
 
-test: install lint typecheck
+# Headless Chromium for tests/docs/test_site.py (Debian's package); skipped where present.
+# Where it cannot be installed the test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ command -v apt-get >/dev/null 2>&1 && \
+			{ apt-get install -y -q chromium >/dev/null 2>&1 || \
+			  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+		echo "chromium could not be installed: the docs browser test will skip"
+
+test: install browser lint typecheck
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
 test-all: install
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -39,6 +64,10 @@ typecheck: install
 
 docs: install
 	$(BIN)/mkdocs build --strict --site-dir site
+
+# Screenshots of the built site and an evaluation report, as headless Chromium shows them.
+docs-screenshots: install browser
+	CTX_DOCS_SCREENSHOTS=benchmarks/results/docs-screenshots $(BIN)/pytest -q tests/docs/test_site.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

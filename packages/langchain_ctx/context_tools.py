@@ -96,7 +96,7 @@ def _core_llm(llm: Any) -> Any:
 class ContextTool(BaseTool):
     """One core context tool (chosen by ``name``) as a LangChain tool.
 
-    Args:
+    Attributes:
         name: The core tool's name (see ``ctx_core.context.TOOL_NAMES``).
         context: The ``WorkingContext`` the tool acts on.
         llm: Writes summaries for ``summarize_fragment``: a core ``LLM`` or any

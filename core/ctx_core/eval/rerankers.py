@@ -35,7 +35,7 @@ from ctx_core.rerank import apply_scores
 from ctx_core.types import Passage
 from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR
 
-__all__ = ["InContextMethod", "udcg_method"]
+__all__ = ["InContextMethod", "UDCGMethod", "udcg_method"]
 
 _RANKERS: dict[str, InContextRanker] = {}
 _PASSES: OrderedDict[tuple[str, str, tuple[tuple[str, str], ...]], InContextScores] = OrderedDict()
@@ -252,4 +252,41 @@ def udcg_method(
         "allow_empty": allow_empty,
         **({"device": device} if device else {}),
     }
-    return RerankerMethod(reranker, name="udcg", options=options)
+    return UDCGMethod(reranker, name="udcg", options=options)
+
+
+class UDCGMethod(RerankerMethod):
+    """The UDCG reranker as a method that also records why each candidate was kept or dropped.
+
+    ``rerank`` runs the reranker's ``explain`` once and returns exactly what its ``rerank``
+    would (the kept passages in reader order); :meth:`query_details` then gives the rerank
+    task every candidate's decision for that query, which goes into the result file's
+    ``per_query`` rows and the HTML report.
+    """
+
+    def __init__(self, reranker: Any, *, name: str, options: dict[str, Any] | None = None) -> None:
+        super().__init__(reranker, name=name, options=options)
+        self._last = threading.local()  # one query's decisions per calling thread
+
+    def rerank(self, query: str, candidates: list[Passage]) -> list[Passage]:
+        """The kept passages, in reader order; every candidate's decision is remembered."""
+        from ctx_core.udcg.reranker import order_for_reader
+
+        decisions = self.reranker.explain(query, candidates)
+        self._last.decisions = [
+            {
+                "id": d.passage.id,
+                "kept": d.kept,
+                "reason": d.reason,
+                "relevance_probability": round(d.relevance_probability, 4),
+                "utility": round(d.utility, 4),
+                "expected_gain": round(d.expected_gain, 4),
+                "tokens": d.tokens,
+            }
+            for d in decisions
+        ]
+        return order_for_reader([d.passage for d in decisions if d.kept], self.reranker.order)
+
+    def query_details(self) -> dict[str, Any]:
+        """Per-query fields of the last ``rerank`` call: ``decisions``, one per candidate."""
+        return {"decisions": list(getattr(self._last, "decisions", []))}

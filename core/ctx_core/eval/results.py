@@ -6,7 +6,8 @@ the task's results plus the run's provenance (:func:`provenance`): ``environment
 (Python, OS, CPU, accelerator, package versions, git commit), ``command`` (the command
 line that reproduces it) and ``created`` (UTC). Per-query values (``per_query``, a list
 or a dict of lists, and ``per_item``) come last, one line per query, so a diff of two
-runs shows which queries changed.
+runs shows which queries changed. Beside each ``.json`` file goes an ``.html`` report
+(``ctx_core.eval.html_report``).
 
 Examples:
     >>> import json, tempfile
@@ -163,7 +164,11 @@ def _context_names(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_results(
-    results: Mapping[str, Any], path: str | Path | None = None, *, command: str | None = None
+    results: Mapping[str, Any],
+    path: str | Path | None = None,
+    *,
+    command: str | None = None,
+    html: bool = True,
 ) -> Path:
     """Write ``results`` as JSON with its provenance, one line per query; return the path.
 
@@ -173,6 +178,9 @@ def write_results(
         path: The file to write (default :func:`default_results_path`, under the working
             directory); its folder is created.
         command: The command line to record; replaces the results' own.
+        html: Also write the page of
+            [`write_html_report`][ctx_core.eval.html_report.write_html_report] beside a
+            ``.json`` file (same name, ``.html``): tables, plots, per-query drill-down.
     """
     payload = dict(results)
     if command is not None:
@@ -193,7 +201,19 @@ def write_results(
         text += ("," if head else "") + "\n" + ",\n".join(blocks) + "\n}"
     target.write_text(text + "\n", encoding="utf-8")
     logger.info("wrote %s", target)
+    if html and target.suffix == ".json":
+        _write_html(payload, target)
     return target
+
+
+def _write_html(payload: dict[str, Any], target: Path) -> None:
+    # The JSON file is the record; a report that cannot be drawn must not lose it.
+    from ctx_core.eval.html_report import write_html_report
+
+    try:
+        write_html_report(payload, target.with_suffix(".html"), json_path=target)
+    except Exception as err:  # the report is a view of the file written above
+        logger.warning("could not write the HTML report of %s: %r", target, err)
 
 
 def _rows_block(key: str, rows: Any) -> str:

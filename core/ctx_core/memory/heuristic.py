@@ -5,8 +5,10 @@
   than ``max_words`` is cut at embedding topic boundaries - the gaps between units
   (paragraphs, lines or sentences) where the text on either side is least similar.
 * **Outline**: the headings; a chunk that is not a whole section gets an entry of its
-  own (one level below its section's heading, if any) titled with its most distinctive
-  words.
+  own (one level below its section's heading, if any) titled with one or two key phrases
+  chosen with the same embedder
+  ([`KeyphraseNamer`][ctx_core.structure.keyphrases.KeyphraseNamer], KeyBERT-style;
+  ``titles="keywords"``: its most distinctive words, the former titles).
 * **Core content**: extractive - the chunk's most central sentences (closest to the
   mean embedding of its sentences), in document order.
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -45,6 +47,8 @@ from ctx_core.memory.segments import (
     word_set,
 )
 from ctx_core.models import DEFAULT_EMBEDDER
+from ctx_core.structure.keyphrases import KeyphraseNamer
+from ctx_core.structure.keywords import join_phrases
 
 __all__ = ["HeuristicMemoryExtractor", "TextAnalysis", "embed_by_length"]
 
@@ -68,6 +72,8 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
         core_sentences: Sentences in each extractive core content.
         core_max_words: Longest core content in words (longer sentences are shortened).
         use_headings: Cut at the document's headings when it has any.
+        titles: How chunks without a heading of their own are titled: ``"keyphrases"``
+            (embedding-ranked phrases) or ``"keywords"`` (tf-idf words, comma-joined).
     """
 
     name = "heuristic"
@@ -83,6 +89,7 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
         core_sentences: int = 2,
         core_max_words: int = 60,
         use_headings: bool = True,
+        titles: Literal["keyphrases", "keywords"] = "keyphrases",
     ) -> None:
         if max_words < 1:
             raise ValueError(f"max_words must be >= 1, got {max_words}")
@@ -94,6 +101,8 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
             raise ValueError(f"core_sentences must be >= 1, got {core_sentences}")
         if core_max_words < 1:
             raise ValueError(f"core_max_words must be >= 1, got {core_max_words}")
+        if titles not in ("keyphrases", "keywords"):
+            raise ValueError(f"titles must be 'keyphrases' or 'keywords', got {titles!r}")
         self._embedder = embedder if isinstance(embedder, Embedder) else None
         self._embedder_name = None if isinstance(embedder, Embedder) else embedder
         self.max_words = max_words
@@ -103,6 +112,7 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
         self.core_sentences = core_sentences
         self.core_max_words = core_max_words
         self.use_headings = use_headings
+        self.title_method = titles
 
     @property
     def embedder(self) -> Embedder:
@@ -127,6 +137,7 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
             "core_sentences": self.core_sentences,
             "core_max_words": self.core_max_words,
             "use_headings": self.use_headings,
+            "titles": self.title_method,
         }
 
     def settings(self) -> dict[str, Any]:
@@ -355,7 +366,7 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
     def titles(
         self, text: str, spans: Sequence[Span], *, exclude: Sequence[Span] = ()
     ) -> list[str]:
-        """A short title for each span: its most distinctive words (tf-idf over the spans).
+        """A short title for each span: one or two key phrases (see ``titles``).
 
         Text inside ``exclude`` (heading lines) is not counted.
         """
@@ -364,6 +375,15 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
             for a, b in exclude:
                 chars[a:b] = " " * (b - a)
             text = "".join(chars)
+        if self.title_method == "keyphrases":
+            groups = [
+                [text[x:y] for x, y in sentence_spans(text, a, b)] or [text[a:b]] for a, b in spans
+            ]
+            names = KeyphraseNamer(self.embedder, candidates=12).phrases(groups)
+            return [
+                join_phrases(found, fallback=" ".join(text[a:b].split()[:8]) or "Text")
+                for found, (a, b) in zip(names, spans, strict=True)
+            ]
         sets = [word_set(text[a:b]) for a, b in spans]
         frequency: dict[str, int] = {}
         for words in sets:

@@ -10,10 +10,16 @@ Two ways to find aspects, tried in order:
 2. **Topics.** Otherwise sentences are embedded (the packaged all-MiniLM-L6-v2 by
    default) and cut where the similarity between the sentences before and after
    a gap is lowest (paragraph breaks count a little extra), into aspects of about
-   ``sentences_per_aspect`` sentences, never fewer than ``min_aspect_sentences``.
+   ``sentences_per_aspect`` sentences, never fewer than ``min_aspect_sentences``. A gap
+   whose similarity is below ``boundary_similarity`` is a topic change and is cut even
+   when the size target asks for fewer aspects (two unrelated topics in four sentences
+   become two aspects).
 
-Aspects found from topics are named from their key phrases
-(:mod:`ctx_core.structure.keywords`); the scope from the key phrases of the whole text.
+Aspects found from topics are named from key phrases chosen with the same embedder
+([`KeyphraseNamer`][ctx_core.structure.keyphrases.KeyphraseNamer], KeyBERT-style), the
+scope from the key phrases of the whole text; ``naming="keywords"`` uses the statistical
+phrases of [`ctx_core.structure.keywords`][ctx_core.structure.keywords] instead (and
+texts too short to embed always do).
 
 Examples:
     >>> from ctx_core.structure import HeuristicStructurizer
@@ -31,13 +37,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ctx_core._registry import Configurable, config_value
 from ctx_core.progress import progress
 from ctx_core.structure.base import BaseStructurizer, validate_text
+from ctx_core.structure.keyphrases import KeyphraseNamer
 from ctx_core.structure.keywords import join_phrases, key_phrases, phrases
 from ctx_core.structure.sentences import HEADING, LIST_ITEM, Sentence, heading_text
 from ctx_core.structure.tree import Aspect, Structure
@@ -76,6 +83,11 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
         window: Sentences on each side of a gap compared for topic segmentation.
         paragraph_bonus: Added to a gap's dissimilarity when it is a paragraph break.
         scope_phrases: Key phrases joined into a generated scope.
+        boundary_similarity: A gap whose similarity (cosine of the mean sentence
+            embeddings on each side) is below this is always cut, within
+            ``min_aspect_sentences`` and ``max_aspects``; ``None`` cuts by size only.
+        naming: ``"keyphrases"`` (embedding-ranked phrases, KeyBERT-style) or
+            ``"keywords"`` (class-based TF-IDF phrases) for topic aspects and the scope.
     """
 
     name = "heuristic"
@@ -91,6 +103,8 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
         window: int = 2,
         paragraph_bonus: float = 0.15,
         scope_phrases: int = 2,
+        boundary_similarity: float | None = 0.15,
+        naming: Literal["keyphrases", "keywords"] = "keyphrases",
     ) -> None:
         if sentences_per_aspect < 1:
             raise ValueError(f"sentences_per_aspect must be >= 1, got {sentences_per_aspect}")
@@ -102,6 +116,10 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
             raise ValueError(f"window must be >= 1, got {window}")
         if scope_phrases < 1:
             raise ValueError(f"scope_phrases must be >= 1, got {scope_phrases}")
+        if boundary_similarity is not None and not -1.0 <= boundary_similarity <= 1.0:
+            raise ValueError(f"boundary_similarity must be in [-1, 1], got {boundary_similarity}")
+        if naming not in ("keyphrases", "keywords"):
+            raise ValueError(f"naming must be 'keyphrases' or 'keywords', got {naming!r}")
         self._embedder = embedder
         self.sentences_per_aspect = sentences_per_aspect
         self.min_aspect_sentences = min_aspect_sentences
@@ -110,6 +128,8 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
         self.window = window
         self.paragraph_bonus = paragraph_bonus
         self.scope_phrases = scope_phrases
+        self.boundary_similarity = boundary_similarity
+        self.naming = naming
 
     def __repr__(self) -> str:
         return (
@@ -148,6 +168,8 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
             "window": self.window,
             "paragraph_bonus": self.paragraph_bonus,
             "scope_phrases": self.scope_phrases,
+            "boundary_similarity": self.boundary_similarity,
+            "naming": self.naming,
         }
 
     # -- public API ----------------------------------------------------------
@@ -283,6 +305,8 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
         return max(1, min(k, self.max_aspects, n // self.min_aspect_sentences))
 
     def _needs_embedding(self, sentences: Sequence[Sentence]) -> bool:
+        if self.boundary_similarity is not None and self.max_aspects > 1:
+            return len(sentences) >= 2 * self.min_aspect_sentences  # a topic change may cut
         return self._target_aspects(len(sentences)) > 1
 
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -294,7 +318,7 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
         """Sentence indices where a new aspect starts (the first aspect starts at 0)."""
         n = len(sentences)
         k = self._target_aspects(n)
-        if k == 1:
+        if n < 2 * self.min_aspect_sentences or (k == 1 and self.boundary_similarity is None):
             return [0]
         w = self.window
         scores = []
@@ -307,16 +331,18 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
             bonus = (
                 self.paragraph_bonus if sentences[gap].block != sentences[gap + 1].block else 0.0
             )
-            scores.append((1.0 - similarity + bonus, -gap))
+            scores.append((1.0 - similarity + bonus, -gap, similarity))
         cuts: list[int] = []
         size = self.min_aspect_sentences
-        for _, negative_gap in sorted(scores, reverse=True):
+        limit = self.boundary_similarity
+        for _, negative_gap, similarity in sorted(scores, reverse=True):
             start = -negative_gap + 1
+            wanted = len(cuts) < k - 1 or (limit is not None and similarity < limit)
+            if not wanted or len(cuts) + 1 >= self.max_aspects:
+                break  # gaps come most dissimilar first: no later gap is wanted either
             edges = sorted([0, *cuts, start, n])
             if all(b - a >= size for a, b in pairwise(edges)):
                 cuts.append(start)
-                if len(cuts) == k - 1:
-                    break
         return sorted([0, *cuts])
 
     def _from_topics(
@@ -326,12 +352,21 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
         starts = [0] if embeddings is None else self._boundaries(sentences, embeddings)
         spans = [(a, b) for a, b in zip(starts, [*starts[1:], n], strict=True)]
         texts = [s.text for s in sentences]
-        scope_terms = _scope_terms(texts, self.scope_phrases)
+        groups = [texts[a:b] for a, b in spans]
+        if self.naming == "keyphrases" and embeddings is not None:
+            namer = KeyphraseNamer(self.embedder, max_phrases=min(2, self.scope_phrases))
+            whole = embeddings.mean(axis=0, keepdims=True)
+            scope_terms = namer.phrases([[*texts, texts[0]]], group_vectors=whole)[0]
+            exclude = [tuple(t.lower().split()) for t in scope_terms] if len(spans) == 1 else []
+            # each aspect's joined text is embedded as one (as KeyBERT embeds its document)
+            names = KeyphraseNamer(self.embedder).phrases(groups, exclude=exclude)
+        else:
+            scope_terms = _scope_terms(texts, self.scope_phrases)
+            exclude = [tuple(t.lower().split()) for t in scope_terms] if len(spans) == 1 else []
+            names = key_phrases(groups, top=2, exclude=exclude)
         scope = join_phrases(scope_terms, fallback=_short(texts[0]))
         if sentences[0].kind == "heading":  # a title line on top names the whole
             scope = heading_text(sentences[0].text)
-        exclude = [tuple(t.lower().split()) for t in scope_terms] if len(spans) == 1 else []
-        names = key_phrases([texts[a:b] for a, b in spans], top=2, exclude=exclude)
         aspects = tuple(
             Aspect(join_phrases(found, fallback=scope), tuple(range(a, b)))
             for (a, b), found in zip(spans, names, strict=True)

@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-__all__ = ["STOPWORDS", "join_phrases", "key_phrases", "phrases"]
+__all__ = ["STOPWORDS", "join_phrases", "key_phrases", "phrases", "weighted_phrases"]
 
 STOPWORDS = frozenset(
     """
@@ -121,6 +121,36 @@ def key_phrases(
     Returns:
         For each group, up to ``top`` phrases in their most common spelling.
     """
+    result = []
+    for scored in weighted_phrases(groups, exclude=exclude):
+        chosen: list[tuple[Phrase, str]] = []
+        best = scored[0][0] if scored else 0.0
+        for weight, key, spelling in scored:
+            if weight < min_ratio * best:
+                break
+            if any(set(key) & set(other) for other, _ in chosen):
+                continue
+            chosen.append((key, spelling))
+            if len(chosen) == top:
+                break
+        result.append([spelling for _, spelling in chosen])
+    return result
+
+
+def weighted_phrases(
+    groups: Sequence[Sequence[str]], *, exclude: Sequence[Phrase] = ()
+) -> list[list[tuple[float, Phrase, str]]]:
+    """Every candidate phrase of each group with its weight, best first.
+
+    The weight is the class-based TF-IDF described in the module docs; each phrase
+    comes with its most common spelling. [`key_phrases`][ctx_core.structure.keywords.key_phrases]
+    picks from these; so does the embedding-based namer of
+    [`ctx_core.structure.keyphrases`][ctx_core.structure.keyphrases].
+
+    Examples:
+        >>> [s for _, _, s in weighted_phrases([["Wing lift. Wing drag."]])[0][:3]]
+        ['Wing', 'Wing lift', 'Wing drag']
+    """
     counts: list[Counter[Phrase]] = []
     spellings: dict[Phrase, Counter[str]] = {}
     names: Counter[Phrase] = Counter()  # capitalized away from a sentence start
@@ -151,17 +181,9 @@ def key_phrases(
             weight = count * idf * length_bonus * name_bonus
             scored.append((weight, len(key), -_first_seen(key, counter), key))
         scored.sort(reverse=True)
-        chosen: list[Phrase] = []
-        best = scored[0][0] if scored else 0.0
-        for weight, _, _, key in scored:
-            if weight < min_ratio * best:
-                break
-            if any(set(key) & set(other) for other in chosen):
-                continue
-            chosen.append(key)
-            if len(chosen) == top:
-                break
-        result.append([spellings[key].most_common(1)[0][0] for key in chosen])
+        result.append(
+            [(weight, key, spellings[key].most_common(1)[0][0]) for weight, _, _, key in scored]
+        )
     return result
 
 

@@ -96,3 +96,23 @@ def test_a_run_on_a_data_set_the_calibrator_was_fitted_on_says_in_sample():
     evaluator = RerankEvaluator("hotpotqa", limit=2, show_progress=False)
     assert evaluator(build_method("udcg"))["in_sample"] is True
     assert evaluator(build_method("none"))["in_sample"] is False
+
+
+def test_udcg_method_records_each_candidates_decision_in_the_rerank_task():
+    from ctx_core.eval.tasks.rerank import RerankEvaluator
+
+    method = build_method("udcg")
+    kept = method.rerank("capital of France?", CANDIDATES)
+    decisions = method.query_details()["decisions"]
+    # one decision per candidate; the kept ones are exactly what rerank returned
+    assert sorted(d["id"] for d in decisions) == sorted(p.id for p in CANDIDATES)
+    assert {d["id"] for d in decisions if d["kept"]} == {p.id for p in kept}
+    assert all(d["reason"] in ("kept", "likely distractor", "unrelated list") for d in decisions)
+    assert [p.id for p in kept] == [
+        p.id for p in method.reranker.rerank("capital of France?", CANDIDATES)
+    ]
+
+    result = RerankEvaluator("hotpotqa", limit=2, show_progress=False)(method)
+    for row in result["per_query"]:
+        assert row["query"] and len(row["decisions"]) == row["num_candidates"]
+        assert {d["id"] for d in row["decisions"] if d["kept"]} == set(row["ranking"])

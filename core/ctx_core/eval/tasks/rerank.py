@@ -137,8 +137,8 @@ class RerankEvaluator:
 
         Returns:
             A JSON-ready dict: ``metrics`` (means over queries), ``base_metrics`` (the
-            first-stage order's), ``per_query`` (each query's metrics and returned
-            ranking), the method's ``method_config``, the data set and its first stage,
+            first-stage order's), ``per_query`` (each query's id, text, metrics and
+            returned ranking, plus what the method's ``query_details()`` adds), the method's ``method_config``, the data set and its first stage,
             ``timing``, ``environment`` (machine and package versions), ``command`` and
             ``created``.
 
@@ -167,15 +167,19 @@ class RerankEvaluator:
             seconds = time.perf_counter() - t0
             rerank_s += seconds
             reranked = _check_output(label, query.query_id, query.candidates, output)
-            per_query.append(
-                {
-                    "query_id": query.query_id,
-                    "metrics": spec.metrics(query, reranked),
-                    "num_candidates": len(query.candidates),
-                    "seconds": round(seconds, 4),
-                    "ranking": [p.id for p in reranked],
-                }
-            )
+            row = {
+                "query_id": query.query_id,
+                "query": query.query,
+                "metrics": spec.metrics(query, reranked),
+                "num_candidates": len(query.candidates),
+                "seconds": round(seconds, 4),
+                "ranking": [p.id for p in reranked],
+            }
+            # A method may say more about its last call (UDCG: each candidate's decision).
+            details = getattr(method, "query_details", None)
+            if callable(details):
+                row.update(details())
+            per_query.append(row)
         names = list(per_query[0]["metrics"]) if per_query else list(spec.headline)
         metrics = {name: mean(q["metrics"][name] for q in per_query) for name in names}
         base = self.base_metrics()
