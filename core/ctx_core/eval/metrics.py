@@ -29,6 +29,7 @@ import string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from ctx_core.eval.bootstrap import paired_bootstrap as _paired
 from ctx_core.tokens import TokenCounter, default_counter
 from ctx_core.types import Passage
 
@@ -306,6 +307,9 @@ def paired_bootstrap(
 ) -> dict[str, float]:
     """Mean per-query difference ``method - baseline`` with a percentile bootstrap interval.
 
+    The dict-returning form of [`paired_bootstrap`][ctx_core.eval.bootstrap.paired_bootstrap]
+    (same resampling, same numbers for the same seed).
+
     Queries are resampled with replacement ``samples`` times; the interval is the central
     ``confidence`` share of the resampled mean differences. An interval that includes 0
     means the data do not show a difference.
@@ -325,8 +329,6 @@ def paired_bootstrap(
         >>> round(out["difference"], 3), out["low"] > 0
         (0.1, True)
     """
-    import numpy as np
-
     if len(method) != len(baseline):
         raise ValueError(
             f"method and baseline must have one value per query each, got {len(method)} "
@@ -336,16 +338,7 @@ def paired_bootstrap(
         raise ValueError("method must not be empty")
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
-    differences = np.asarray(method, dtype=float) - np.asarray(baseline, dtype=float)
-    picks = np.random.default_rng(seed).integers(0, len(differences), (samples, len(differences)))
-    means = differences[picks].mean(axis=1)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return {
-        "difference": float(differences.mean()),
-        "low": float(low),
-        "high": float(high),
-        "queries": len(differences),
-    }
+    difference, low, high = _paired(
+        method, baseline, resamples=samples, seed=seed, confidence=confidence
+    )
+    return {"difference": difference, "low": low, "high": high, "queries": len(method)}
