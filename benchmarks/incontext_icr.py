@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", choices=sorted(SINGLE_LAYER), required=True)
     parser.add_argument("--limit", type=int, default=None, help="first N queries (default all)")
     parser.add_argument("--top", type=int, default=None, help="first N candidates per query")
-    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--dtype", default="float32", help="float32 (fastest on CPU) or bfloat16")
     parser.add_argument("--device", default=None)
     parser.add_argument(
         "--results-dir", type=Path, default=Path("benchmarks/results/incontext/icr")
