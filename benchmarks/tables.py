@@ -40,7 +40,7 @@ TABLES = TableRegistry()
 register = TABLES.register
 
 #: The line under every table with intervals: how they were computed.
-INTERVALS = (
+INTERVALS = (  # the structurization runs store theirs: the same method, seed and resamples
     f"Intervals: paired bootstrap over the same queries, 95%, {DEFAULT_RESAMPLES:,} "
     f"resamples, seed {DEFAULT_SEED}; 'n too small' below {MIN_PAIRS} pairs."
 )
@@ -611,6 +611,26 @@ def _variant_values(data: dict[str, Any], variant: str, metric: str) -> list[flo
     return [float(r[metric]) for r in rows]
 
 
+def _stored_change(data: dict[str, Any], variant: str, metric: str, digits: int = 3) -> str:
+    """The run's own paired bootstrap interval (same method and seed as comparison_cell).
+
+    Falls back to recomputing it from the per-query values when the file has none.
+    """
+    stored = (data.get("differences") or {}).get(variant, {}).get(metric)
+    if stored is None:
+        return comparison_cell(
+            _variant_values(data, variant, metric),
+            _variant_values(data, "original", metric),
+            digits=digits,
+        )
+    if stored["queries"] < MIN_PAIRS:
+        return f"n too small ({stored['queries']} < {MIN_PAIRS})"
+    return (
+        f"{stored['difference']:+.{digits}f} [{stored['low']:+.{digits}f}, "
+        f"{stored['high']:+.{digits}f}]"
+    )
+
+
 @register("structure-retrieval")
 def structure_retrieval(root: Path) -> str:
     """Dense retrieval over original and structurized collections (MiniLM, whole collection)."""
@@ -626,12 +646,7 @@ def structure_retrieval(root: Path) -> str:
         for variant in data["variants"]:
             metrics = data["results"][variant]["metrics"]
             change = (
-                "(baseline)"
-                if variant == "original"
-                else comparison_cell(
-                    _variant_values(data, variant, "ndcg@10"),
-                    _variant_values(data, "original", "ndcg@10"),
-                )
+                "(baseline)" if variant == "original" else _stored_change(data, variant, "ndcg@10")
             )
             rows.append(
                 [
@@ -664,13 +679,7 @@ def structure_reader(root: Path) -> str:
     rows = []
     for variant in data["variants"]:
         metrics = data["results"][variant]["metrics"]
-        change = (
-            "(baseline)"
-            if variant == "original"
-            else comparison_cell(
-                _variant_values(data, variant, "f1"), _variant_values(data, "original", "f1")
-            )
-        )
+        change = "(baseline)" if variant == "original" else _stored_change(data, variant, "f1")
         rows.append(
             [
                 f"{labels[variant]} ({data['num_queries']} questions, title + text)",
@@ -713,11 +722,7 @@ def structure_h200(root: Path) -> str:
                     f"{label} {fmt(result['metrics'][metric])}",
                     "(baseline)"
                     if variant == "original"
-                    else comparison_cell(
-                        _variant_values(data, variant, metric),
-                        _variant_values(data, "original", metric),
-                        digits=4,
-                    ),
+                    else _stored_change(data, variant, metric, digits=4),
                     f"{llm:,} / {total - llm:,}" if llm is not None else "",
                     f"{seconds:.0f} s" if variant == "llm" and seconds else "",
                 ]
