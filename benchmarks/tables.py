@@ -543,16 +543,25 @@ def memory_locomo(root: Path) -> str:
         ("recall@400 w", "recall@400w", 3),
     ]
     subset = f"{data['conversations_evaluated']} conversations, {data['questions']} questions"
-    header = ["method", *[c[0] for c in columns], "recall@200 w vs fixed-60w [95% CI]"]
-    base = _locomo_values(data, "fixed-60w", "recall@200w")
+    if data.get("partial"):
+        subset = (
+            f"partial run: the first {data['conversations_evaluated']} of the conversations, "
+            f"{data['questions']} questions"
+        )
+    compared = ("recall@100w", "recall@200w")
+    header = ["method", *[c[0] for c in columns]]
+    header += [f"{m.replace('w', ' w')} vs fixed-60w [95% CI]" for m in compared]
     rows = []
     for method, metrics in data["metrics"].items():
         cells = [labels.get(method, method)]
         cells += [fmt(metrics[key], digits) for _, key, digits in columns]
-        if method == "fixed-60w":
-            cells.append("(baseline)")
-        else:
-            cells.append(comparison_cell(_locomo_values(data, method, "recall@200w"), base))
+        for metric in compared:
+            base = _locomo_values(data, "fixed-60w", metric)
+            cells.append(
+                "(baseline)"
+                if method == "fixed-60w"
+                else comparison_cell(_locomo_values(data, method, metric), base)
+            )
         rows.append(cells)
     packing = data.get("budget_packing", "stop at the first chunk that overflows")
     note = f"LoCoMo ({subset}; all sessions indexed). Budget packing: {packing}. " + INTERVALS
