@@ -29,7 +29,12 @@ from typing import Any, Literal
 
 from ctx_core.eval.methods import RerankerMethod
 from ctx_core.incontext.ranker import InContextRanker, InContextScores
-from ctx_core.incontext.scoring import LengthNormalization, normalize_length, scores_from_logmass
+from ctx_core.incontext.scoring import (
+    LengthNormalization,
+    icr_scores,
+    normalize_length,
+    scores_from_logmass,
+)
 from ctx_core.models import DEFAULT_LLM
 from ctx_core.rerank import apply_scores
 from ctx_core.types import Passage
@@ -63,6 +68,19 @@ class InContextMethod:
         use_layers: Score from these of the ranker's scoring layers only (default: all of
             them). With ``scoring_layer=[5, 11]`` one pass serves ``use_layers=[5]``,
             ``use_layers=[11]`` and their average.
+        aggregation: ``"candidates"`` (default, BlockRank-style): per layer, head and signal
+            token a softmax over candidate tokens, averaged. ``"sequence"`` (the ICR paper's):
+            attention probabilities over the whole sequence each signal token sees, summed
+            over the ranker's scoring layers, all heads (or ``heads``), signal tokens and
+            each candidate's tokens (see ``ctx_core.incontext.scoring.icr_scores``); needs
+            one pass per query and no ``use_layers``.
+        masked_calibration: With ``aggregation="sequence"`` and ``calibrate``: drop each
+            candidate's tokens whose calibrated score is below mean - 2 std before summing
+            (the ICR paper's default). ``False``: plain subtraction.
+        icr: The ICR paper's defaults in one switch: ``scoring_layer="all"``,
+            ``aggregation="sequence"``, ``calibrate=True``, ``masked_calibration=True``
+            (options given explicitly win, except that ``scoring_layer`` must then be
+            ``"all"``).
         **options: Any other :class:`~ctx_core.incontext.InContextRanker` option
             (``scoring_layer``, ``signal_tokens``, ``attention``, ``dtype``, ``backend``,
             ``query_offset``, ``max_pass_tokens``, ...).
@@ -77,10 +95,29 @@ class InContextMethod:
         length_normalization: LengthNormalization = "none",
         with_title: bool = False,
         use_layers: Sequence[int] | None = None,
+        aggregation: Literal["candidates", "sequence"] | None = None,
+        masked_calibration: bool | None = None,
+        icr: bool = False,
         **options: Any,
     ) -> None:
         if "calibrate" in options or "length_normalization" in options:
             raise ValueError("pass calibrate and length_normalization as method options")
+        if icr:
+            if options.setdefault("scoring_layer", "all") != "all":
+                raise ValueError("icr=true reads every layer: leave scoring_layer out or 'all'")
+            aggregation = "sequence" if aggregation is None else aggregation
+            masked_calibration = True if masked_calibration is None else masked_calibration
+        aggregation = "candidates" if aggregation is None else aggregation
+        masked_calibration = bool(masked_calibration)
+        if aggregation not in ("candidates", "sequence"):
+            raise ValueError(f"aggregation must be 'candidates' or 'sequence', got {aggregation!r}")
+        if aggregation == "sequence" and use_layers is not None:
+            raise ValueError(
+                "aggregation='sequence' sums the ranker's scoring layers; choose them with "
+                "scoring_layer, not use_layers"
+            )
+        if masked_calibration and (aggregation != "sequence" or not calibrate):
+            raise ValueError("masked_calibration needs aggregation='sequence' and calibrate=true")
         if length_normalization not in ("none", "length", "sqrt"):
             raise ValueError(
                 f"length_normalization must be none, length or sqrt, got {length_normalization!r}"
@@ -92,6 +129,9 @@ class InContextMethod:
         self.length_normalization: LengthNormalization = length_normalization
         self.with_title = bool(with_title)
         self.use_layers = None if use_layers is None else [int(i) for i in use_layers]
+        self.aggregation: Literal["candidates", "sequence"] = aggregation
+        self.masked_calibration = masked_calibration
+        self.icr = bool(icr)
         if self.use_layers is not None and not self.use_layers:
             raise ValueError("use_layers must name at least one layer")
         self.options = dict(options)
@@ -100,10 +140,13 @@ class InContextMethod:
 
     def _details(self, query: str, passages: list[Passage]) -> InContextScores:
         memo_key = (self._key, query, tuple((p.id, p.text) for p in passages))
+        tokens = self.aggregation == "sequence"
         with _LOCK:
             found = _PASSES.get(memo_key)
-        if found is None:
-            found = self.ranker.explain(query, passages)
+        if found is None or (tokens and found.token_mass is None):
+            # A pass memoized without per-token attention is run again with it (and
+            # replaces the entry, which then serves both kinds of method).
+            found = self.ranker.explain(query, passages, token_mass=tokens)
             with _LOCK:
                 _PASSES[memo_key] = found
                 while len(_PASSES) > _MAX_MEMO:
@@ -115,6 +158,16 @@ class InContextMethod:
         view = [self._view(p) for p in candidates] if self.with_title else candidates
         details = self._details(query, view)
         self._costs.append((details.cpu_seconds, details.seconds, details.tokens, details.passes))
+        if self.aggregation == "sequence":
+            assert details.token_mass is not None
+            scores = icr_scores(
+                details.token_mass,
+                details.calibration_token_mass if self.calibrate else None,
+                heads=self.heads,
+                masked=self.masked_calibration,
+            )
+            scores = normalize_length(scores, details.token_counts, self.length_normalization)
+            return [float(x) for x in scores]
         logmass, calibration = details.logmass, details.calibration_logmass
         if self.use_layers is not None:
             missing = [i for i in self.use_layers if i not in details.layers]
@@ -156,6 +209,9 @@ class InContextMethod:
             "length_normalization": self.length_normalization,
             "with_title": self.with_title,
             "use_layers": self.use_layers,
+            "aggregation": self.aggregation,
+            "masked_calibration": self.masked_calibration,
+            "icr": self.icr,
             **self.options,
             "signal_tokens": ranker.signal_tokens,
             "attention": ranker.attention,

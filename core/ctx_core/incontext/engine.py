@@ -50,6 +50,7 @@ __all__ = [
     "InContextEngine",
     "default_scoring_layer",
     "register_incontext_attention",
+    "sequence_token_mass",
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,9 @@ class _Run:
     stop_layer: int | None
     logmass: dict[int, Any] = field(default_factory=dict)
     capture: Any = None  # called as capture(layer, key, value) before each layer's attention
+    # Scoring layer -> (H, S, Tc) attention probabilities over the whole visible sequence
+    # (ICR's aggregation), only when asked for.
+    token_mass: dict[int, Any] | None = None
 
     def attend(
         self,
@@ -99,6 +103,15 @@ class _Run:
                 self.logmass[layer] = self.backend.candidate_logmass(
                     rows, key, self.structure, scaling=scaling, softcap=softcap
                 )
+                if self.token_mass is not None:
+                    self.token_mass[layer] = sequence_token_mass(
+                        rows,
+                        key,
+                        self.structure,
+                        self.signal_rows,
+                        scaling=scaling,
+                        softcap=softcap,
+                    )
             if layer == self.stop_layer:
                 raise _StopForward
         out = self.backend.attend(
@@ -111,6 +124,39 @@ class _Run:
             softcap=softcap,
         )
         return out, None
+
+
+def sequence_token_mass(
+    query_rows: Any,
+    key: Any,
+    structure: SegmentStructure,
+    signal_rows: Any,
+    *,
+    scaling: float,
+    softcap: float | None = None,
+) -> Any:
+    """Attention probabilities ``(H, S, Tc)`` of the signal rows on each candidate token.
+
+    Unlike the per-candidate log mass (a softmax over candidate tokens only), the softmax
+    runs over every token the row may see (instruction, candidates, its own block up to
+    itself), as the ICR paper reads attention: a head that looks mostly at the instruction
+    or the query puts little mass on any candidate. Sliding windows are not applied, as in
+    the per-candidate log mass.
+    """
+    import torch
+
+    from ctx_core.incontext.backends.base import expand_kv, score_dtype
+
+    heads = query_rows.shape[1]
+    dtype = score_dtype(query_rows.dtype)
+    keys = expand_kv(key[0], heads).to(dtype)  # (H, T, D)
+    logits = torch.einsum("hsd,htd->hst", query_rows[0].to(dtype), keys) * scaling
+    if softcap is not None:
+        logits = torch.tanh(logits / softcap) * softcap
+    visible = structure.dense_mask(device=key.device, rows=signal_rows.tolist())
+    logits = logits.masked_fill(~visible.unsqueeze(0), float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    return probs.index_select(-1, structure.candidate_token_index(key.device))
 
 
 def _incontext_attention(
@@ -204,12 +250,16 @@ class EngineOutput:
         hidden_states: With ``output_hidden_states=True`` and ``stop=False``: the decoder's
             hidden states (embeddings, then every layer), else ``None``.
         logits: LM logits of the requested rows (``logits_rows``), else ``None``.
+        token_mass: With ``token_mass=True``: scoring layer -> ``(H, S, Tc)`` attention
+            probabilities of the signal rows on each candidate token, the softmax taken over
+            the whole sequence the row sees (see :func:`sequence_token_mass`), else ``None``.
         stopped_at: The layer the forward pass stopped in, or ``None`` if it ran to the end.
     """
 
     logmass: dict[int, Any]
     hidden_states: tuple[Any, ...] | None = None
     logits: Any = None
+    token_mass: dict[int, Any] | None = None
     stopped_at: int | None = None
 
 
@@ -308,6 +358,7 @@ class InContextEngine:
         output_hidden_states: bool = False,
         logits_rows: Sequence[int] | None = None,
         capture: Any = None,
+        token_mass: bool = False,
     ) -> EngineOutput:
         """One forward pass over a segmented prompt.
 
@@ -323,6 +374,8 @@ class InContextEngine:
             capture: Called as ``capture(layer, key, value)`` with each layer's keys and
                 values ``(1, H_kv, T, D)`` (after rotary embedding) before its attention;
                 how [`ctx_core.incontext.states`][ctx_core.incontext.states] collects candidate states.
+            token_mass: Also return the signal rows' attention probabilities on each
+                candidate token at the scoring layers (:attr:`EngineOutput.token_mass`).
 
         Returns:
             An :class:`EngineOutput`.
@@ -355,6 +408,7 @@ class InContextEngine:
             layers=frozenset(layer_set),
             stop_layer=layer_set[-1] if (stop and layer_set) else None,
             capture=capture,
+            token_mass={} if token_mass else None,
         )
         positions = structure.position_ids(self.device).reshape(1, -1)
         # A 4-D placeholder: transformers returns it untouched instead of building a mask.
@@ -369,7 +423,7 @@ class InContextEngine:
             "use_cache": False,
             _RUN_KWARG: run,
         }
-        output = EngineOutput(logmass=run.logmass)
+        output = EngineOutput(logmass=run.logmass, token_mass=run.token_mass)
         try:
             with self.fused():
                 if logits_rows is not None:

@@ -56,6 +56,11 @@ class InContextScores:
         cpu_seconds: Process CPU time of the forward passes.
         logmass: ``(layers, H, S, N)`` log masses of the query block, on one scale.
         calibration_logmass: The same for the content-free block (or ``None``).
+        token_mass: With ``explain(..., token_mass=True)``: per candidate, ``(H, n_tokens)``
+            attention probabilities of the query block's signal tokens on its tokens (softmax
+            over the whole visible sequence, summed over signal tokens and scoring layers),
+            as the ICR paper aggregates; ``None`` otherwise.
+        calibration_token_mass: The same for the content-free block (or ``None``).
     """
 
     scores: list[float]
@@ -70,6 +75,8 @@ class InContextScores:
     cpu_seconds: float
     logmass: Any = field(default=None, repr=False)
     calibration_logmass: Any = field(default=None, repr=False)
+    token_mass: list[Any] | None = field(default=None, repr=False)
+    calibration_token_mass: list[Any] | None = field(default=None, repr=False)
 
 
 class InContextRanker(BaseScorer, Configurable):
@@ -93,7 +100,8 @@ class InContextRanker(BaseScorer, Configurable):
             CPU default), ``"flex"``, ``"reference"`` (dense; short prompts), or an
             :class:`~ctx_core.incontext.backends.AttentionBackend`.
         scoring_layer: 0-based layer(s) whose attention is read (several are averaged;
-            negative counts from the end). Default: about 60% depth
+            negative counts from the end), or ``"all"`` (every layer: ICR's aggregation; the
+            pass then runs the whole model). Default: about 60% depth
             (:func:`~ctx_core.incontext.engine.default_scoring_layer`).
         heads: Query heads to average over (default: all).
         signal_tokens: ``"query"`` (default): the query's own tokens in the final block (as
@@ -152,7 +160,7 @@ class InContextRanker(BaseScorer, Configurable):
         device: str | None = None,
         dtype: str | None = None,
         backend: str | AttentionBackend = "auto",
-        scoring_layer: int | Sequence[int] | None = None,
+        scoring_layer: int | Sequence[int] | str | None = None,
         heads: Sequence[int] | None = None,
         signal_tokens: SignalChoice = "query",
         calibrate: bool = True,
@@ -222,6 +230,10 @@ class InContextRanker(BaseScorer, Configurable):
         self.device = device
         self.dtype = dtype
         self.backend_choice = backend
+        if isinstance(scoring_layer, str) and scoring_layer != "all":
+            raise ValueError(
+                f"scoring_layer must be an int, a list of ints or 'all', got {scoring_layer!r}"
+            )
         self.scoring_layer = scoring_layer
         self.heads = list(heads) if heads is not None else None
         self.signal_tokens = signal_tokens
@@ -283,7 +295,7 @@ class InContextRanker(BaseScorer, Configurable):
             "dtype": self.dtype,
             "backend": backend,
             "scoring_layer": scoring_layer
-            if scoring_layer is None or isinstance(scoring_layer, int)
+            if scoring_layer is None or isinstance(scoring_layer, (int, str))
             else list(scoring_layer),
             "heads": self.heads,
             "signal_tokens": self.signal_tokens,
@@ -331,8 +343,10 @@ class InContextRanker(BaseScorer, Configurable):
             n = engine.num_layers
             if self.scoring_layer is None:
                 layers = [default_scoring_layer(model.config)]
+            elif self.scoring_layer == "all":
+                layers = list(range(n))
             else:
-                requested = (
+                requested: list[Any] = (
                     [self.scoring_layer]
                     if isinstance(self.scoring_layer, int)
                     else list(self.scoring_layer)
@@ -603,8 +617,18 @@ class InContextRanker(BaseScorer, Configurable):
             )
         return results
 
-    def explain(self, query: str, passages: Sequence[Passage | str]) -> InContextScores:
-        """Score ``passages`` and return the scores with their parts (raw, calibration, ...)."""
+    def explain(
+        self, query: str, passages: Sequence[Passage | str], *, token_mass: bool = False
+    ) -> InContextScores:
+        """Score ``passages`` and return the scores with their parts (raw, calibration, ...).
+
+        Args:
+            query: The query.
+            passages: The candidates.
+            token_mass: Also return each candidate's per-token attention probabilities
+                (``InContextScores.token_mass``), for ICR-style scoring; needs all candidates
+                in one pass.
+        """
         import torch
 
         from ctx_core.progress import progress
@@ -615,6 +639,8 @@ class InContextRanker(BaseScorer, Configurable):
         if not items:
             raise ValueError("passages must not be empty")
         if self.cache is not None:
+            if token_mass:
+                raise ValueError("token_mass is not available with a state cache (cache=)")
             self._load()
             return self._explain_cached([query], items)[0]
         self._load()
@@ -647,6 +673,13 @@ class InContextRanker(BaseScorer, Configurable):
         query_passes: list[PassLogmass] = []
         calib_passes: list[PassLogmass] = []
         truncated = [False] * len(items)
+        if token_mass and len(groups) > 1:
+            raise ValueError(
+                f"token_mass needs all {len(items)} candidates in one pass, but they take "
+                f"{len(groups)}; raise max_pass_tokens / max_pass_candidates"
+            )
+        query_tokens: list[Any] | None = None
+        calib_tokens: list[Any] | None = None
         tokens = 0
         wall, cpu = time.perf_counter(), time.process_time()
         for group in progress(
@@ -667,9 +700,21 @@ class InContextRanker(BaseScorer, Configurable):
                 rows = rows + prompt.signal_rows(self.signal_tokens, 1)
             with torch.no_grad():
                 out = engine.run(
-                    prompt.input_ids, prompt.structure, signal_rows=rows, layers=self._layers
+                    prompt.input_ids,
+                    prompt.structure,
+                    signal_rows=rows,
+                    layers=self._layers,
+                    token_mass=token_mass,
                 )
             stacked = torch.stack([out.logmass[layer] for layer in self._layers])
+            if out.token_mass is not None:
+                # (H, S, Tc) per layer -> summed over layers, then over each block's rows
+                summed = sum(out.token_mass[layer] for layer in self._layers)
+                spans = [prompt.structure.candidate_span(i) for i in range(len(group))]
+                first = spans[0][0]
+                query_tokens = _split_tokens(summed[:, :n_signal].sum(1), spans, first, group)
+                if self.calibrate:
+                    calib_tokens = _split_tokens(summed[:, n_signal:].sum(1), spans, first, group)
             query_passes.append(PassLogmass(group, stacked[:, :, :n_signal]))
             if self.calibrate:
                 calib_passes.append(PassLogmass(group, stacked[:, :, n_signal:]))
@@ -698,7 +743,21 @@ class InContextRanker(BaseScorer, Configurable):
             cpu_seconds=cpu,
             logmass=logmass,
             calibration_logmass=calib_logmass,
+            token_mass=query_tokens,
+            calibration_token_mass=calib_tokens,
         )
+
+
+def _split_tokens(
+    mass: Any, spans: Sequence[tuple[int, int]], first: int, group: Sequence[int]
+) -> list[Any]:
+    # ``mass`` is (H, Tc) over the candidate tokens in prompt order; candidate blocks are
+    # contiguous, so token t of the prompt is column t - first. The pass holds the
+    # candidates ``group`` in its own order: put each back at its input index.
+    out: list[Any] = [None] * len(group)
+    for (a, b), index in zip(spans, group, strict=True):
+        out[index] = mass[:, a - first : b - first]
+    return out
 
 
 def _is_default_backend(backend: AttentionBackend) -> bool:

@@ -18,6 +18,14 @@ shift cancels in the softmax, so one pass and the general formula agree exactly.
 **Calibration** (ICR): the content-free query block gives scores of its own; the calibrated
 score is ``score(query) - score(content-free)``.
 
+**ICR's own scoring** (Chen et al., "Attention in Large Language Models Yields Efficient
+Zero-Shot Re-Rankers"): :func:`icr_scores` reads attention probabilities taken over the
+whole sequence a signal token sees (not renormalised over candidates), sums them over all
+layers, heads and signal tokens and over each candidate's tokens, and calibrates per
+token: with ``masked=True`` (the paper's default, "masked N/A calibration") a candidate's
+tokens whose calibrated score ``query - content-free`` is below ``mean - 2 std`` of that
+candidate's calibrated scores are dropped before summing.
+
 **Length.** Longer blocks collect more attention mass. ``length_normalization="length"``
 divides a candidate's (calibrated) score by its token count, ``"sqrt"`` by the square root.
 
@@ -41,6 +49,7 @@ __all__ = [
     "LengthNormalization",
     "PassLogmass",
     "combine_passes",
+    "icr_scores",
     "normalize_length",
     "scores_from_logmass",
 ]
@@ -137,3 +146,63 @@ def normalize_length(
     if how == "sqrt":
         return scores / counts.sqrt()
     raise ValueError(f"length_normalization must be 'none', 'length' or 'sqrt', got {how!r}")
+
+
+def icr_scores(
+    token_mass: Sequence[torch.Tensor],
+    calibration_token_mass: Sequence[torch.Tensor] | None = None,
+    *,
+    heads: Sequence[int] | None = None,
+    masked: bool = True,
+) -> torch.Tensor:
+    """ICR scores ``(N,)`` from per-token attention, summed over heads and tokens.
+
+    Args:
+        token_mass: Per candidate, ``(H, n_tokens)`` attention probabilities of the query
+            block's signal tokens (softmax over the whole visible sequence), already summed
+            over signal tokens and layers (``InContextScores.token_mass``).
+        calibration_token_mass: The same for the content-free block; ``None``: no
+            calibration (the paper's "query_last" variant).
+        heads: Heads to sum over (default: all).
+        masked: Drop tokens whose calibrated score is below ``mean - 2 std`` (standard
+            deviation with Bessel's correction) of the candidate's calibrated scores
+            before summing (the paper's default); ``False``: subtract and sum every token.
+            (The paper's code keeps scores strictly above the threshold; ties, which
+            happen only when every token scores the same, are kept here.)
+
+    Examples:
+        >>> import torch
+        >>> q = [torch.full((1, 10), 0.1), torch.full((1, 2), 0.1)]
+        >>> na = [torch.tensor([[0.0] * 9 + [1.1]]), torch.zeros(1, 2)]
+        >>> [round(x, 3) for x in icr_scores(q, na, masked=False).tolist()]  # 9 x 0.1 - 1.0
+        [-0.1, 0.2]
+        >>> [round(x, 3) for x in icr_scores(q, na, masked=True).tolist()]  # the -1.0 token dropped
+        [0.9, 0.2]
+    """
+    import torch
+
+    if not token_mass:
+        raise ValueError("token_mass must hold one entry per candidate")
+    if calibration_token_mass is not None and len(calibration_token_mass) != len(token_mass):
+        raise ValueError("calibration_token_mass must hold one entry per candidate")
+    if masked and calibration_token_mass is None:
+        raise ValueError("masked calibration needs calibration_token_mass")
+
+    def per_token(mass: torch.Tensor) -> torch.Tensor:
+        if heads is None:
+            return mass.sum(0)
+        index = torch.tensor(list(heads), device=mass.device)
+        if index.numel() == 0 or int(index.min()) < 0 or int(index.max()) >= mass.shape[0]:
+            raise ValueError(f"heads must be in 0..{mass.shape[0] - 1}, got {list(heads)}")
+        return mass.index_select(0, index).sum(0)
+
+    scores = []
+    for i, mass in enumerate(token_mass):
+        value = per_token(mass)
+        if calibration_token_mass is not None:
+            value = value - per_token(calibration_token_mass[i])
+            if masked and value.numel() > 1:
+                threshold = value.mean() - 2 * value.std()
+                value = value * (value >= threshold)
+        scores.append(value.sum())
+    return torch.stack(scores)

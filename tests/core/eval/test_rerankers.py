@@ -116,3 +116,34 @@ def test_udcg_method_records_each_candidates_decision_in_the_rerank_task():
     for row in result["per_query"]:
         assert row["query"] and len(row["decisions"]) == row["num_candidates"]
         assert {d["id"] for d in row["decisions"] if d["kept"]} == set(row["ranking"])
+
+
+def test_icr_defaults_and_options(tiny_llama_dir):
+    model = str(tiny_llama_dir)
+    icr = InContextMethod(model, icr=True)
+    assert icr.options["scoring_layer"] == "all" and icr.aggregation == "sequence"
+    assert icr.masked_calibration and icr.calibrate
+    # The BlockRank-style single layer comes from the same pass as ICR's sum over layers.
+    single = InContextMethod(model, scoring_layer="all", use_layers=[1])
+    unmasked = InContextMethod(model, icr=True, masked_calibration=False)
+    assert single.ranker is icr.ranker is unmasked.ranker
+    scores = icr.scores("capital of France?", CANDIDATES)
+    details = icr._details("capital of France?", CANDIDATES)
+    assert details.token_mass is not None and details.layers == [0, 1]
+    plain = [
+        float((q.sum(0) - c.sum(0)).sum())
+        for q, c in zip(details.token_mass, details.calibration_token_mass, strict=True)
+    ]
+    assert unmasked.scores("capital of France?", CANDIDATES) == pytest.approx(plain, abs=1e-6)
+    assert len(scores) == 3
+    assert single.scores("capital of France?", CANDIDATES) != scores
+    config = icr.config()
+    assert config["aggregation"] == "sequence" and config["masked_calibration"] is True
+    with pytest.raises(ValueError, match="scoring_layer"):
+        InContextMethod(model, icr=True, scoring_layer=1)
+    with pytest.raises(ValueError, match="use_layers"):
+        InContextMethod(model, aggregation="sequence", use_layers=[1])
+    with pytest.raises(ValueError, match="masked_calibration"):
+        InContextMethod(model, masked_calibration=True)
+    with pytest.raises(ValueError, match="aggregation"):
+        InContextMethod(model, aggregation="layers")

@@ -7,9 +7,12 @@ with the methods to compare; :func:`evaluate_locomo` and :func:`evaluate_ir` do 
 ``Speaker: text`` line per turn); every method indexes all sessions of a conversation
 and answers its questions. A question's **evidence recall@k** is the share of its
 evidence turns that lie in the first ``k`` chunks retrieved (a turn counts when its line
-overlaps a chunk); **recall@w words** fills the context with chunks in rank order up to
-``w`` words (the chunk that crosses the budget is not taken), so chunkings of different
-sizes are compared at the same reading cost.
+overlaps a chunk); **recall@w words** packs the context greedily: chunks are taken in rank
+order while they fit in ``w`` words, a chunk that would overflow the budget is skipped and
+the later ones that still fit are taken (from the first 40 retrieved), so chunkings of
+different sizes are compared at the same reading cost. (Before, packing stopped at the
+first chunk that overflowed, which penalised large chunks: a 120-word chunk ranked first
+left a 100-word budget empty.)
 
 *Cranfield / CACM* - each document is memorized; chunks are retrieved and each document
 ranks at the place of its first chunk; nDCG@10 and recall@100 use the evaluation
@@ -321,12 +324,20 @@ def _evidence_covered(
 
 
 def _within_budget(hits: Sequence[ChunkHit], budget: int) -> list[ChunkHit]:
+    """Greedy packing: the hits, in rank order, that fit in ``budget`` words together.
+
+    A hit that would overflow what is left is skipped and the later ones are still tried
+    (a reader given ``budget`` words would fill them), so larger chunks are not penalised
+    for the first one that does not fit.
+    """
     taken, words = [], 0
     for hit in hits:
         if words + hit.words > budget:
-            break
+            continue
         taken.append(hit)
         words += hit.words
+        if words == budget:
+            break
     return taken
 
 
@@ -484,6 +495,7 @@ def _locomo_summary(
     }
     return {
         "dataset": "locomo",
+        "budget_packing": "greedy: skip a chunk that overflows, take later ones that fit",
         "conversations_evaluated": conversations,
         "questions": len(rows),
         "skipped": dict(skipped),

@@ -62,8 +62,15 @@ def test_coverage_and_budget():
     assert _evidence_covered([ChunkHit("d", 10, 12, 1)], spans) == set()
     assert _evidence_covered([ChunkHit("d", 5, 15, 3)], spans, ["b", "c"]) == {"b"}
     hits = [ChunkHit("d", 0, 1, 60), ChunkHit("d", 1, 2, 50), ChunkHit("d", 2, 3, 10)]
-    assert _within_budget(hits, 100) == hits[:1]
+    # Greedy packing: the 50-word chunk overflows 100 words after the 60-word one and is
+    # skipped; the 10-word chunk after it still fits.
+    assert _within_budget(hits, 100) == [hits[0], hits[2]]
     assert _within_budget(hits, 120) == hits
+    # A first chunk larger than the budget no longer leaves the budget empty.
+    big_first = [ChunkHit("d", 0, 1, 120), ChunkHit("d", 1, 2, 90), ChunkHit("d", 2, 3, 20)]
+    assert _within_budget(big_first, 100) == [big_first[1]]
+    assert _within_budget(big_first, 40) == [big_first[2]]
+    assert _within_budget(big_first, 5) == []
 
 
 def test_query_caching_embedder_embeds_each_query_once(embedder):
