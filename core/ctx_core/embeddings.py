@@ -95,7 +95,9 @@ class Embedder(Configurable):
             isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0
         ):
             raise ValueError(f"cache_size must be an int >= 0 or None, got {cache_size!r}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
             raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
         self.model_name = model or DEFAULT_EMBEDDER
         self.backend = backend

@@ -213,7 +213,9 @@ def _export(model: str | None, kind: str) -> _Export:
             # Another process finished the same export first: use theirs.
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return _Export(target, json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else meta)
+    return _Export(
+        target, json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else meta
+    )
 
 
 def _write_export(path: str, kind: str, out: Path) -> dict[str, Any]:
@@ -292,8 +294,10 @@ def _embedder_graph(st: Any, torch: Any) -> tuple[Any, dict[str, Any]]:
     """The transformer and its pooling as one module; the meta the runtime needs."""
     modules = list(st)
     names = [type(m).__name__ for m in modules]
-    if not names or names[0] != "Transformer" or any(
-        n not in ("Transformer", "Pooling", "Normalize") for n in names
+    if (
+        not names
+        or names[0] != "Transformer"
+        or any(n not in ("Transformer", "Pooling", "Normalize") for n in names)
     ):
         raise ModelLoadError(
             f"the ONNX backend exports Transformer + Pooling (+ Normalize) models, not {names}; "
@@ -306,7 +310,7 @@ def _embedder_graph(st: Any, torch: Any) -> tuple[Any, dict[str, Any]]:
         raise ModelLoadError(f"the ONNX backend pools by mean, cls or max, not {mode!r}")
     transformer = modules[0].auto_model
 
-    class Pooled(torch.nn.Module):  # type: ignore[misc,name-defined]
+    class Pooled(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.transformer = transformer
@@ -340,7 +344,7 @@ def _cross_encoder_graph(ce: Any, torch: Any) -> tuple[Any, dict[str, Any]]:
         )
     network = ce.model
 
-    class Logits(torch.nn.Module):  # type: ignore[misc,name-defined]
+    class Logits(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.network = network
@@ -351,7 +355,7 @@ def _cross_encoder_graph(ce: Any, torch: Any) -> tuple[Any, dict[str, Any]]:
             ).logits
 
     meta = {
-        "max_length": int(ce.max_length),
+        "max_length": int(getattr(ce, "max_seq_length", None) or ce.max_length),
         "num_labels": int(ce.num_labels),
         "activation": activation,
     }
@@ -476,7 +480,9 @@ class OnnxCrossEncoder(_OnnxModel):
         """Longest (query + passage) input, in tokens."""
         return self.max_seq_length
 
-    def predict(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32, **_: Any) -> np.ndarray:
+    def predict(
+        self, pairs: Sequence[tuple[str, str]], batch_size: int = 32, **_: Any
+    ) -> np.ndarray:
         """Scores of ``(query, passage)`` pairs, shape ``(len(pairs), num_labels)`` squeezed like sentence-transformers."""
         if not pairs:
             return np.zeros((0,), dtype=np.float32)
@@ -505,7 +511,7 @@ def load_onnx_embedder(
     def load() -> OnnxEmbedder:
         return OnnxEmbedder(_export(model, "embedder"), quantized=quantized, threads=threads)
 
-    return _ONNX_MODELS.get(key, load)  # type: ignore[no-any-return]
+    return _ONNX_MODELS.get(key, load)
 
 
 def load_onnx_cross_encoder(
@@ -527,4 +533,4 @@ def load_onnx_cross_encoder(
             max_length=max_length,
         )
 
-    return _ONNX_MODELS.get(key, load)  # type: ignore[no-any-return]
+    return _ONNX_MODELS.get(key, load)

@@ -14,14 +14,20 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
-__all__ = ["AUTO_PROGRESS_DELAY", "AUTO_PROGRESS_THRESHOLD", "progress", "spinner", "stderr_is_tty"]
+__all__ = [
+    "AUTO_PROGRESS_DELAY",
+    "AUTO_PROGRESS_THRESHOLD",
+    "Spinner",
+    "progress",
+    "spinner",
+    "stderr_is_tty",
+]
 
 T = TypeVar("T")
 
@@ -68,45 +74,92 @@ def progress(
     yield from tqdm(items, total=total, desc=desc, unit=unit, leave=False, delay=delay)
 
 
-@contextlib.contextmanager
-def spinner(desc: str, *, show: bool | None = None, delay: float | None = None) -> Iterator[None]:
-    """A spinner on standard error while the ``with`` block runs (a step with no item count).
+class Spinner:
+    """A spinner on standard error that runs while work is silent; see :func:`spinner`."""
+
+    def __init__(self, desc: str, *, delay: float, enabled: bool) -> None:
+        self.desc = desc
+        self.delay = delay
+        self.enabled = enabled
+        self._stream = sys.stderr
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._last = time.monotonic()
+        self._start = self._last
+        self._drawn = False
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Spinner:
+        if self.enabled:
+            self._thread = threading.Thread(target=self._spin, name="ctx-spinner", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.touch()
+
+    def touch(self) -> None:
+        """Something else was printed (or is about to be): clear the spinner, restart its wait."""
+        with self._lock:
+            self._last = time.monotonic()
+            if self._drawn:
+                self._stream.write("\r\033[K")  # clear the spinner's line
+                self._stream.flush()
+                self._drawn = False
+
+    def wrap(self, stream: TextIO) -> TextIO:
+        """``stream`` with every write clearing the spinner first (for output while it runs)."""
+        return _TouchingStream(stream, self)  # type: ignore[return-value]
+
+    def _spin(self) -> None:
+        frame = 0
+        while not self._done.wait(0.1):
+            with self._lock:
+                now = time.monotonic()
+                if now - self._last < self.delay:
+                    continue
+                self._stream.write(
+                    f"\r{_FRAMES[frame % len(_FRAMES)]} {self.desc} ({now - self._start:.0f} s)"
+                )
+                self._stream.flush()
+                self._drawn = True
+                frame += 1
+
+
+class _TouchingStream:
+    def __init__(self, stream: TextIO, spinner: Spinner) -> None:
+        self._stream = stream
+        self._spinner = spinner
+
+    def write(self, text: str) -> int:
+        self._spinner.touch()
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def spinner(desc: str, *, show: bool | None = None, delay: float | None = None) -> Spinner:
+    """A spinner on standard error while a step with no item count runs.
+
+    It appears once nothing has been printed for ``delay`` seconds and is cleared when
+    the step ends; output written through :meth:`Spinner.wrap` clears it first, so the
+    two never mix on one line.
 
     Args:
         desc: What is being done (``"loading the model"``).
         show: ``True``: always; ``False``: never; ``None``: on a terminal only.
-        delay: Seconds before it appears (default: 0 when ``show``, else
+        delay: Seconds of silence before it appears (default: 0 when ``show``, else
             :data:`AUTO_PROGRESS_DELAY`): steps quicker than that draw nothing.
+
+    Examples:
+        >>> with spinner("loading the model", show=False) as spin:
+        ...     print("done", file=spin.wrap(sys.stdout))
+        done
     """
-    if show is False or (show is None and not stderr_is_tty()):
-        yield
-        return
+    enabled = show if show is not None else stderr_is_tty()
     wait = delay if delay is not None else (0.0 if show else AUTO_PROGRESS_DELAY)
-    done = threading.Event()
-    stream = sys.stderr
-    drawn = False
-
-    def spin() -> None:
-        nonlocal drawn
-        if done.wait(wait):
-            return
-        start = time.monotonic() - wait
-        frame = 0
-        while not done.is_set():
-            elapsed = time.monotonic() - start
-            stream.write(f"\r{_FRAMES[frame % len(_FRAMES)]} {desc} ({elapsed:.0f} s)")
-            stream.flush()
-            drawn = True
-            frame += 1
-            done.wait(0.1)
-
-    thread = threading.Thread(target=spin, name="ctx-spinner", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-        if drawn:
-            stream.write("\r\033[K")  # clear the spinner's line
-            stream.flush()
+    return Spinner(desc, delay=wait, enabled=bool(enabled))

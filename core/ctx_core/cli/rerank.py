@@ -55,9 +55,7 @@ def register(subparsers: Any) -> None:
         "--threshold", type=float, default=None, help="drop passages scoring below this"
     )
     parser.add_argument("--output", "-o", default="-", help="output file (default: stdout)")
-    parser.add_argument(
-        "--json", action="store_true", help="write JSON lines even on a terminal"
-    )
+    parser.add_argument("--json", action="store_true", help="write JSON lines even on a terminal")
     parser.set_defaults(func=run)
 
 

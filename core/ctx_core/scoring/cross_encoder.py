@@ -111,7 +111,9 @@ class CrossEncoderScorer(BaseScorer, Configurable):
     @property
     def max_length(self) -> int:
         """Longest (query + passage) input, in tokens."""
-        return int(self.model.max_length)
+        # sentence-transformers 6 renamed CrossEncoder.max_length to max_seq_length.
+        limit = getattr(self.model, "max_seq_length", None)
+        return int(limit if limit is not None else self.model.max_length)
 
     def _score(self, query: str, passages: list[Passage]) -> list[float]:
         pairs = [(query, p.text) for p in passages]
