@@ -73,12 +73,42 @@ def run(tree: Path, args: list[str]) -> float:
     return wall
 
 
+def latency_table(result: dict[str, object]) -> str:
+    """The docs' table of a results file: wall time per variant and the stages of ``after``."""
+    walls = result["wall_s"]
+    stages = result["after_stages_median_s"]
+    load = result["machine"]["loadavg_start"][0]  # type: ignore[index]
+    lines = [
+        f"| cold `ctx rerank`, 5 passages (2 cores, load {load:.0f}) | median wall s |",
+        "|---|---|",
+        f"| before (PyTorch, every command module imported) | {walls['before']['median']:.1f} |",  # type: ignore[index]
+        f"| after, `--backend torch` | {walls['after-torch']['median']:.1f} |",  # type: ignore[index]
+        f"| after, default (ONNX Runtime, no torch import) | {walls['after']['median']:.1f} |",  # type: ignore[index]
+    ]
+    names = {
+        "python_start": "interpreter start",
+        "import_s": "import `ctx_core.cli.main`",
+        "parser_s": "parser (the command's module only)",
+        "load_s": "load the scorer (ONNX session, tokenizer)",
+        "score_s": "score 5 passages",
+    }
+    for key, label in names.items():
+        lines.append(f"| after, stage: {label} | {stages[key]:.2f} |")  # type: ignore[index]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before-tree", required=True, help="source tree of the 'before' ctx")
+    parser.add_argument("--before-tree", help="source tree of the 'before' ctx")
+    parser.add_argument("--table", metavar="RESULTS", help="print the docs table of a results file")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--out", default="benchmarks/results/cpu/cli_latency.json")
     options = parser.parse_args()
+    if options.table:
+        print(latency_table(json.loads(Path(options.table).read_text(encoding="utf-8"))))
+        return 0
+    if not options.before_tree:
+        parser.error("--before-tree is required")
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as work:
         source = Path(work) / "p5.jsonl"

@@ -1,4 +1,5 @@
-"""The reranking page's "choosing a backend" table is the one the results file generates."""
+"""Docs tables generated from results files: the reranking page's "choosing a backend" table
+and the CLI page's cold-start table are the ones their results files give."""
 
 from __future__ import annotations
 
@@ -42,3 +43,16 @@ def test_the_default_cpu_backend_is_the_fastest_that_kept_rankings():
     }
     fastest = max(keeping, key=lambda name: keeping[name]["passages_per_s"])
     assert fastest == DEFAULT_CPU_BACKEND
+
+
+def test_cli_latency_table_is_generated_from_the_results_file():
+    spec = importlib.util.spec_from_file_location(
+        "cli_latency", ROOT / "benchmarks" / "cli_latency.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = json.loads((ROOT / "benchmarks/results/cpu/cli_latency.json").read_text())
+    [table] = GENERATED.findall((ROOT / "docs" / "cli.md").read_text(encoding="utf-8"))
+    assert table == module.latency_table(result)
+    assert result["after_heavy_modules"] == []
