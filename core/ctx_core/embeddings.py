@@ -255,17 +255,20 @@ class Embedder(Configurable):
         # None: a bar on a terminal once the work has run a couple of seconds.
         return self.show_progress if n > self.batch_size else False
 
-    def _warn_if_truncated(self, texts: list[str], ids: Sequence[str] | None) -> None:
-        limit = self.max_tokens
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text as the model reads it (special tokens included), before truncation."""
         counter = getattr(self.model, "token_lengths", None)
         if counter is not None:
-            lengths = counter(texts)
-        else:
-            tokenizer: Any = self.model.tokenizer
-            # The tokenizer is the model's: an unpadded call must not run during a padded one.
-            with model_lock(self.model):
-                encoded = tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]
-            lengths = [len(x) for x in encoded]
+            return list(counter(list(texts)))
+        tokenizer: Any = self.model.tokenizer
+        # The tokenizer is the model's: an unpadded call must not run during a padded one.
+        with model_lock(self.model):
+            encoded = tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]
+        return [len(x) for x in encoded]
+
+    def _warn_if_truncated(self, texts: list[str], ids: Sequence[str] | None) -> None:
+        limit = self.max_tokens
+        lengths = self.token_lengths(texts)
         over = [i for i, n in enumerate(lengths) if n > limit]
         if over:
             names = [ids[i] if ids is not None else f"#{i}" for i in over[:5]]
