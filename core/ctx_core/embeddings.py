@@ -28,7 +28,8 @@ from ctx_core.models import (
     load_sentence_transformer,
     model_lock,
 )
-from ctx_core.progress import AUTO_PROGRESS_THRESHOLD, progress
+from ctx_core.onnx_backend import load_onnx_embedder, resolve_backend
+from ctx_core.progress import progress
 
 __all__ = ["DEFAULT_CACHE_BYTES", "Embedder", "embedder_config"]
 
@@ -70,8 +71,9 @@ class Embedder(Configurable):
     Safe to share between threads (and so between async calls run in worker threads):
     the cache is locked, and the model's tokenizer is used under
     :func:`~ctx_core.models.model_lock` (forward passes of several threads still overlap).
-    Embedders of one model on one device share one loaded model
-    (:func:`~ctx_core.models.load_sentence_transformer`) and, when they keep the default
+    Embedders of one model on one device and backend share one loaded model
+    (:func:`~ctx_core.models.load_sentence_transformer`,
+    :func:`~ctx_core.onnx_backend.load_onnx_embedder`) and, when they keep the default
     cache settings, one embedding cache: two components built with their defaults (an
     :class:`~ctx_core.scoring.EmbeddingScorer` and a ``UtilityDistractionReranker()``, say)
     encode each text once. An embedder given its own ``cache_bytes`` or ``cache_size`` has a
@@ -83,15 +85,23 @@ class Embedder(Configurable):
         batch_size: Texts per forward pass.
         query_prefix: Prepended to queries (some models, e.g. E5, expect ``"query: "``).
         document_prefix: Prepended to documents (e.g. ``"passage: "``).
-        show_progress: Show a progress bar (``None``: only for long lists).
+        show_progress: Show a progress bar (``None``: on a terminal, once embedding has run
+            a couple of seconds).
         cache_bytes: Memory the embedding cache may use, in bytes (0: no cache): passages
             seen again (the same chunk retrieved for several queries) are not re-encoded.
             The least recently used vectors go first.
         cache_size: Also cap the cache at this many vectors (``None``: only ``cache_bytes``
             bounds it; ``0``: no cache). Kept for configs written before ``cache_bytes``.
+        backend: ``"torch"`` (sentence-transformers), ``"onnx"`` (ONNX Runtime, float32),
+            ``"onnx-int8"`` (int8 weights) or ``"auto"``: the fastest that kept rankings on
+            this CPU (see [`resolve_backend`][ctx_core.onnx_backend.resolve_backend]),
+            ``"torch"`` on a GPU. The ONNX model is exported once into the model cache.
+        threads: Threads of an ONNX session (default: the cores this process may use, or
+            ``$CTX_NUM_THREADS`` / ``$OMP_NUM_THREADS``). Ignored by ``"torch"``.
 
     Raises:
-        ValueError: ``batch_size`` < 1, or a negative ``cache_bytes`` / ``cache_size``.
+        ValueError: ``batch_size`` < 1, a negative ``cache_bytes`` / ``cache_size``, or an
+            unknown ``backend``.
     """
 
     def __init__(
@@ -105,6 +115,8 @@ class Embedder(Configurable):
         show_progress: bool | None = None,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         cache_size: int | None = None,
+        backend: str = "auto",
+        threads: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -114,10 +126,25 @@ class Embedder(Configurable):
             isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0
         ):
             raise ValueError(f"cache_size must be an int >= 0 or None, got {cache_size!r}")
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
+            raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
         self.model_name = model or DEFAULT_EMBEDDER
-        self.model = load_sentence_transformer(model, device)
-        # Only the tokenizer needs one thread at a time; forward passes may overlap.
-        self._lock_whole_encode = not guard_tokenizer(self.model)
+        self.backend = backend
+        self.threads = threads
+        #: The backend that runs (``backend`` with ``"auto"`` resolved).
+        self.runtime = resolve_backend(backend, device)
+        self.model: Any
+        if self.runtime == "torch":
+            self.model = load_sentence_transformer(model, device)
+            # Only the tokenizer needs one thread at a time; forward passes may overlap.
+            self._lock_whole_encode = not guard_tokenizer(self.model)
+        else:
+            self.model = load_onnx_embedder(
+                model, quantized=self.runtime == "onnx-int8", threads=threads
+            )
+            self._lock_whole_encode = False  # thread-safe: no per-call tokenizer state
         self.device = device
         self.batch_size = batch_size
         self.query_prefix = query_prefix
@@ -140,6 +167,8 @@ class Embedder(Configurable):
             "show_progress": self.show_progress,
             "cache_bytes": self.cache_bytes,
             "cache_size": self.cache_size,
+            "backend": self.backend,
+            "threads": self.threads,
         }
 
     @property
@@ -230,7 +259,12 @@ class Embedder(Configurable):
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        chunks = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        # Longest first, so texts of like length share a batch (little padding) across the
+        # whole call, not only inside each chunk; the order is restored at the end.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        ordered = [texts[i] for i in order]
+        size = self.batch_size
+        chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
         lock = model_lock(self.model) if self._lock_whole_encode else contextlib.nullcontext()
         parts = []
         for chunk in progress(chunks, desc="embedding", show=self._show(len(texts)), unit="batch"):
@@ -244,20 +278,28 @@ class Embedder(Configurable):
                         show_progress_bar=False,
                     )
                 )
-        return np.asarray(np.concatenate(parts), dtype=np.float32)
+        vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.concatenate(parts)
+        return vectors
 
-    def _show(self, n: int) -> bool:
-        if self.show_progress is not None:
-            return self.show_progress
-        return n >= AUTO_PROGRESS_THRESHOLD
+    def _show(self, n: int) -> bool | None:
+        # None: a bar on a terminal once the work has run a couple of seconds.
+        return self.show_progress if n > self.batch_size else False
 
-    def _warn_if_truncated(self, texts: list[str], ids: Sequence[str] | None) -> None:
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text as the model reads it (special tokens included), before truncation."""
+        counter = getattr(self.model, "token_lengths", None)
+        if counter is not None:
+            return list(counter(list(texts)))
         tokenizer: Any = self.model.tokenizer
-        limit = self.max_tokens
         # The tokenizer is the model's: an unpadded call must not run during a padded one.
         with model_lock(self.model):
-            encoded = tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]
-        lengths = [len(x) for x in encoded]
+            encoded = tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]
+        return [len(x) for x in encoded]
+
+    def _warn_if_truncated(self, texts: list[str], ids: Sequence[str] | None) -> None:
+        limit = self.max_tokens
+        lengths = self.token_lengths(texts)
         over = [i for i, n in enumerate(lengths) if n > limit]
         if over:
             names = [ids[i] if ids is not None else f"#{i}" for i in over[:5]]

@@ -30,6 +30,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import weakref
@@ -89,12 +90,24 @@ def resolve_device(device: str | None = None) -> str:
     """``"cuda"`` when available and ``device`` is ``None`` or ``"auto"``, else ``device`` or ``"cpu"``."""
     if device not in (None, "auto"):
         return str(device)
+    # Importing torch takes seconds: ask it only where a GPU driver could be there.
+    if not _gpu_driver_present():
+        return "cpu"
     if importlib.util.find_spec("torch") is not None:
         import torch
 
         if torch.cuda.is_available():
             return "cuda"
     return "cpu"
+
+
+def _gpu_driver_present() -> bool:
+    """Whether an NVIDIA or AMD GPU driver is loaded (cheap; torch decides the rest)."""
+    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+        return True  # torch already paid for, or no cheap check on this system: ask torch
+    return any(
+        Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")
+    )
 
 
 def _looks_like_local_path(name: str) -> bool:

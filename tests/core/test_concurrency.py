@@ -101,11 +101,13 @@ def linked_model_folder(folder: Path) -> str:
 
 
 def test_threads_sharing_a_busy_tokenizer_get_the_sequential_vectors(tmp_path):
-    embedder = Embedder(linked_model_folder(tmp_path / "minilm"), cache_size=0)
+    # The torch backend: its Hugging Face tokenizer keeps per-call settings (the ONNX
+    # backend's tokenizer has none to race on; tests/core/test_onnx_backend.py).
+    embedder = Embedder(linked_model_folder(tmp_path / "minilm"), cache_size=0, backend="torch")
     embedder.model.tokenizer._tokenizer = SlowBackend(embedder.model.tokenizer._tokenizer)
     # Texts of different lengths: a batch encoded without its padding cannot be a tensor.
     batches = [[TEXTS[n], TEXTS[n + 1] + " And more words here."] for n in range(THREADS * 4)]
-    reference = Embedder()
+    reference = Embedder(backend="torch")
     expected = [reference.embed(batch) for batch in batches]
     start = threading.Barrier(THREADS)
 

@@ -20,7 +20,11 @@ def test_truncate_keeps_a_prefix_within_budget():
         counter.truncate(text, -1)
 
 
-def test_counter_with_a_model_tokenizer(embedder):
-    counter = TokenCounter(tokenizer=embedder.model.tokenizer)
+def test_counter_with_a_model_tokenizer():
+    from transformers import AutoTokenizer
+
+    from ctx_core.models import resolve_embedder
+
+    counter = TokenCounter(tokenizer=AutoTokenizer.from_pretrained(resolve_embedder()))
     assert counter.count("hello world") == 2
     assert counter.truncate("hello big world", 2) == "hello big"

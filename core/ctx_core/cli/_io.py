@@ -15,10 +15,22 @@ import math
 import os
 import sys
 import tempfile
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["decode_utf8", "json_line", "read_text", "strict_json_value", "write_output"]
+from ctx_core.types import Passage
+
+__all__ = [
+    "decode_utf8",
+    "json_line",
+    "print_passages_table",
+    "read_text",
+    "stdout_is_tty",
+    "strict_json_value",
+    "write_output",
+]
 
 
 def decode_utf8(data: bytes, name: str) -> str:
@@ -118,3 +130,52 @@ def _mode_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def stdout_is_tty() -> bool:
+    """Whether standard output is a terminal (a person reads it, not a program)."""
+    return bool(sys.stdout is not None and hasattr(sys.stdout, "isatty") and sys.stdout.isatty())
+
+
+def print_passages_table(
+    passages: Sequence[Passage], *, title: str | None = None, extra: str | None = None
+) -> None:
+    """Print ranked passages as a table (rank, id, score, text) on standard output.
+
+    Uses rich where it is installed, else plain aligned text; meant for a terminal
+    (programs read the JSON lines instead).
+
+    Args:
+        passages: Best first.
+        title: A heading above the table.
+        extra: A metadata key to show as one more column (e.g. ``"memory_layers"``).
+    """
+    rows = []
+    for rank, passage in enumerate(passages, start=1):
+        score = "" if passage.score is None else f"{passage.score:.3f}"
+        text = textwrap.shorten(" ".join(passage.text.split()), 160, placeholder=" ...")
+        value = passage.metadata.get(extra, "") if extra else ""
+        shown = "+".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        rows.append((str(rank), passage.id, score, *((shown,) if extra else ()), text))
+    headers = ("#", "id", "score", *((extra,) if extra else ()), "text")
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        if title:
+            print(title)
+        for row in rows:
+            print("  ".join(row))
+        return
+    table = Table(title=title, show_lines=False)
+    for header in headers:
+        table.add_column(
+            header,
+            justify="right" if header in ("#", "score") else "left",
+            overflow="fold",
+            ratio=4 if header == "text" else None,
+            no_wrap=header != "text",
+        )
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)

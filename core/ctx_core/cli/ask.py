@@ -8,8 +8,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from ctx_core.cli._io import json_line
-from ctx_core.scoring.registry import build_scorer, scorer_names
+from ctx_core.cli._io import json_line, print_passages_table, stdout_is_tty
 
 
 def register(subparsers: Any) -> None:
@@ -28,6 +27,8 @@ def register(subparsers: Any) -> None:
         "--memory", "-m", required=True, help="memory index file from `ctx memorize`"
     )
     parser.add_argument("-k", "--top-k", type=int, default=4, help="how many chunks (default 4)")
+    from ctx_core.scoring.registry import scorer_names
+
     parser.add_argument(
         "--scorer",
         default=None,
@@ -52,17 +53,22 @@ ANSWER_PROMPT = (
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx ask``."""
     from ctx_core.memory.index import MemoryIndex
+    from ctx_core.progress import spinner
+    from ctx_core.scoring.registry import build_scorer
 
     path = Path(args.memory)
     if not path.is_file():
         raise FileNotFoundError(f"--memory {args.memory!r}: no such file")
     layers = [layer.strip() for layer in args.layers.split(",") if layer.strip()]
-    index = MemoryIndex.load(path)
-    scorer = build_scorer(args.scorer) if args.scorer else None
-    hits = index.search(args.question, k=args.top_k, layers=layers, scorer=scorer)
+    with spinner("searching the memory index"):
+        index = MemoryIndex.load(path)
+        scorer = build_scorer(args.scorer) if args.scorer else None
+        hits = index.search(args.question, k=args.top_k, layers=layers, scorer=scorer)
     if args.json:
         for passage in hits:
             sys.stdout.write(json_line(passage.to_dict()))
+    elif hits and stdout_is_tty():
+        print_passages_table(hits, title=args.question, extra="memory_layers")
     else:
         if not hits:
             print("(the memory index is empty)")
@@ -76,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
         from ctx_core.llm import TransformersLLM
 
         context = "\n\n".join(f"[{p.metadata.get('heading', '')}]\n{p.text}" for p in hits)
-        llm = TransformersLLM(args.llm)
-        reply = llm.complete(
-            ANSWER_PROMPT.format(context=context, question=args.question), max_tokens=96
-        )
+        with spinner("answering with a local LLM"):
+            llm = TransformersLLM(args.llm)
+            reply = llm.complete(
+                ANSWER_PROMPT.format(context=context, question=args.question), max_tokens=96
+            )
         print(f"\nAnswer ({llm.model_name}): {reply}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -27,10 +28,14 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``ctx demo``."""
     # Imported here: the demo sections pull in most features, which other commands do not need.
     from ctx_core.demo import demo_sections, run_demo
+    from ctx_core.progress import spinner
 
     if args.list:
         for name, _ in demo_sections():
             print(name)
         return 0
-    run_demo(questions=args.question, only=args.only)
+    # A spinner fills the silences (a section loading a model prints nothing for a while);
+    # the demo's own lines clear it first. Nothing of it reaches a pipe.
+    with spinner("running the demo") as spin:
+        run_demo(spin.wrap(sys.stdout), questions=args.question, only=args.only)
     return 0

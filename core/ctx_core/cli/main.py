@@ -1,7 +1,11 @@
 """Entry point of the ``ctx`` command.
 
 Each subcommand lives in its own module under ``ctx_core.cli`` and exposes
-``register(subparsers)``; add a module name to :data:`COMMANDS` to add a command.
+``register(subparsers)``; add a module name to :data:`COMMANDS` to add a command. Only the
+module of the command being run is imported (a cold ``ctx rerank`` must not pay for the
+imports of ``ctx eval``); ``ctx --help`` imports them all.
+
+``-v`` / ``--verbose`` is accepted before or after the command's name.
 
 Failures: every error ends the command with one line on standard error,
 ``ctx COMMAND: error: ...`` naming the file (and line, where one is known), and exit
@@ -43,17 +47,70 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, one subparser per command module."""
+def _command_name(module: str) -> str:
+    return module.rsplit(".", 1)[-1]
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser, one subparser per command module.
+
+    Args:
+        only: Register only this command (its module alone is imported); ``None`` or an
+            unknown name registers every command.
+    """
     parser = argparse.ArgumentParser(
         prog="ctx", description="Context engineering for RAG pipelines."
     )
     parser.add_argument("--version", action="version", version=f"ctx-rag {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    names = [m for m in COMMANDS if _command_name(m) == only] or COMMANDS
+    for name in names:
         importlib.import_module(name).register(subparsers)
+    _accept_verbose_everywhere(parser)
     return parser
+
+
+def _accept_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand (nested ones too) the ``-v`` flag of the top level."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for sub in set(action.choices.values()):
+            if not any("--verbose" in a.option_strings for a in sub._actions):
+                # SUPPRESS: a subcommand without -v keeps the value given before its name.
+                sub.add_argument(
+                    "-v",
+                    "--verbose",
+                    action="store_true",
+                    default=argparse.SUPPRESS,
+                    help="log progress details",
+                )
+            _accept_verbose_everywhere(sub)
+
+
+def _requested_command(argv: Sequence[str]) -> str | None:
+    """The command name in ``argv`` (the first word that is not an option), if any."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def _quiet_frameworks(verbose: bool) -> None:
+    """Silence the loading bars and info chatter of transformers and Hugging Face hub."""
+    import os
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "info" if verbose else "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if "transformers" in sys.modules:  # already imported: its settings are read, set them
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
 
 def _unwrap(err: BaseException) -> BaseException:
@@ -89,13 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ctx`` command; returns the process exit status."""
     command = "ctx"
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        words = list(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(_requested_command(words))
+        args = parser.parse_args(words)
         command = f"ctx {args.command}"
         logging.basicConfig(
             level=logging.INFO if args.verbose else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
         )
+        _quiet_frameworks(args.verbose)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)

@@ -6,21 +6,30 @@ import argparse
 import json
 from typing import Any
 
-from ctx_core.cli._io import json_line, read_text, write_output
-from ctx_core.rerank import Reranker
-from ctx_core.scoring.registry import build_scorer, scorer_names
+from ctx_core.cli._io import json_line, print_passages_table, read_text, stdout_is_tty, write_output
 from ctx_core.types import Passage
+
+#: Scorers that run a local model and so take ``--backend``.
+LOCAL_MODEL_SCORERS = ("embedding", "cross-encoder")
+#: Scorers that cannot run without ``--model`` (no such model ships offline).
+NEEDS_MODEL = ("cross-encoder",)
 
 
 def register(subparsers: Any) -> None:
     """Add the ``rerank`` command."""
+    # Imported here, not at the top: only the scorer registry's names are needed to build
+    # the parser, and `ctx rerank` must start fast.
+    from ctx_core.onnx_backend import BACKENDS
+    from ctx_core.scoring.registry import scorer_names
+
     parser = subparsers.add_parser(
         "rerank",
         help="rerank passages from a JSON-lines file",
         description=(
             "Read passages (one JSON object per line with 'text' and optional 'id', "
             "'metadata', 'score'), rerank them for --query and write them as JSON lines, best first. "
-            "A NaN or infinite number in the output is written as null (strict JSON)."
+            "A NaN or infinite number in the output is written as null (strict JSON). "
+            "On a terminal the result is shown as a table instead (--json for JSON lines)."
         ),
     )
     parser.add_argument("--query", "-q", required=True, help="the question or search query")
@@ -31,13 +40,22 @@ def register(subparsers: Any) -> None:
         "--scorer", default="embedding", choices=scorer_names(), help="relevance scorer"
     )
     parser.add_argument(
-        "--model", default=None, help="model id or path for the scorer (default: offline)"
+        "--model",
+        default=None,
+        help="model id or path for the scorer (default: offline; required by cross-encoder)",
+    )
+    parser.add_argument(
+        "--backend",
+        default=None,
+        choices=BACKENDS,
+        help="how a local model runs: torch, onnx, onnx-int8 (default auto: the fastest on this machine)",
     )
     parser.add_argument("--top-n", type=int, default=None, help="keep at most N passages")
     parser.add_argument(
         "--threshold", type=float, default=None, help="drop passages scoring below this"
     )
     parser.add_argument("--output", "-o", default="-", help="output file (default: stdout)")
+    parser.add_argument("--json", action="store_true", help="write JSON lines even on a terminal")
     parser.set_defaults(func=run)
 
 
@@ -63,13 +81,35 @@ def read_passages(source: str) -> list[Passage]:
     return passages
 
 
+def scorer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``build_scorer`` options from ``--model`` and ``--backend``; bad combinations name the flag."""
+    if args.scorer in NEEDS_MODEL and not args.model:
+        raise ValueError(
+            f"--scorer {args.scorer} needs --model (a model id or folder; none ships offline)"
+        )
+    options: dict[str, Any] = {"model": args.model} if args.model else {}
+    if args.backend is not None:
+        if args.scorer not in LOCAL_MODEL_SCORERS:
+            raise ValueError(f"--backend applies to --scorer {' or '.join(LOCAL_MODEL_SCORERS)}")
+        options["backend"] = args.backend
+    return options
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx rerank``."""
+    from ctx_core.progress import spinner
+    from ctx_core.rerank import Reranker
+    from ctx_core.scoring.registry import build_scorer
+
+    options = scorer_options(args)
     passages = read_passages(args.input)
-    options = {"model": args.model} if args.model else {}
-    reranker = Reranker(
-        build_scorer(args.scorer, **options), top_n=args.top_n, score_threshold=args.threshold
-    )
+    with spinner(f"loading the {args.scorer} scorer"):
+        scorer = build_scorer(args.scorer, **options)
+    reranker = Reranker(scorer, top_n=args.top_n, score_threshold=args.threshold)
+    # Scoring draws its own bar (per batch) when it runs long.
     kept = reranker.rerank(args.query, passages)
+    if args.output == "-" and not args.json and stdout_is_tty():
+        print_passages_table(kept, title=f"{args.query}  ({args.scorer})")
+        return 0
     write_output(args.output, "".join(json_line(p.to_dict()) for p in kept))
     return 0

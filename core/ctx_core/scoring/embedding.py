@@ -20,7 +20,12 @@ class EmbeddingScorer(BaseScorer, Configurable):
             :class:`~ctx_core.embeddings.Embedder` to share.
         device: Device for the model (default: CUDA when available).
         batch_size: Passages per forward pass.
-        show_progress: Progress bar (``None``: only for long lists).
+        show_progress: Progress bar (``None``: on a terminal, once embedding has run a
+            couple of seconds).
+        backend: ``"torch"``, ``"onnx"``, ``"onnx-int8"`` or ``"auto"`` (see
+            [`Embedder`][ctx_core.embeddings.Embedder]); ignored when ``model`` is an
+            ``Embedder``.
+        threads: Threads of an ONNX session (default: the cores this process may use).
 
     Examples:
         >>> from ctx_core.scoring import EmbeddingScorer
@@ -39,16 +44,25 @@ class EmbeddingScorer(BaseScorer, Configurable):
         device: str | None = None,
         batch_size: int = 32,
         show_progress: bool | None = None,
+        backend: str = "auto",
+        threads: int | None = None,
     ) -> None:
         if isinstance(model, Embedder):
             self.embedder = model
         else:
             self.embedder = Embedder(
-                model, device=device, batch_size=batch_size, show_progress=show_progress
+                model,
+                device=device,
+                batch_size=batch_size,
+                show_progress=show_progress,
+                backend=backend,
+                threads=threads,
             )
         self.model_name = self.embedder.model_name
         self.device = device
         self.batch_size = self.embedder.batch_size
+        self.backend = self.embedder.backend
+        self.threads = self.embedder.threads
 
     def config(self) -> dict[str, Any]:
         """The model by id or path, the device asked for and the batch size."""
@@ -57,6 +71,8 @@ class EmbeddingScorer(BaseScorer, Configurable):
             "model": self.model_name,
             "device": self.device,
             "batch_size": self.batch_size,
+            "backend": self.backend,
+            "threads": self.threads,
         }
 
     def _score(self, query: str, passages: list[Passage]) -> list[float]:

@@ -68,12 +68,14 @@ def test_embedding_scorer_rejects_missing_model_path(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tiny_cross_encoder_dir(tmp_path_factory, embedder):
+def tiny_cross_encoder_dir(tmp_path_factory):
     """A small BERT cross-encoder built from a config, with MiniLM's tokenizer, saved to disk."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    tokenizer = embedder.model.tokenizer
+    from ctx_core.models import resolve_embedder
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_embedder())
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
@@ -92,7 +94,9 @@ def tiny_cross_encoder_dir(tmp_path_factory, embedder):
 
 
 def test_cross_encoder_loads_through_the_real_code_path(tiny_cross_encoder_dir, caplog):
-    scorer = CrossEncoderScorer(str(tiny_cross_encoder_dir), batch_size=2, max_length=32)
+    scorer = CrossEncoderScorer(
+        str(tiny_cross_encoder_dir), batch_size=2, max_length=32, backend="torch"
+    )
     scores = scorer.score("who wrote hamlet", DOCS)
     assert len(scores) == 3 and len(set(scores)) == 3
     assert all(0.0 <= s <= 1.0 for s in scores)  # one label: sigmoid activation

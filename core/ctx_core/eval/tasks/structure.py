@@ -616,8 +616,11 @@ def _count(reader: Any, prompt: str) -> int:
 
 
 def _truncated(embedder: Any, texts: Sequence[str]) -> int:
-    tokenizer = getattr(getattr(embedder, "model", None), "tokenizer", None)
     limit = getattr(embedder, "max_tokens", None)
+    counter = getattr(embedder, "token_lengths", None)
+    if callable(counter) and limit is not None:
+        return sum(n > limit for n in counter(list(texts)))
+    tokenizer = getattr(getattr(embedder, "model", None), "tokenizer", None)
     if tokenizer is None or limit is None:
         return -1
     lengths = [
