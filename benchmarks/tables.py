@@ -49,20 +49,21 @@ INTERVALS = (  # the structurization runs store theirs: the same method, seed an
 NOT_HERE: tuple[str, ...] = ()
 
 
-def _register_udcg_tables() -> None:
-    """The UDCG tables live beside their benchmark (``udcg_tables.py``), loaded by path."""
+def _benchmark_module(name: str) -> Any:
+    """A script beside this one (``benchmarks/<name>.py``), loaded by path."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "benchmarks_udcg_tables", Path(__file__).with_name("udcg_tables.py")
+        f"benchmarks_{name}", Path(__file__).with_name(f"{name}.py")
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.register_udcg_tables(register)
+    return module
 
 
-_register_udcg_tables()
+# The UDCG tables live beside their benchmark.
+_benchmark_module("udcg_tables").register_udcg_tables(register)
 
 
 def pages(root: Path = ROOT) -> list[Path]:
@@ -1029,18 +1030,20 @@ _MIDDLEWARE = (
 @register("context-middleware")
 def context_middleware(root: Path) -> str:
     """Tokens per model call of a LangChain agent: plain, scripted, with the middleware."""
-    import importlib.util
-
-    # The benchmark's own ``--table`` function, loaded by path like ``udcg_tables.py``.
-    spec = importlib.util.spec_from_file_location(
-        "benchmarks_context_middleware", Path(__file__).with_name("context_middleware.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # The benchmark's own ``--table`` function.
+    module = _benchmark_module("context_middleware")
     for path in _MIDDLEWARE:
         load_result(root, path)  # a missing file is named before the benchmark reads it
     table: str = module.markdown_table([root / path for path in _MIDDLEWARE])
+    return table
+
+
+@register("cli-latency")
+def cli_latency(root: Path) -> str:
+    """Cold ``ctx rerank`` wall time before and after, by stage (``cli_latency.py``)."""
+    table: str = _benchmark_module("cli_latency").latency_table(
+        load_result(root, "benchmarks/results/cpu/cli_latency.json")
+    )
     return table
 
 
