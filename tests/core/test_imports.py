@@ -111,6 +111,7 @@ EXPECTED_ALL = {
         "BaseLLM",
         "LLM",
         "Message",
+        "OpenAICompatibleLLM",
         "Prompt",
         "ScoringLLM",
         "SequenceScore",

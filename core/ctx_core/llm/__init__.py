@@ -1,18 +1,20 @@
-"""LLM protocols and the local Hugging Face implementation.
+"""LLM protocols, the local Hugging Face implementation and served models.
 
 Examples:
-    >>> from ctx_core.llm import LLM, TransformersLLM
-    >>> isinstance(TransformersLLM, type)
+    >>> from ctx_core.llm import LLM, OpenAICompatibleLLM, TransformersLLM
+    >>> isinstance(TransformersLLM, type) and isinstance(OpenAICompatibleLLM, type)
     True
 """
 
 from ctx_core.llm.base import LLM, BaseLLM, Message, Prompt, ScoringLLM, SequenceScore
+from ctx_core.llm.openai_compatible import OpenAICompatibleLLM
 from ctx_core.llm.transformers_llm import TransformersLLM
 
 __all__ = [
     "LLM",
     "BaseLLM",
     "Message",
+    "OpenAICompatibleLLM",
     "Prompt",
     "ScoringLLM",
     "SequenceScore",
