@@ -10,7 +10,7 @@ from typing import Any
 from llamaindex_ctx.context_tools import ContextToolSpec
 from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.incontext import InContextRerankPostprocessor
-from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
+from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM, LlamaIndexScoringLLM
 from llamaindex_ctx.memory import MemoryExtractTransform, MemoryRetriever
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 from llamaindex_ctx.reranker import ContextRerankPostprocessor
@@ -25,6 +25,7 @@ __all__ = [
     "CtxRerankPostprocessor",
     "InContextRerankPostprocessor",
     "LlamaIndexLLM",
+    "LlamaIndexScoringLLM",
     "MemoryExtractTransform",
     "MemoryRetriever",
     "StructurizePostprocessor",

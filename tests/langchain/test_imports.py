@@ -11,6 +11,7 @@ EXPECTED_ALL = [
     "CtxEmbeddings",
     "InContextReranker",
     "LangChainLLM",
+    "LangChainScoringLLM",
     "MemoryRetriever",
     "RerankingRetriever",
     "StructurizeTransformer",

@@ -10,6 +10,7 @@ EXPECTED_ALL = [
     "CtxRerankPostprocessor",
     "InContextRerankPostprocessor",
     "LlamaIndexLLM",
+    "LlamaIndexScoringLLM",
     "MemoryExtractTransform",
     "MemoryRetriever",
     "StructurizePostprocessor",

@@ -50,6 +50,7 @@ from ctx_core.errors import (
     require,
 )
 from ctx_core.llm.base import BaseLLM, Prompt, SequenceScore, cut_at_stop, to_messages
+from ctx_core.llm.logprobs import logprobs_from_top, top_logprobs_of_first_token
 
 __all__ = ["OpenAICompatibleLLM"]
 
@@ -205,6 +206,13 @@ class OpenAICompatibleLLM(BaseLLM, Configurable):
         self._client: Any = None
 
     # -- identity ---------------------------------------------------------
+
+    @property
+    def scoring_features(self) -> frozenset[str]:
+        """What this LLM can score: continuations only through a chat template (see the module docs)."""
+        if self.chat_template is None:
+            return frozenset({"next_token"})
+        return frozenset({"next_token", "continuation"})
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleLLM(model={self.model_name!r}, base_url={self.base_url!r})"
@@ -435,32 +443,17 @@ class OpenAICompatibleLLM(BaseLLM, Configurable):
     def _read_topk(
         self, answer: dict[str, Any], tokens: Sequence[str], spellings: Sequence[str | None]
     ) -> list[float]:
-        logprobs = _dig(answer, "choices", 0).get("logprobs")
-        content = logprobs.get("content") if isinstance(logprobs, dict) else None
-        if not content:
+        where = self._where("/chat/completions")
+        try:
+            listed = top_logprobs_of_first_token(_dig(answer, "choices", 0).get("logprobs"), where)
+        except NotSupportedError as err:
             raise NotSupportedError(
-                f"{self._where('/chat/completions')} returned no logprobs for logprobs=true, "
-                f"top_logprobs={self.top_logprobs}; the server must be started with "
-                "log-probabilities enabled (llama-cpp-python: logits_all=True)",
+                f"{where} returned no logprobs for logprobs=true, top_logprobs="
+                f"{self.top_logprobs}; the server must be started with log-probabilities "
+                "enabled (llama-cpp-python: logits_all=True)",
                 feature="logprobs on /v1/chat/completions",
-            )
-        first = content[0]
-        listed: list[tuple[str, float]] = []
-        for entry in first.get("top_logprobs") or [first]:
-            try:
-                listed.append((str(entry["token"]), float(entry["logprob"])))
-            except (KeyError, TypeError, ValueError) as err:
-                raise MalformedResponseError(
-                    f"{self._where('/chat/completions')} returned an unreadable top_logprobs entry: {entry!r}"
-                ) from err
-        listed.sort(key=lambda item: -item[1])
-        left = 1.0 - sum(math.exp(lp) for _, lp in listed)
-        bound = min(listed[-1][1], math.log(left) if left > 1e-12 else -27.6)
-        row = []
-        for token, spelling in zip(tokens, spellings, strict=True):
-            found = _match(listed, token, spelling)
-            row.append(bound if found is None else found)
-        return row
+            ) from err
+        return logprobs_from_top(listed, tokens, spellings)
 
     def _read_echo(
         self, answer: dict[str, Any], text: str, continuation: str, *, first_only: bool
@@ -817,15 +810,3 @@ def _dig(answer: dict[str, Any], *path: Any) -> Any:
     if not isinstance(value, dict):
         raise MalformedResponseError(f"the answer's {'/'.join(map(str, path))} is not an object")
     return value
-
-
-def _match(listed: Sequence[tuple[str, float]], token: str, spelling: str | None) -> float | None:
-    """The log-probability of ``token``'s first token among ``listed`` (best first), if there."""
-    if spelling is not None:
-        return next((lp for text, lp in listed if text == spelling), None)
-    # By text: the longest listed token that starts ``token`` (ties: the likelier one).
-    best: tuple[int, float] | None = None
-    for text, lp in listed:
-        if text and token.startswith(text) and (best is None or len(text) > best[0]):
-            best = (len(text), lp)
-    return None if best is None else best[1]
