@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from langchain_core.language_models import BaseChatModel
 from pydantic import (
     Field,
     PlainSerializer,
@@ -12,9 +13,10 @@ from pydantic import (
     StrictInt,
 )
 
-from ctx_core.udcg import LogisticCalibrator, UtilityDistractionReranker
+from ctx_core.udcg import AbstentionUtility, LogisticCalibrator, UtilityDistractionReranker
 from langchain_ctx._config import Component, write_field
 from langchain_ctx.compressor import CtxDocumentCompressor
+from langchain_ctx.llm import LangChainScoringLLM
 
 __all__ = ["UDCGReranker"]
 
@@ -41,7 +43,10 @@ class UDCGReranker(CtxDocumentCompressor):
 
     Attributes:
         relevance: A core scorer or its ``config()`` dict (default: packaged MiniLM).
-        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), or None.
+        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), or None;
+            a LangChain chat model that returns log-probabilities (e.g.
+            ``ChatOpenAI(logprobs=True, top_logprobs=20)``) is read through
+            ``AbstentionUtility(LangChainScoringLLM(chat_model))``.
         calibrator: Calibrator, path or shipped name (default for the default scorer).
         token_budget: Most tokens kept.
         top_n: Most documents kept (None: as many as have positive expected gain).
@@ -70,9 +75,12 @@ class UDCGReranker(CtxDocumentCompressor):
     _reranker: UtilityDistractionReranker = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
+        utility = self.utility
+        if isinstance(utility, BaseChatModel):
+            utility = AbstentionUtility(LangChainScoringLLM(utility))
         self._reranker = UtilityDistractionReranker(
             self.relevance,
-            self.utility,
+            utility,
             self.calibrator,
             token_budget=self.token_budget,
             order=self.order,

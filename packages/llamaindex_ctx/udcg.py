@@ -11,9 +11,11 @@ from llama_index.core.bridge.pydantic import (
     SerializationInfo,
     StrictInt,
 )
+from llama_index.core.llms import LLM as LlamaLLM
 
-from ctx_core.udcg import LogisticCalibrator, UtilityDistractionReranker
+from ctx_core.udcg import AbstentionUtility, LogisticCalibrator, UtilityDistractionReranker
 from llamaindex_ctx._config import Component, write_field
+from llamaindex_ctx.llm import LlamaIndexScoringLLM
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 
 __all__ = ["UDCGRerankPostprocessor"]
@@ -41,7 +43,10 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
     Attributes:
         relevance: A core scorer or its ``config()`` dict (default: packaged MiniLM);
             also the first positional argument.
-        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), or None.
+        utility: A core ``AbstentionUtility`` for the reader LLM (or its config), or None;
+            a LlamaIndex LLM that returns log-probabilities (e.g. ``OpenAILike(...,
+            logprobs=True, top_logprobs=20)``) is read through
+            ``AbstentionUtility(LlamaIndexScoringLLM(llm))``.
         calibrator: Calibrator, path or shipped name (default for the default scorer).
         top_n: Most nodes kept (None: as many as have positive expected gain).
         token_budget: Most tokens kept.
@@ -83,9 +88,12 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
         )
 
     def model_post_init(self, context: Any, /) -> None:
+        utility = self.utility
+        if isinstance(utility, LlamaLLM):
+            utility = AbstentionUtility(LlamaIndexScoringLLM(utility))
         self._reranker = UtilityDistractionReranker(
             self.relevance,
-            self.utility,
+            utility,
             self.calibrator,
             token_budget=self.token_budget,
             order=self.order,
