@@ -53,7 +53,7 @@ def retry_call(call: Callable[[], T], decide: Decide, max_retries: int) -> T:
 
 
 async def aretry_call(call: Callable[[], Awaitable[T]], decide: Decide, max_retries: int) -> T:
-    """Async twin of [`retry_call`][ctx_core._retry.retry_call] (waits with ``asyncio.sleep``)."""
+    """Async twin of `retry_call` (waits with ``asyncio.sleep``)."""
     for attempt in range(max_retries + 1):
         try:
             return await call()

@@ -96,7 +96,7 @@ class LangChainScoringLLM(LangChainLLM):
     ``next_token_logprobs`` asks for one token and reads the top-k list of
     ``response_metadata["logprobs"]`` (OpenAI's shape, which ``ChatOpenAI`` and the
     OpenAI-compatible LangChain models return); a token outside the list gets an upper
-    bound (see [`logprobs_from_top`][ctx_core.llm.logprobs.logprobs_from_top]). Chat
+    bound (see `logprobs_from_top`). Chat
     models report log-probabilities of generated tokens only, so
     ``continuation_logprobs`` raises ``NotSupportedError``: score continuations with
     ``OpenAICompatibleLLM(chat_template=...)``.
@@ -107,7 +107,7 @@ class LangChainScoringLLM(LangChainLLM):
             with each scoring call (``ChatOpenAI`` accepts them); otherwise build the
             model with log-probabilities on, e.g. ``ChatOpenAI(logprobs=True, top_logprobs=20)``.
         max_concurrency: Most scoring calls in flight at once.
-        pass_generation_args: As for [`LangChainLLM`][langchain_ctx.LangChainLLM].
+        pass_generation_args: As for `LangChainLLM`.
 
     Examples:
         >>> from langchain_openai import ChatOpenAI

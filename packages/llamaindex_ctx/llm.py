@@ -98,7 +98,7 @@ class LlamaIndexScoringLLM(LlamaIndexLLM):
     ``next_token_logprobs`` chats once per prompt and reads the first token's top-k
     list from ``ChatResponse.logprobs`` (``OpenAI`` and ``OpenAILike`` built with
     ``logprobs=True, top_logprobs=k`` fill it); a token outside the list gets an upper
-    bound (see [`logprobs_from_top`][ctx_core.llm.logprobs.logprobs_from_top]).
+    bound (see `logprobs_from_top`).
     ``continuation_logprobs`` raises ``NotSupportedError``: chat models report
     log-probabilities of generated tokens only.
 

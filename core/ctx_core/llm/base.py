@@ -10,7 +10,7 @@ Two levels:
   provide both; a served model provides next-token log-probabilities when its API
   returns them (``OpenAICompatibleLLM``, and the LangChain / LlamaIndex scoring
   wrappers), and continuation log-probabilities only where the server echoes prompt
-  log-probabilities. :func:`supports` tells which a given model has.
+  log-probabilities. `supports(llm, feature)` tells which a given model has.
 
 A prompt is either a plain string (sent as one user message) or a list of chat
 messages ``{"role": ..., "content": ...}``.

@@ -1,4 +1,4 @@
-"""A served model behind an OpenAI-compatible HTTP API as a core [`ScoringLLM`][ctx_core.llm.ScoringLLM].
+"""A served model behind an OpenAI-compatible HTTP API as a core `ScoringLLM`.
 
 Works with hosted APIs and with vLLM, llama.cpp (``llama-server``), llama-cpp-python's
 server and SGLang: anything that answers ``/v1/chat/completions`` (and, for exact
@@ -265,7 +265,7 @@ class OpenAICompatibleLLM(BaseLLM, Configurable):
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
     ) -> str:
-        """Natively async twin of [`complete`][ctx_core.llm.OpenAICompatibleLLM.complete]."""
+        """Natively async twin of `complete`."""
         body = self._chat_body(prompt, max_tokens, temperature, stop)
         async with self._async_client() as client:
             return self._reply_text(await self._apost(client, "/chat/completions", body), stop)
@@ -306,7 +306,7 @@ class OpenAICompatibleLLM(BaseLLM, Configurable):
     async def anext_token_logprobs(
         self, prompts: Sequence[Prompt], tokens: Sequence[str]
     ) -> list[list[float]]:
-        """Async twin of [`next_token_logprobs`][ctx_core.llm.OpenAICompatibleLLM.next_token_logprobs]."""
+        """Async twin of `next_token_logprobs`."""
         tokens = self._check_tokens(tokens)
         if self.chat_template is not None:
             pairs = [(p, t) for p in prompts for t in tokens]
@@ -352,7 +352,7 @@ class OpenAICompatibleLLM(BaseLLM, Configurable):
     async def acontinuation_logprobs(
         self, prompts: Sequence[Prompt], continuations: Sequence[str]
     ) -> list[SequenceScore]:
-        """Async twin of [`continuation_logprobs`][ctx_core.llm.OpenAICompatibleLLM.continuation_logprobs]."""
+        """Async twin of `continuation_logprobs`."""
         self._check_pairs(prompts, continuations)
         async with self._async_client() as client:
             gate = asyncio.Semaphore(self.max_concurrency)
