@@ -107,6 +107,10 @@ class LangChainScoringLLM(LangChainLLM):
             with each scoring call (``ChatOpenAI`` accepts them); otherwise build the
             model with log-probabilities on, e.g. ``ChatOpenAI(logprobs=True, top_logprobs=20)``.
         max_concurrency: Most scoring calls in flight at once.
+        scoring_kwargs: More keyword arguments for each scoring call. ``ChatOpenAI``
+            sends its token limit as ``max_completion_tokens``, which llama-cpp-python's
+            server ignores; there pass ``{"extra_body": {"max_tokens": 1}}`` so a scoring
+            call generates one token, not a whole reply.
         pass_generation_args: As for `LangChainLLM`.
 
     Examples:
@@ -125,9 +129,15 @@ class LangChainScoringLLM(LangChainLLM):
         *,
         top_logprobs: int | None = None,
         max_concurrency: int = 8,
+        scoring_kwargs: dict[str, Any] | None = None,
         pass_generation_args: bool = True,
     ) -> None:
         super().__init__(chat_model, pass_generation_args=pass_generation_args)
+        if scoring_kwargs is not None and not isinstance(scoring_kwargs, dict):
+            raise TypeError(
+                f"scoring_kwargs must be a dict or None, got {type(scoring_kwargs).__name__}"
+            )
+        self.scoring_kwargs = dict(scoring_kwargs or {})
         if top_logprobs is not None and (
             isinstance(top_logprobs, bool) or not isinstance(top_logprobs, int) or top_logprobs < 1
         ):
@@ -162,6 +172,7 @@ class LangChainScoringLLM(LangChainLLM):
             kwargs.update(max_tokens=1, temperature=0.0)
         if self.top_logprobs is not None:
             kwargs.update(logprobs=True, top_logprobs=self.top_logprobs)
+        kwargs.update(self.scoring_kwargs)
         return [convert_to_messages(to_messages(p)) for p in prompts], kwargs
 
     def _row(self, reply: BaseMessage, tokens: Sequence[str]) -> list[float]:

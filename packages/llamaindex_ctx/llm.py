@@ -138,7 +138,7 @@ class LlamaIndexScoringLLM(LlamaIndexLLM):
         return messages, kwargs
 
     def _row(self, response: ChatResponse, tokens: Sequence[str]) -> list[float]:
-        top = (response.logprobs or [None])[0]
+        top = response.logprobs[0] if response.logprobs else None
         try:
             listed = top_logprobs_of_first_token(
                 [{"top_logprobs": top, "token": "", "logprob": 0.0}] if top else None,
