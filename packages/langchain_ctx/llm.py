@@ -160,7 +160,7 @@ class LangChainScoringLLM(LangChainLLM):
 
     def _scoring_args(
         self, prompts: Sequence[Prompt], tokens: Sequence[str]
-    ) -> tuple[list[list[BaseMessage]], dict[str, Any]]:
+    ) -> tuple[list[Any], dict[str, Any]]:
         if (
             isinstance(tokens, str)
             or not tokens
