@@ -76,7 +76,10 @@ def top_logprobs_of_first_token(payload: Any, source: str) -> list[tuple[str, fl
             feature="logprobs",
         )
     first = content[0]
-    entries = _field(first, "top_logprobs") or [first]
+    try:
+        entries = _field(first, "top_logprobs", None) or [first]
+    except TypeError as err:
+        raise MalformedResponseError(f"{source} has an unreadable log-probability entry") from err
     listed = []
     for entry in entries:
         try:
@@ -88,10 +91,18 @@ def top_logprobs_of_first_token(payload: Any, source: str) -> list[tuple[str, fl
     return listed
 
 
-def _field(entry: Any, name: str) -> Any:
+_REQUIRED = object()
+
+
+def _field(entry: Any, name: str, default: Any = _REQUIRED) -> Any:
     if isinstance(entry, Mapping):
-        return entry[name]
-    return getattr(entry, name)
+        return entry[name] if default is _REQUIRED else entry.get(name, default)
+    if default is _REQUIRED:
+        try:
+            return getattr(entry, name)
+        except AttributeError as err:
+            raise KeyError(name) from err
+    return getattr(entry, name, default)
 
 
 def _match(listed: Sequence[tuple[str, float]], token: str, spelling: str | None) -> float | None:
