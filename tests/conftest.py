@@ -145,6 +145,13 @@ class LlamaServer:
                 raise RuntimeError(f"llama server exited: {self.log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
+                    # The first completion allocates the server's buffers (seconds on a
+                    # busy machine): pay for it here, not in the first test.
+                    httpx.post(
+                        f"{self.base_url}/chat/completions",
+                        json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1},
+                        timeout=timeout,
+                    )
                     return self
             except httpx.HTTPError:
                 pass

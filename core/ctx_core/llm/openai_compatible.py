@@ -201,6 +201,7 @@ class OpenAICompatibleLLM(BaseLLM, Configurable):
         self._lock = threading.Lock()
         self._model_checked = False
         self._spellings: dict[str, str | None] = {}
+        self._lengths: dict[str, int] = {}
         self._tokenizer: tuple[str, str, str, str, str, str] | bool | None = None
         self._template: Any = None
         self._client: Any = None
@@ -315,9 +316,8 @@ class OpenAICompatibleLLM(BaseLLM, Configurable):
 
                 async def first(pt: tuple[Prompt, str]) -> float:
                     async with gate:
-                        body = self._echo_body(pt[0], pt[1])
-                        answer = await self._apost(client, "/completions", body)
-                    return self._read_echo(answer, body["prompt"], pt[1], first_only=True).logprob
+                        score = await self._aecho_score(client, pt[0], pt[1], first_only=True)
+                    return score.logprob
 
                 scores = await asyncio.gather(*(first(pt) for pt in pairs))
             return [
@@ -358,10 +358,8 @@ class OpenAICompatibleLLM(BaseLLM, Configurable):
             gate = asyncio.Semaphore(self.max_concurrency)
 
             async def one(prompt: Prompt, continuation: str) -> SequenceScore:
-                body = self._echo_body(prompt, continuation)
                 async with gate:
-                    answer = await self._apost(client, "/completions", body)
-                return self._read_echo(answer, body["prompt"], continuation, first_only=False)
+                    return await self._aecho_score(client, prompt, continuation, first_only=False)
 
             return list(
                 await asyncio.gather(
@@ -455,48 +453,71 @@ class OpenAICompatibleLLM(BaseLLM, Configurable):
             ) from err
         return logprobs_from_top(listed, tokens, spellings)
 
+    def _prompt_length(self, text: str) -> int:
+        """Tokens the server reads for ``text`` (its ``usage.prompt_tokens``; remembered)."""
+        if text not in self._lengths:
+            body = {"prompt": text, "max_tokens": 1, "temperature": 0.0}
+            self._lengths[text] = self._usage(self._post("/completions", body), "prompt_tokens")
+        return self._lengths[text]
+
+    def _usage(self, answer: dict[str, Any], field: str) -> int:
+        try:
+            return int(answer["usage"][field])
+        except (KeyError, TypeError, ValueError) as err:
+            raise MalformedResponseError(
+                f"{self._where('/completions')} answered without usage.{field}"
+            ) from err
+
     def _read_echo(
-        self, answer: dict[str, Any], text: str, continuation: str, *, first_only: bool
+        self, answer: dict[str, Any], prompt_tokens: int, *, first_only: bool
     ) -> SequenceScore:
+        # The continuation's tokens are the last echoed prompt tokens before the generated
+        # ones: counted with usage (prompt with vs without the continuation), because
+        # servers differ in how they write text offsets (llama-cpp-python leaves special
+        # tokens out of them).
         logprobs = _dig(answer, "choices", 0).get("logprobs")
-        if not isinstance(logprobs, dict) or not logprobs.get("token_logprobs"):
+        values = logprobs.get("token_logprobs") if isinstance(logprobs, dict) else None
+        if not isinstance(values, list) or not values:
             raise NotSupportedError(
                 f"{self._where('/completions')} returned no prompt logprobs for echo=true, "
                 "logprobs=0; continuation scoring needs a server that echoes them (vLLM, "
                 "llama.cpp, llama-cpp-python with logits_all=True)",
                 feature="echo with logprobs on /v1/completions",
             )
-        try:
-            offsets = [int(o) for o in logprobs["text_offset"]]
-            values = logprobs["token_logprobs"]
-        except (KeyError, TypeError, ValueError) as err:
-            raise MalformedResponseError(
-                f"{self._where('/completions')} returned echo logprobs without text_offset"
-            ) from err
-        start = len(text) - len(continuation)
-        end = len(text)
-        picked = [(o, v) for o, v in zip(offsets, values, strict=False) if start <= o < end]
-        if not picked or picked[0][0] != start or any(v is None for _, v in picked):
-            # No token starts where the continuation does: the server did not echo
-            # the prompt, or merged its last characters with the continuation's first.
+        total = self._usage(answer, "prompt_tokens")
+        generated = self._usage(answer, "completion_tokens")
+        count = total - prompt_tokens
+        end = len(values) - generated
+        picked = values[end - count : end] if 0 < count <= end else []
+        if not picked or any(v is None for v in picked):
             raise NotSupportedError(
-                f"{self._where('/completions')} echoed no token starting at the continuation "
-                f"(offset {start}); the server must echo the prompt's tokens with logprobs",
+                f"{self._where('/completions')} did not echo log-probabilities for the "
+                f"continuation's {count} token(s); the server must echo the prompt's tokens",
                 feature="echo with logprobs on /v1/completions",
             )
         if first_only:
             picked = picked[:1]
-        return SequenceScore(float(sum(float(v) for _, v in picked)), len(picked))
+        return SequenceScore(float(sum(float(v) for v in picked)), len(picked))
 
     def _echo_first(self, prompt: Prompt, token: str) -> float:
-        body = self._echo_body(prompt, token)
-        answer = self._post("/completions", body)
-        return self._read_echo(answer, body["prompt"], token, first_only=True).logprob
+        return self._echo_score(prompt, token, first_only=True).logprob
 
-    def _echo_score(self, prompt: Prompt, continuation: str) -> SequenceScore:
+    def _echo_score(
+        self, prompt: Prompt, continuation: str, *, first_only: bool = False
+    ) -> SequenceScore:
         body = self._echo_body(prompt, continuation)
+        length = self._prompt_length(body["prompt"][: len(body["prompt"]) - len(continuation)])
         answer = self._post("/completions", body)
-        return self._read_echo(answer, body["prompt"], continuation, first_only=False)
+        return self._read_echo(answer, length, first_only=first_only)
+
+    async def _aecho_score(
+        self, client: Any, prompt: Prompt, continuation: str, *, first_only: bool
+    ) -> SequenceScore:
+        body = self._echo_body(prompt, continuation)
+        text = body["prompt"][: len(body["prompt"]) - len(continuation)]
+        length = await asyncio.to_thread(self._prompt_length, text)
+        answer = await self._apost(client, "/completions", body)
+        return self._read_echo(answer, length, first_only=first_only)
 
     # -- tokens -----------------------------------------------------------
 
