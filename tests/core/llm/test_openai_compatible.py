@@ -34,13 +34,18 @@ QUESTION = [
 
 @pytest.fixture(scope="module")
 def served(llama_server):
-    return OpenAICompatibleLLM("smollm2", base_url=llama_server.base_url, max_retries=0)
+    return OpenAICompatibleLLM(
+        "smollm2", base_url=llama_server.base_url, max_retries=0, timeout=300.0
+    )
 
 
 @pytest.fixture(scope="module")
 def exact(llama_server, smollm2_chat_template):
     return OpenAICompatibleLLM(
-        "smollm2", base_url=llama_server.base_url, chat_template=smollm2_chat_template
+        "smollm2",
+        base_url=llama_server.base_url,
+        chat_template=smollm2_chat_template,
+        timeout=300.0,
     )
 
 

@@ -27,7 +27,10 @@ def served(llama_server):
 @pytest.fixture(scope="module")
 def exact(llama_server, smollm2_chat_template):
     return OpenAICompatibleLLM(
-        "smollm2", base_url=llama_server.base_url, chat_template=smollm2_chat_template
+        "smollm2",
+        base_url=llama_server.base_url,
+        chat_template=smollm2_chat_template,
+        timeout=300.0,
     )
 
 
