@@ -13,6 +13,9 @@ from ctx_core.memory.selection import LogprobJudge
 from ctx_core.udcg import AbstentionUtility
 from langchain_ctx import LangChainLLM, LangChainScoringLLM, StructurizeTransformer, UDCGReranker
 
+#: Each call goes to a real server, some generate whole replies: not in the default run.
+pytestmark = pytest.mark.slow
+
 QUESTION = [
     {"role": "system", "content": "Answer with one word."},
     {"role": "user", "content": "What is the capital of France?"},

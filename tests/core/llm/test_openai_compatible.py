@@ -65,6 +65,7 @@ def test_complete_is_deterministic_text(served):
     assert served.complete_batch([QUESTION, QUESTION], max_tokens=8) == [first, first]
 
 
+@pytest.mark.slow
 def test_stop_strings_cut_the_reply(served):
     prompt = "Count from 1 to 10."
     text = served.complete(prompt, max_tokens=30)
@@ -207,6 +208,7 @@ def server_without_logprobs(start_llama_server):
     server.stop()
 
 
+@pytest.mark.slow
 def test_a_server_without_logprobs_is_named(server_without_logprobs, smollm2_chat_template):
     llm = fast(server_without_logprobs.base_url)
     assert llm.complete("Hi", max_tokens=2)  # text still works
@@ -218,6 +220,7 @@ def test_a_server_without_logprobs_is_named(server_without_logprobs, smollm2_cha
         exact.continuation_logprobs([QUESTION], ["Paris"])
 
 
+@pytest.mark.slow
 def test_a_stopped_server_is_unavailable_after_the_retries(start_llama_server):
     server = start_llama_server()
     llm = fast(server.base_url)
@@ -333,6 +336,7 @@ def test_the_api_key_never_leaks(fault_proxy, caplog):
     assert "***" in str(info.value)
 
 
+@pytest.mark.slow
 def test_concurrency_is_limited(fault_proxy):
     fault_proxy.delay = 0.2
     llm = fast(fault_proxy.base_url, check_model=False, max_concurrency=2)
@@ -340,6 +344,7 @@ def test_concurrency_is_limited(fault_proxy):
     assert fault_proxy.max_in_flight == 2
 
 
+@pytest.mark.slow
 async def test_concurrency_is_limited_async(fault_proxy):
     fault_proxy.delay = 0.2
     llm = fast(fault_proxy.base_url, check_model=False, max_concurrency=3)

@@ -12,6 +12,9 @@ from ctx_core.memory.selection import LogprobJudge
 from ctx_core.structure import LLMStructurizer
 from ctx_core.udcg import AbstentionUtility
 
+#: Each call goes to a real server, some generate whole replies: not in the default run.
+pytestmark = pytest.mark.slow
+
 QUESTION = "Who wrote Hamlet?"
 PASSAGES = [
     "Hamlet is a tragedy written by William Shakespeare around 1600.",
