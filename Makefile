@@ -3,10 +3,16 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := langchain,llamaindex,local,onnx,cohere,context,eval,batch,dev
+EXTRAS := langchain,llamaindex,local,onnx,cohere,openai,context,eval,batch,dev
+# The OpenAI-compatible server the served-model tests start (`make server`): llama-cpp-python
+# has no wheel in the registry, so pip compiles llama.cpp (CPU only, no multimodal library, no
+# examples, tools or tests; pip keeps the built wheel in its cache, so a second venv installs it
+# at once). The tests that need it skip, naming this target, where it is not installed.
+LLAMA_CPP := llama-cpp-python[server]==0.3.36
+LLAMA_CPP_CMAKE := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 PYTEST_ARGS ?=
 
-.PHONY: install browser demo test test-all lint typecheck docs docs-screenshots docs-serve clean
+.PHONY: install server browser demo test test-all lint typecheck docs docs-screenshots docs-serve clean
 
 MERMAID_VERSION := 11.12.0
 MERMAID_JS := docs/assets/javascripts/mermaid.min.js
@@ -37,6 +43,12 @@ $(STAMP): pyproject.toml Makefile
 	# Export the default embedder to ONNX once (the model cache), so no command pays for it.
 	$(BIN)/python -c "from ctx_core.onnx_backend import export_onnx; export_onnx()"
 	touch $(STAMP)
+
+# Build the llama.cpp server for the served-model tests (minutes to an hour on 2 cores).
+server: install
+	$(BIN)/python -c "import llama_cpp.server.app" 2>/dev/null || \
+		CMAKE_ARGS="$(LLAMA_CPP_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/python -m pip install --quiet "$(LLAMA_CPP)"
 
 demo: install
 	$(BIN)/ctx demo

@@ -26,7 +26,7 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"udcg", "incontext", "structure", "memory", "context"}),
     frozenset({"rerank", "scoring", "__init__"}),
     frozenset({"llm", "models", "onnx_backend", "tokens", "embeddings", "chunking"}),
-    frozenset({"types", "errors", "progress", "_registry"}),
+    frozenset({"types", "errors", "progress", "_registry", "_retry"}),
 )
 #: Third-party packages each adapter may import besides ctx_core and the standard library.
 FRAMEWORKS = {"langchain_ctx": ("langchain", "langchain_core"), "llamaindex_ctx": ("llama_index",)}

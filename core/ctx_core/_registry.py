@@ -67,6 +67,7 @@ _ENTRIES: dict[str, dict[str, Target]] = {
         "MemoryIndex": "ctx_core.memory.index:MemoryIndex",
         "WorkingContext": "ctx_core.context.working:WorkingContext",
         "TransformersLLM": "ctx_core.llm.transformers_llm:TransformersLLM",
+        "OpenAICompatibleLLM": "ctx_core.llm.openai_compatible:OpenAICompatibleLLM",
     },
     "scorer": {
         "embedding": "ctx_core.scoring.embedding:EmbeddingScorer",

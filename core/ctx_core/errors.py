@@ -8,10 +8,15 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "CtxError",
+    "MalformedResponseError",
     "MissingDependencyError",
     "ModelLoadError",
+    "NotSupportedError",
     "RemoteServiceError",
     "ScoreError",
+    "ServiceTimeoutError",
+    "ServiceUnavailableError",
+    "UnknownModelError",
 ]
 
 
@@ -48,6 +53,34 @@ class RemoteServiceError(CtxError):
         super().__init__(message)
         self.status_code = status_code
         self.attempts = attempts
+
+
+class ServiceUnavailableError(RemoteServiceError):
+    """The service could not be reached at all (connection refused, DNS, reset), after the retries."""
+
+
+class ServiceTimeoutError(RemoteServiceError):
+    """Every attempt timed out, or the call's deadline passed."""
+
+
+class MalformedResponseError(RemoteServiceError):
+    """The service answered, but not with the JSON shape its API promises (not retried)."""
+
+
+class UnknownModelError(RemoteServiceError):
+    """The service does not serve the model asked for (the message names the ones it does)."""
+
+
+class NotSupportedError(CtxError):
+    """A model or service lacks a feature the call needs; the message names the feature.
+
+    Attributes:
+        feature: What is missing, e.g. ``"logprobs on /v1/chat/completions"``.
+    """
+
+    def __init__(self, message: str, *, feature: str) -> None:
+        super().__init__(message)
+        self.feature = feature
 
 
 class ScoreError(CtxError, ValueError):

@@ -8,7 +8,7 @@ from langchain_ctx.compressor import CtxDocumentCompressor
 from langchain_ctx.context_tools import ContextTool, ContextToolkit
 from langchain_ctx.embeddings import CtxEmbeddings
 from langchain_ctx.incontext import InContextReranker
-from langchain_ctx.llm import CtxChatModel, LangChainLLM
+from langchain_ctx.llm import CtxChatModel, LangChainLLM, LangChainScoringLLM
 from langchain_ctx.memory import MemoryRetriever
 from langchain_ctx.middleware import ActiveContextMiddleware
 from langchain_ctx.policy_model import ScriptedPolicyChatModel
@@ -27,6 +27,7 @@ __all__ = [
     "CtxEmbeddings",
     "InContextReranker",
     "LangChainLLM",
+    "LangChainScoringLLM",
     "MemoryRetriever",
     "RerankingRetriever",
     "ScriptedPolicyChatModel",

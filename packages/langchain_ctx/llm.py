@@ -2,6 +2,9 @@
 
 * :class:`LangChainLLM` wraps any LangChain ``BaseChatModel`` as a core ``LLM``, so
   core components (structurizers, memory extractors, agents) can use it.
+* :class:`LangChainScoringLLM` also reads the log-probabilities a chat model returns
+  (e.g. ``ChatOpenAI(logprobs=True, top_logprobs=20)``), so the components that need
+  next-token probabilities (UDCG utility, boundary questions) can use it.
 * :class:`CtxChatModel` exposes a core ``LLM`` (e.g. the offline
   ``TransformersLLM``) as a LangChain chat model, for chains that must run offline;
   it streams token by token and reports token usage when the core LLM streams.
@@ -23,12 +26,22 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from ctx_core.llm import LLM, BaseLLM, CompletionChunk, Prompt, StreamingLLM, TransformersLLM
+from ctx_core.errors import NotSupportedError
+from ctx_core.llm import (
+    LLM,
+    BaseLLM,
+    CompletionChunk,
+    Prompt,
+    SequenceScore,
+    StreamingLLM,
+    TransformersLLM,
+)
 from ctx_core.llm.base import to_messages
+from ctx_core.llm.logprobs import logprobs_from_top, top_logprobs_of_first_token
 from ctx_core.models import DEFAULT_LLM
 from langchain_ctx._config import Component, CtxSerializable
 
-__all__ = ["CtxChatModel", "LangChainLLM"]
+__all__ = ["CtxChatModel", "LangChainLLM", "LangChainScoringLLM"]
 
 _ROLE_OF_TYPE = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 
@@ -87,6 +100,142 @@ class LangChainLLM(BaseLLM):
         """Natively async: ``ainvoke`` on the chat model."""
         messages, kwargs = self._invoke_args(prompt, max_tokens, temperature, stop)
         return (await self.chat_model.ainvoke(messages, **kwargs)).text
+
+
+class LangChainScoringLLM(LangChainLLM):
+    """A LangChain chat model that returns log-probabilities, as a core ``ScoringLLM``.
+
+    ``next_token_logprobs`` asks for one token and reads the top-k list of
+    ``response_metadata["logprobs"]`` (OpenAI's shape, which ``ChatOpenAI`` and the
+    OpenAI-compatible LangChain models return); a token outside the list gets an upper
+    bound (see `logprobs_from_top`). Chat
+    models report log-probabilities of generated tokens only, so
+    ``continuation_logprobs`` raises ``NotSupportedError``: score continuations with
+    ``OpenAICompatibleLLM(chat_template=...)``.
+
+    Args:
+        chat_model: Any ``BaseChatModel`` that returns log-probabilities.
+        top_logprobs: When given, ``logprobs=True, top_logprobs=top_logprobs`` are sent
+            with each scoring call (``ChatOpenAI`` accepts them); otherwise build the
+            model with log-probabilities on, e.g. ``ChatOpenAI(logprobs=True, top_logprobs=20)``.
+        max_concurrency: Most scoring calls in flight at once.
+        scoring_kwargs: More keyword arguments for each scoring call. ``ChatOpenAI``
+            sends its token limit as ``max_completion_tokens``, which llama-cpp-python's
+            server ignores; there pass ``{"extra_body": {"max_tokens": 1}}`` so a scoring
+            call generates one token, not a whole reply.
+        pass_generation_args: As for `LangChainLLM`.
+
+    Examples:
+        >>> from langchain_openai import ChatOpenAI
+        >>> chat = ChatOpenAI(model="smollm2", base_url="http://127.0.0.1:8000/v1", api_key="-",
+        ...                   logprobs=True, top_logprobs=20)  # doctest: +SKIP
+        >>> LangChainScoringLLM(chat).next_token_logprobs(["Is Paris in France?"], ["Yes", "No"])  # doctest: +SKIP
+        [[-0.3, -1.9]]
+    """
+
+    scoring_features = frozenset({"next_token"})
+
+    def __init__(
+        self,
+        chat_model: BaseChatModel,
+        *,
+        top_logprobs: int | None = None,
+        max_concurrency: int = 8,
+        scoring_kwargs: dict[str, Any] | None = None,
+        pass_generation_args: bool = True,
+    ) -> None:
+        super().__init__(chat_model, pass_generation_args=pass_generation_args)
+        if scoring_kwargs is not None and not isinstance(scoring_kwargs, dict):
+            raise TypeError(
+                f"scoring_kwargs must be a dict or None, got {type(scoring_kwargs).__name__}"
+            )
+        self.scoring_kwargs = dict(scoring_kwargs or {})
+        if top_logprobs is not None and (
+            isinstance(top_logprobs, bool) or not isinstance(top_logprobs, int) or top_logprobs < 1
+        ):
+            raise ValueError(f"top_logprobs must be an int >= 1 or None, got {top_logprobs!r}")
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise TypeError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        self.top_logprobs = top_logprobs
+        self.max_concurrency = max_concurrency
+
+    @property
+    def model_name(self) -> str:
+        """The chat model's model name, when it has one."""
+        for field in ("model_name", "model"):
+            value = getattr(self.chat_model, field, None)
+            if isinstance(value, str) and value:
+                return value
+        return type(self.chat_model).__name__
+
+    def _scoring_args(
+        self, prompts: Sequence[Prompt], tokens: Sequence[str]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        if (
+            isinstance(tokens, str)
+            or not tokens
+            or not all(isinstance(t, str) and t for t in tokens)
+        ):
+            raise ValueError("tokens must be a non-empty list of non-empty strings")
+        kwargs: dict[str, Any] = {}
+        if self.pass_generation_args:
+            kwargs.update(max_tokens=1, temperature=0.0)
+        if self.top_logprobs is not None:
+            kwargs.update(logprobs=True, top_logprobs=self.top_logprobs)
+        kwargs.update(self.scoring_kwargs)
+        return [convert_to_messages(to_messages(p)) for p in prompts], kwargs
+
+    def _row(self, reply: BaseMessage, tokens: Sequence[str]) -> list[float]:
+        payload = getattr(reply, "response_metadata", {}).get("logprobs")
+        try:
+            listed = top_logprobs_of_first_token(payload, f"{type(self.chat_model).__name__} reply")
+        except NotSupportedError as err:
+            raise NotSupportedError(
+                f"{type(self.chat_model).__name__} returned no response_metadata['logprobs']: "
+                "build it with log-probabilities on (e.g. ChatOpenAI(logprobs=True, "
+                "top_logprobs=20)) or pass top_logprobs= to LangChainScoringLLM; a model or "
+                "server that cannot return them cannot score",
+                feature="logprobs in response_metadata",
+            ) from err
+        return logprobs_from_top(listed, tokens)
+
+    def next_token_logprobs(
+        self, prompts: Sequence[Prompt], tokens: Sequence[str]
+    ) -> list[list[float]]:
+        """For each prompt, the log-probability that the reply starts with each of ``tokens``."""
+        if not prompts:
+            return []
+        batch, kwargs = self._scoring_args(prompts, tokens)
+        replies = self.chat_model.batch(
+            batch, config={"max_concurrency": self.max_concurrency}, **kwargs
+        )
+        return [self._row(reply, tokens) for reply in replies]
+
+    async def anext_token_logprobs(
+        self, prompts: Sequence[Prompt], tokens: Sequence[str]
+    ) -> list[list[float]]:
+        """Natively async twin of ``next_token_logprobs`` (``abatch`` on the chat model)."""
+        if not prompts:
+            return []
+        batch, kwargs = self._scoring_args(prompts, tokens)
+        replies = await self.chat_model.abatch(
+            batch, config={"max_concurrency": self.max_concurrency}, **kwargs
+        )
+        return [self._row(reply, tokens) for reply in replies]
+
+    def continuation_logprobs(
+        self, prompts: Sequence[Prompt], continuations: Sequence[str]
+    ) -> list[SequenceScore]:
+        """Not available from a chat model: raises ``NotSupportedError`` naming what to use."""
+        raise NotSupportedError(
+            f"{type(self.chat_model).__name__} reports log-probabilities of the tokens it "
+            "generates, not of a given continuation; score continuations with "
+            "ctx_core.llm.OpenAICompatibleLLM(chat_template=...) on a server that echoes "
+            "prompt log-probabilities, or with a local TransformersLLM",
+            feature="continuation log-probabilities",
+        )
 
 
 class CtxChatModel(BaseChatModel, CtxSerializable):

@@ -6,14 +6,23 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from langchain_core.documents import BaseDocumentTransformer, Document
+from langchain_core.language_models import BaseChatModel
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr
 
-from ctx_core.structure import BaseStructurizer, HeuristicStructurizer
+from ctx_core.structure import BaseStructurizer, HeuristicStructurizer, LLMStructurizer
 from ctx_core.structure.base import validate_format
 from langchain_ctx._config import CtxSerializable, rebuild_field, write_field
 from langchain_ctx.convert import documents_to_passages
+from langchain_ctx.llm import LangChainLLM
 
 __all__ = ["StructurizeTransformer"]
+
+
+def _from_chat_model(value: Any) -> Any:
+    """A LangChain chat model becomes an LLM structurizer reading with it."""
+    if isinstance(value, BaseChatModel):
+        return LLMStructurizer(LangChainLLM(value))
+    return value
 
 
 class StructurizeTransformer(BaseDocumentTransformer, CtxSerializable):
@@ -28,7 +37,8 @@ class StructurizeTransformer(BaseDocumentTransformer, CtxSerializable):
     Attributes:
         structurizer: Any core structurizer or its ``config()`` dict; default the offline
             [`HeuristicStructurizer`][ctx_core.structure.HeuristicStructurizer] (MiniLM
-            topic segmentation). Use ``LLMStructurizer(LangChainLLM(chat_model))`` for an LLM.
+            topic segmentation); a LangChain chat model is taken too, as
+            ``LLMStructurizer(LangChainLLM(chat_model))``.
         model: Embedding model id or path of the default heuristic structurizer.
         format: ``"retrieval"`` (default: ``**aspect**: sentences`` lines, for indexing),
             ``"reading"``, ``"outline"``, ``"markdown"`` or ``"json"``.
@@ -47,6 +57,7 @@ class StructurizeTransformer(BaseDocumentTransformer, CtxSerializable):
     structurizer: Annotated[
         BaseStructurizer | None,
         BeforeValidator(rebuild_field),
+        BeforeValidator(_from_chat_model),
         PlainSerializer(write_field, when_used="always"),
     ] = Field(default=None)
     model: str | None = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from langchain_core.language_models import BaseChatModel
 from pydantic import (
     Field,
     PlainSerializer,
@@ -20,8 +21,10 @@ from ctx_core.udcg import (
     LogisticCalibrator,
     UtilityDistractionReranker,
 )
+from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR
 from langchain_ctx._config import Component, write_field
 from langchain_ctx.compressor import CtxDocumentCompressor
+from langchain_ctx.llm import LangChainScoringLLM
 
 __all__ = ["UDCGReranker"]
 
@@ -36,9 +39,6 @@ def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
 #: A calibrator, a shipped name or path, or a fitted calibrator's parameters (the core
 #: reranker reads all three, so nothing is rebuilt here).
 CalibratorField = Annotated[Any, PlainSerializer(_write_calibrator, when_used="always")]
-
-#: The calibrator the core reranker uses with its default (MiniLM + BM25) signals.
-DEFAULT_CALIBRATOR = "hybrid-hotpotqa"
 
 
 def _parts(
@@ -75,7 +75,9 @@ class UDCGReranker(CtxDocumentCompressor):
         relevance: A core scorer, its ``config()`` dict or a scorer's short name (built
             with ``model``); default: hybrid MiniLM + BM25 signals.
         utility: A core ``AbstentionUtility`` for the reader LLM (or its config), the
-            reader's model id or alias (e.g. ``"smollm2"``), or None.
+            reader's model id or alias (e.g. ``"smollm2"``), or None; a LangChain chat model
+            that returns log-probabilities (e.g. ``ChatOpenAI(logprobs=True, top_logprobs=20)``)
+            is read through ``AbstentionUtility(LangChainScoringLLM(chat_model))``.
         calibrator: Calibrator, path or shipped name (default for the default scorer).
         token_budget: Most tokens kept.
         top_n: Most documents kept (None: as many as have positive expected gain).
@@ -117,6 +119,8 @@ class UDCGReranker(CtxDocumentCompressor):
         relevance, utility, calibrator = _parts(
             self.model, self.relevance, self.utility, self.calibrator
         )
+        if isinstance(utility, BaseChatModel):
+            utility = AbstentionUtility(LangChainScoringLLM(utility))
         self._reranker = UtilityDistractionReranker(
             relevance,
             utility,

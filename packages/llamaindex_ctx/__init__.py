@@ -11,7 +11,7 @@ from llamaindex_ctx.context_memory import ActiveContextMemory
 from llamaindex_ctx.context_tools import ContextToolSpec
 from llamaindex_ctx.embeddings import CtxEmbedding
 from llamaindex_ctx.incontext import InContextRerankPostprocessor
-from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
+from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM, LlamaIndexScoringLLM
 from llamaindex_ctx.memory import MemoryExtractTransform, MemoryRetriever
 from llamaindex_ctx.policy_llm import ScriptedPolicyLLM
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
@@ -28,6 +28,7 @@ __all__ = [
     "CtxRerankPostprocessor",
     "InContextRerankPostprocessor",
     "LlamaIndexLLM",
+    "LlamaIndexScoringLLM",
     "MemoryExtractTransform",
     "MemoryRetriever",
     "ScriptedPolicyLLM",

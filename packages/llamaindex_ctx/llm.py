@@ -1,6 +1,9 @@
 """LLMs across the boundary, both ways.
 
 * :class:`LlamaIndexLLM` wraps any LlamaIndex ``LLM`` as a core ``LLM``.
+* :class:`LlamaIndexScoringLLM` also reads ``ChatResponse.logprobs`` (e.g. from
+  ``OpenAILike(logprobs=True, top_logprobs=20)``), for the components that need
+  next-token probabilities.
 * :class:`CtxLLM` exposes a core ``LLM`` (e.g. the offline ``TransformersLLM``)
   as a LlamaIndex LLM, so query engines can run with no network.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -27,12 +31,22 @@ from llama_index.core.llms import LLM as LlamaLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 
-from ctx_core.llm import LLM, BaseLLM, CompletionChunk, Prompt, StreamingLLM, TransformersLLM
+from ctx_core.errors import NotSupportedError
+from ctx_core.llm import (
+    LLM,
+    BaseLLM,
+    CompletionChunk,
+    Prompt,
+    SequenceScore,
+    StreamingLLM,
+    TransformersLLM,
+)
 from ctx_core.llm.base import cut_at_stop, to_messages
+from ctx_core.llm.logprobs import logprobs_from_top, top_logprobs_of_first_token
 from ctx_core.models import DEFAULT_LLM
 from llamaindex_ctx._config import Component, JsonConfig
 
-__all__ = ["CtxLLM", "LlamaIndexLLM"]
+__all__ = ["CtxLLM", "LlamaIndexLLM", "LlamaIndexScoringLLM"]
 
 _CORE_ROLES = {"system", "user", "assistant", "tool"}
 
@@ -88,6 +102,119 @@ class LlamaIndexLLM(BaseLLM):
         """Natively async: ``achat`` on the LlamaIndex LLM."""
         messages, kwargs = self._call_args(prompt, max_tokens, temperature)
         return cut_at_stop((await self.llm.achat(messages, **kwargs)).message.content or "", stop)
+
+
+class LlamaIndexScoringLLM(LlamaIndexLLM):
+    """A LlamaIndex LLM that returns log-probabilities, as a core ``ScoringLLM``.
+
+    ``next_token_logprobs`` chats once per prompt and reads the first token's top-k
+    list from ``ChatResponse.logprobs`` (``OpenAI`` and ``OpenAILike`` built with
+    ``logprobs=True, top_logprobs=k`` fill it); a token outside the list gets an upper
+    bound (see `logprobs_from_top`).
+    ``continuation_logprobs`` raises ``NotSupportedError``: chat models report
+    log-probabilities of generated tokens only.
+
+    Args:
+        llm: Any LlamaIndex ``LLM`` that fills ``ChatResponse.logprobs``.
+        max_concurrency: Most scoring calls in flight at once.
+        pass_generation_args: Send ``max_tokens=1, temperature=0`` with scoring calls
+            (and the generation settings with ``complete``); on by default here.
+
+    Examples:
+        >>> from llama_index.llms.openai_like import OpenAILike
+        >>> llm = OpenAILike(model="smollm2", api_base="http://127.0.0.1:8000/v1", api_key="-",
+        ...                  is_chat_model=True, logprobs=True, top_logprobs=20)  # doctest: +SKIP
+        >>> LlamaIndexScoringLLM(llm).next_token_logprobs(["Is Paris in France?"], ["Yes", "No"])  # doctest: +SKIP
+        [[-0.3, -1.9]]
+    """
+
+    scoring_features = frozenset({"next_token"})
+
+    def __init__(
+        self, llm: LlamaLLM, *, max_concurrency: int = 8, pass_generation_args: bool = True
+    ) -> None:
+        super().__init__(llm, pass_generation_args=pass_generation_args)
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise TypeError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        self.max_concurrency = max_concurrency
+
+    @property
+    def model_name(self) -> str:
+        """The wrapped LLM's model name."""
+        return str(getattr(self.llm.metadata, "model_name", type(self.llm).__name__))
+
+    def _scoring_call(self, prompt: Prompt) -> tuple[list[ChatMessage], dict[str, Any]]:
+        messages, kwargs = self._call_args(prompt, 1, 0.0)
+        return messages, kwargs
+
+    def _row(self, response: ChatResponse, tokens: Sequence[str]) -> list[float]:
+        top = response.logprobs[0] if response.logprobs else None
+        try:
+            listed = top_logprobs_of_first_token(
+                [{"top_logprobs": top, "token": "", "logprob": 0.0}] if top else None,
+                f"{type(self.llm).__name__} response",
+            )
+        except NotSupportedError as err:
+            raise NotSupportedError(
+                f"{type(self.llm).__name__} returned no ChatResponse.logprobs: build it with "
+                "log-probabilities on (e.g. OpenAILike(..., logprobs=True, top_logprobs=20)); "
+                "an LLM or server that cannot return them cannot score",
+                feature="ChatResponse.logprobs",
+            ) from err
+        return logprobs_from_top(listed, tokens)
+
+    @staticmethod
+    def _check_tokens(tokens: Sequence[str]) -> None:
+        if (
+            isinstance(tokens, str)
+            or not tokens
+            or not all(isinstance(t, str) and t for t in tokens)
+        ):
+            raise ValueError("tokens must be a non-empty list of non-empty strings")
+
+    def next_token_logprobs(
+        self, prompts: Sequence[Prompt], tokens: Sequence[str]
+    ) -> list[list[float]]:
+        """For each prompt, the log-probability that the reply starts with each of ``tokens``."""
+        self._check_tokens(tokens)
+        if not prompts:
+            return []
+
+        def one(prompt: Prompt) -> list[float]:
+            messages, kwargs = self._scoring_call(prompt)
+            return self._row(self.llm.chat(messages, **kwargs), tokens)
+
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(prompts))) as pool:
+            return list(pool.map(one, prompts))
+
+    async def anext_token_logprobs(
+        self, prompts: Sequence[Prompt], tokens: Sequence[str]
+    ) -> list[list[float]]:
+        """Natively async twin of ``next_token_logprobs`` (``achat`` on the LLM)."""
+        self._check_tokens(tokens)
+        gate = asyncio.Semaphore(self.max_concurrency)
+
+        async def one(prompt: Prompt) -> list[float]:
+            messages, kwargs = self._scoring_call(prompt)
+            async with gate:
+                response = await self.llm.achat(messages, **kwargs)
+            return self._row(response, tokens)
+
+        return list(await asyncio.gather(*(one(p) for p in prompts)))
+
+    def continuation_logprobs(
+        self, prompts: Sequence[Prompt], continuations: Sequence[str]
+    ) -> list[SequenceScore]:
+        """Not available from a chat model: raises ``NotSupportedError`` naming what to use."""
+        raise NotSupportedError(
+            f"{type(self.llm).__name__} reports log-probabilities of the tokens it generates, "
+            "not of a given continuation; score continuations with "
+            "ctx_core.llm.OpenAICompatibleLLM(chat_template=...) on a server that echoes "
+            "prompt log-probabilities, or with a local TransformersLLM",
+            feature="continuation log-probabilities",
+        )
 
 
 class CtxLLM(JsonConfig, CustomLLM):

@@ -12,6 +12,7 @@ from llama_index.core.bridge.pydantic import (
     PlainSerializer,
     PrivateAttr,
 )
+from llama_index.core.llms import LLM as LlamaLLM
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import (
     BaseNode,
@@ -22,21 +23,32 @@ from llama_index.core.schema import (
     TransformComponent,
 )
 
-from ctx_core.structure import BaseStructurizer
+from ctx_core.structure import BaseStructurizer, LLMStructurizer
 from ctx_core.structure import HeuristicStructurizer as _Heuristic
 from ctx_core.structure.base import FORMAT_KEY, ORIGINAL_KEY, STRUCTURE_KEY, validate_format
 from ctx_core.types import Passage
 from llamaindex_ctx._config import JsonConfig, rebuild_field, write_field
+from llamaindex_ctx.llm import LlamaIndexLLM
 from llamaindex_ctx.settings import settings_embedder
 
 __all__ = ["StructurizePostprocessor", "StructurizeTransform"]
 
 _KEYS = (STRUCTURE_KEY, ORIGINAL_KEY, FORMAT_KEY)
 Format = Literal["reading", "outline", "retrieval", "markdown", "json"]
-#: A structurizer, or its ``config()`` dict; written as its config.
+
+
+def _from_llm(value: Any) -> Any:
+    """A LlamaIndex LLM becomes an LLM structurizer reading with it."""
+    if isinstance(value, LlamaLLM):
+        return LLMStructurizer(LlamaIndexLLM(value))
+    return value
+
+
+#: A structurizer, its ``config()`` dict, or a LlamaIndex LLM; written as its config.
 Structurizer = Annotated[
     BaseStructurizer | None,
     BeforeValidator(rebuild_field),
+    BeforeValidator(_from_llm),
     PlainSerializer(write_field, when_used="always"),
 ]
 
@@ -100,8 +112,8 @@ class StructurizeTransform(JsonConfig, TransformComponent):
     Attributes:
         structurizer: Any core structurizer or its ``config()`` dict; default the offline
             heuristic one (over ``Settings.embed_model`` when you have set one, else
-            MiniLM). ``to_dict`` writes its config.
-            Use ``LLMStructurizer(LlamaIndexLLM(llm))`` for an LLM.
+            MiniLM). ``to_dict`` writes its config. A LlamaIndex LLM is taken too, as
+            ``LLMStructurizer(LlamaIndexLLM(llm))``.
         model: Embedding model id or path of the default heuristic structurizer.
         format: ``"retrieval"`` (default), ``"reading"``, ``"outline"``, ``"markdown"`` or ``"json"``.
 

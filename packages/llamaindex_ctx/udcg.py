@@ -11,6 +11,7 @@ from llama_index.core.bridge.pydantic import (
     SerializationInfo,
     StrictInt,
 )
+from llama_index.core.llms import LLM as LlamaLLM
 
 from ctx_core.embeddings import Embedder
 from ctx_core.models import resolve_embedder
@@ -21,7 +22,9 @@ from ctx_core.udcg import (
     LogisticCalibrator,
     UtilityDistractionReranker,
 )
+from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR
 from llamaindex_ctx._config import Component, write_field
+from llamaindex_ctx.llm import LlamaIndexScoringLLM
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
 from llamaindex_ctx.settings import settings_embedder
 
@@ -38,9 +41,6 @@ def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
 #: A calibrator, a shipped name or path, or a fitted calibrator's parameters (the core
 #: reranker reads all three, so nothing is rebuilt here).
 CalibratorField = Annotated[Any, PlainSerializer(_write_calibrator, when_used="always")]
-
-#: The calibrator the core reranker uses with its default (MiniLM + BM25) signals.
-DEFAULT_CALIBRATOR = "hybrid-hotpotqa"
 
 
 def _parts(
@@ -99,7 +99,9 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
             ``Settings.embed_model`` when you have set one); also the first positional
             argument.
         utility: A core ``AbstentionUtility`` for the reader LLM (or its config), the
-            reader's model id or alias (e.g. ``"smollm2"``), or None.
+            reader's model id or alias (e.g. ``"smollm2"``), or None; a LlamaIndex LLM that
+            returns log-probabilities (e.g. ``OpenAILike(..., logprobs=True, top_logprobs=20)``)
+            is read through ``AbstentionUtility(LlamaIndexScoringLLM(llm))``.
         calibrator: Calibrator, path or shipped name (default for the default scorer).
         top_n: Most nodes kept (None: as many as have positive expected gain).
         token_budget: Most tokens kept.
@@ -156,6 +158,8 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
         )
         if relevance is None and self.model is None:
             relevance, calibrator = _settings_signals(calibrator)
+        if isinstance(utility, LlamaLLM):
+            utility = AbstentionUtility(LlamaIndexScoringLLM(utility))
         self._reranker = UtilityDistractionReranker(
             relevance,
             utility,

@@ -121,6 +121,7 @@ EXPECTED_ALL = {
         "CompletionChunk",
         "LLM",
         "Message",
+        "OpenAICompatibleLLM",
         "Prompt",
         "ScoringLLM",
         "SequenceScore",

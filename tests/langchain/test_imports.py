@@ -12,6 +12,7 @@ EXPECTED_ALL = [
     "CtxEmbeddings",
     "InContextReranker",
     "LangChainLLM",
+    "LangChainScoringLLM",
     "MemoryRetriever",
     "RerankingRetriever",
     "ScriptedPolicyChatModel",

@@ -11,6 +11,7 @@ EXPECTED_ALL = [
     "CtxRerankPostprocessor",
     "InContextRerankPostprocessor",
     "LlamaIndexLLM",
+    "LlamaIndexScoringLLM",
     "MemoryExtractTransform",
     "MemoryRetriever",
     "ScriptedPolicyLLM",

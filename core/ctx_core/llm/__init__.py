@@ -1,8 +1,8 @@
-"""LLM protocols and the local Hugging Face implementation.
+"""LLM protocols, the local Hugging Face implementation and served models.
 
 Examples:
-    >>> from ctx_core.llm import LLM, TransformersLLM
-    >>> isinstance(TransformersLLM, type)
+    >>> from ctx_core.llm import LLM, OpenAICompatibleLLM, TransformersLLM
+    >>> isinstance(TransformersLLM, type) and isinstance(OpenAICompatibleLLM, type)
     True
 """
 
@@ -16,6 +16,7 @@ from ctx_core.llm.base import (
     SequenceScore,
     StreamingLLM,
 )
+from ctx_core.llm.openai_compatible import OpenAICompatibleLLM
 from ctx_core.llm.transformers_llm import TransformersLLM
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "BaseLLM",
     "CompletionChunk",
     "Message",
+    "OpenAICompatibleLLM",
     "Prompt",
     "ScoringLLM",
     "SequenceScore",

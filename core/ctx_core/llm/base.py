@@ -8,7 +8,11 @@ Two levels:
   with the tokens each piece accounts for (frameworks report them as usage).
 * :class:`ScoringLLM` also exposes probabilities: the log-probability of given
   next tokens, and of a whole continuation. UDCG utilities, memory-completeness
-  scores and boundary questions need these; only local models provide them.
+  scores and boundary questions need these. Local models (``TransformersLLM``)
+  provide both; a served model provides next-token log-probabilities when its API
+  returns them (``OpenAICompatibleLLM``, and the LangChain / LlamaIndex scoring
+  wrappers), and continuation log-probabilities only where the server echoes prompt
+  log-probabilities. `supports(llm, feature)` tells which a given model has.
 
 A prompt is either a plain string (sent as one user message) or a list of chat
 messages ``{"role": ..., "content": ...}``.
@@ -31,6 +35,7 @@ __all__ = [
     "ScoringLLM",
     "SequenceScore",
     "StreamingLLM",
+    "supports",
     "to_messages",
 ]
 
@@ -159,6 +164,25 @@ class ScoringLLM(LLM, Protocol):
     ) -> list[SequenceScore]:
         """For each (prompt, continuation) pair, the log-probability of the continuation as the reply."""
         ...
+
+
+def supports(llm: object, feature: str) -> bool:
+    """Whether ``llm`` can score ``feature``: ``"next_token"`` or ``"continuation"``.
+
+    A :class:`ScoringLLM` supports both unless it narrows them with a
+    ``scoring_features`` attribute (a set of those names), as models served behind a
+    chat API do (they report log-probabilities of generated tokens only).
+
+    Examples:
+        >>> supports(object(), "next_token")
+        False
+    """
+    if feature not in ("next_token", "continuation"):
+        raise ValueError(f"feature must be 'next_token' or 'continuation', got {feature!r}")
+    if not isinstance(llm, ScoringLLM):
+        return False
+    features = getattr(llm, "scoring_features", None)
+    return True if features is None else feature in features
 
 
 class BaseLLM(ABC):

@@ -39,7 +39,7 @@ from typing import Any
 from ctx_core._registry import Configurable, config_value
 from ctx_core.embeddings import Embedder
 from ctx_core.errors import require
-from ctx_core.llm.base import LLM, ScoringLLM
+from ctx_core.llm.base import LLM, ScoringLLM, supports
 from ctx_core.memory.anchors import (
     ParsedMemory,
     ParsedScenario,
@@ -142,10 +142,11 @@ class MemoryExtractor(MemoryExtractorLike, Configurable):
     ) -> None:
         if not isinstance(llm, LLM):
             raise TypeError(f"llm must implement complete()/acomplete(), got {type(llm).__name__}")
-        if evaluator is not None and not isinstance(evaluator, ScoringLLM):
+        if evaluator is not None and not supports(evaluator, "continuation"):
             raise TypeError(
-                "evaluator must implement next_token_logprobs()/continuation_logprobs(), "
-                f"got {type(evaluator).__name__}"
+                "evaluator must implement next_token_logprobs()/continuation_logprobs() "
+                "(a served chat model needs OpenAICompatibleLLM(chat_template=...)), "
+                f"got {evaluator!r}"
             )
         if selection not in ("auto", "logprobs", "embeddings"):
             raise ValueError(
@@ -174,8 +175,9 @@ class MemoryExtractor(MemoryExtractorLike, Configurable):
         self.evaluator = evaluator
         self._evaluator_given = evaluator is not None
         self._prompts_given = prompts is not None
-        if self.evaluator is None and isinstance(llm, ScoringLLM):
-            self.evaluator = llm
+        # A served chat model may score next tokens only; the judge needs continuations too.
+        if self.evaluator is None and supports(llm, "continuation"):
+            self.evaluator = llm  # type: ignore[assignment]
         if selection == "logprobs" and self.evaluator is None:
             raise ValueError(
                 "selection='logprobs' needs an evaluator with log-probabilities "

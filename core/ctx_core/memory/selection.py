@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from ctx_core.embeddings import Embedder
-from ctx_core.llm.base import ScoringLLM
+from ctx_core.llm.base import ScoringLLM, supports
 from ctx_core.memory.prompts import (
     BOUNDARY_NO,
     BOUNDARY_YES,
@@ -108,6 +108,13 @@ class LogprobJudge:
         if not isinstance(llm, ScoringLLM):
             raise TypeError(
                 f"llm must implement next_token_logprobs/continuation_logprobs, got {type(llm).__name__}"
+            )
+        if not supports(llm, "continuation"):
+            # Completeness scores a chunk as a continuation: a chat API that reports only
+            # generated tokens' probabilities cannot do that (say so now, not mid-extraction).
+            raise TypeError(
+                f"llm {llm!r} scores next tokens only; the completeness judge needs continuation "
+                "log-probabilities (OpenAICompatibleLLM with chat_template=..., or TransformersLLM)"
             )
         self.llm = llm
         self.context_chars = context_chars

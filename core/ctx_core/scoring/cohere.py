@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import math
 import os
@@ -12,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from ctx_core._registry import Configurable
+from ctx_core._retry import aretry_call, retry_after, retry_call
 from ctx_core.errors import RemoteServiceError, ScoreError, require
 from ctx_core.scoring.base import BaseScorer
 from ctx_core.types import Passage
@@ -235,20 +235,18 @@ class CohereScorer(BaseScorer, Configurable):
         return [s for s in scores if s is not None]
 
     def _retrying(self, call: Callable[[], T], ends_at: float) -> T:
-        for attempt in range(self.max_retries + 1):
-            try:
-                return call()
-            except Exception as err:
-                time.sleep(self._wait_or_give_up(err, attempt, ends_at))
-        raise AssertionError("unreachable")
+        return retry_call(
+            call,
+            lambda err, attempt: self._wait_or_give_up(err, attempt, ends_at),
+            self.max_retries,
+        )
 
     async def _aretrying(self, call: Callable[[], Awaitable[T]], ends_at: float) -> T:
-        for attempt in range(self.max_retries + 1):
-            try:
-                return await call()
-            except Exception as err:
-                await asyncio.sleep(self._wait_or_give_up(err, attempt, ends_at))
-        raise AssertionError("unreachable")
+        return await aretry_call(
+            call,
+            lambda err, attempt: self._wait_or_give_up(err, attempt, ends_at),
+            self.max_retries,
+        )
 
     def _wait_or_give_up(self, err: Exception, attempt: int, ends_at: float) -> float:
         """Seconds to wait before the next attempt, or raise if there is none to make."""
@@ -261,7 +259,7 @@ class CohereScorer(BaseScorer, Configurable):
         )
         attempts = attempt + 1
         wait = self.retry_backoff * 2**attempt
-        asked = _retry_after(getattr(err, "headers", None)) if status is not None else None
+        asked = retry_after(getattr(err, "headers", None)) if status is not None else None
         if asked is not None:
             wait = asked
         if retryable and attempt < self.max_retries:
@@ -293,25 +291,3 @@ class CohereScorer(BaseScorer, Configurable):
         else:
             message = f"Cohere rerank failed after {attempts} attempt(s): {err}"
         raise RemoteServiceError(message, status_code=status, attempts=attempts) from err
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds asked for by a ``Retry-After`` header (delta-seconds or an HTTP date), if any."""
-    if not headers:
-        return None
-    value = next((v for k, v in dict(headers).items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    value = str(value).strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            logger.warning("ignoring unreadable Retry-After header %r", value)
-            return None
-        seconds = when.timestamp() - time.time()
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)
