@@ -122,10 +122,8 @@ class LlamaServer:
 
         try:
             import llama_cpp.server.app  # noqa: F401
-        except ImportError as err:  # the Makefile's install step builds it
-            raise RuntimeError(
-                "llama-cpp-python[server] is not installed: run `make install`"
-            ) from err
+        except ImportError:  # built by `make server` (it compiles llama.cpp)
+            pytest.skip("llama-cpp-python[server] is not installed: run `make server`")
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
