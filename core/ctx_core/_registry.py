@@ -3,7 +3,7 @@
 Every configurable component has ``config() -> dict``: JSON-ready, with ``"type"`` set to
 the name it is registered under in the ``"component"`` kind (its class name) and the
 constructor arguments beside it; models are named by id or path, and nested components
-appear as their own configs. :func:`from_config` rebuilds the component from that dict.
+appear as their own configs. `from_config` rebuilds the component from that dict.
 
 Other kinds hold the short names the command line and the evaluation harness accept
 (``"scorer"``: ``embedding``, ``bm25``, ...; ``"method"``; ``"backend"``; ``"transform"``).
@@ -270,7 +270,7 @@ class Configurable:
     """Mixin: ``from_config`` rebuilds the class from its own ``config()``.
 
     Subclasses write ``config()`` (``{"type": <class name>, **arguments}``, see
-    :func:`config_value`) and are registered under their class name in ``"component"``.
+    `config_value`) and are registered under their class name in ``"component"``.
     """
 
     def config(self) -> dict[str, Any]:  # pragma: no cover - every subclass overrides it

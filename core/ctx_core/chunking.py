@@ -1,6 +1,6 @@
 """Fixed-size chunking: the plain baselines every smarter method is judged against.
 
-:func:`chunk_text` packs whole paragraphs up to a word budget; :func:`chunk_words` cuts
+[`chunk_text`][ctx_core.chunking.chunk_text] packs whole paragraphs up to a word budget; [`chunk_words`][ctx_core.chunking.chunk_words] cuts
 windows of a fixed number of words wherever they fall (mid-sentence, mid-paragraph), as
 the fixed-size baselines of the chunking literature do. Chunks are exact slices of the
 source (offsets in ``metadata["start"]`` and ``metadata["end"]``), so nothing is rewritten.

@@ -35,7 +35,7 @@ __all__ = ["DEFAULT_CACHE_BYTES", "Embedder", "embedder_config"]
 
 logger = logging.getLogger(__name__)
 
-#: Default bound of an :class:`Embedder`'s cache: 64 MiB (about 43,000 MiniLM vectors).
+#: Default bound of an [`Embedder`][ctx_core.embeddings.Embedder]'s cache: 64 MiB (about 43,000 MiniLM vectors).
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
 
@@ -70,12 +70,12 @@ class Embedder(Configurable):
 
     Safe to share between threads (and so between async calls run in worker threads):
     the cache is locked, and the model's tokenizer is used under
-    :func:`~ctx_core.models.model_lock` (forward passes of several threads still overlap).
+    [`model_lock`][ctx_core.models.model_lock] (forward passes of several threads still overlap).
     Embedders of one model on one device and backend share one loaded model
-    (:func:`~ctx_core.models.load_sentence_transformer`,
-    :func:`~ctx_core.onnx_backend.load_onnx_embedder`) and, when they keep the default
+    ([`load_sentence_transformer`][ctx_core.models.load_sentence_transformer],
+    [`load_onnx_embedder`][ctx_core.onnx_backend.load_onnx_embedder]) and, when they keep the default
     cache settings, one embedding cache: two components built with their defaults (an
-    :class:`~ctx_core.scoring.EmbeddingScorer` and a ``UtilityDistractionReranker()``, say)
+    [`EmbeddingScorer`][ctx_core.scoring.embedding.EmbeddingScorer] and a ``UtilityDistractionReranker()``, say)
     encode each text once. An embedder given its own ``cache_bytes`` or ``cache_size`` has a
     cache of its own.
 
@@ -156,7 +156,7 @@ class Embedder(Configurable):
         self._vectors = _shared_vectors(self.model) if shared else _Vectors()
 
     def config(self) -> dict[str, Any]:
-        """The model by id or path and the settings (see :func:`embedder_config`)."""
+        """The model by id or path and the settings (see [`embedder_config`][ctx_core.embeddings.embedder_config])."""
         return {
             "type": "Embedder",
             "model": self.model_name,
@@ -204,7 +204,7 @@ class Embedder(Configurable):
             return dict(self._vectors.entries)
 
     def warm_cache(self, vectors: dict[str, np.ndarray]) -> None:
-        """Add embeddings computed earlier (e.g. saved from :meth:`cached_vectors`) to the cache."""
+        """Add embeddings computed earlier (e.g. saved from [`cached_vectors`][ctx_core.embeddings.Embedder.cached_vectors]) to the cache."""
         with self._vectors.lock:
             for text, vector in vectors.items():
                 self._store(text, np.asarray(vector, dtype=np.float32))
@@ -321,8 +321,8 @@ def embedder_config(embedder: Embedder | str | None) -> str | dict[str, Any]:
     """An embedder as component configs record it: its model name, or its whole config.
 
     The model name alone when the other settings are the defaults (so configs read
-    ``"embedder": "all-MiniLM-L6-v2"``), else :meth:`Embedder.config`. A name is
-    recorded as it is; ``None`` as :data:`~ctx_core.models.DEFAULT_EMBEDDER`.
+    ``"embedder": "all-MiniLM-L6-v2"``), else [`Embedder.config`][ctx_core.embeddings.Embedder.config]. A name is
+    recorded as it is; ``None`` as `ctx_core.models.DEFAULT_EMBEDDER`.
 
     Examples:
         >>> embedder_config(None)

@@ -92,7 +92,7 @@ class ScoreError(CtxError, ValueError):
 
 
 def require(package: str, extra: str, feature: str) -> None:
-    """Raise :class:`MissingDependencyError` unless ``package`` can be imported."""
+    """Raise [`MissingDependencyError`][ctx_core.errors.MissingDependencyError] unless ``package`` can be imported."""
     import importlib.util
 
     if importlib.util.find_spec(package) is None:

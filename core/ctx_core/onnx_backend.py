@@ -1,7 +1,7 @@
 """ONNX Runtime backend for the embedder and cross-encoders: fast on CPU, no torch at run time.
 
 A sentence-transformers model (bi-encoder or cross-encoder) is exported once to ONNX
-from its local files, into a folder under :func:`~ctx_core.models.cache_dir`, with an
+from its local files, into a folder under [`cache_dir`][ctx_core.models.cache_dir], with an
 int8 variant (dynamic quantization, per-channel weights, matrix products only). Later
 processes load that folder with ``onnxruntime`` and Hugging Face ``tokenizers`` alone:
 importing torch and sentence-transformers costs seconds, which a command-line call of a
@@ -12,14 +12,14 @@ exported model needs ``onnxruntime`` and ``tokenizers`` (the ``onnx`` extra). Ex
 safe when several processes start at once: each writes into a temporary folder and
 renames it into place; the first rename wins and the others use it.
 
-Backends, by the name :class:`~ctx_core.embeddings.Embedder` and
-:class:`~ctx_core.scoring.CrossEncoderScorer` take as ``backend=``:
+Backends, by the name [`Embedder`][ctx_core.embeddings.Embedder] and
+[`CrossEncoderScorer`][ctx_core.scoring.cross_encoder.CrossEncoderScorer] take as ``backend=``:
 
 ==============  ==============================================================
 ``torch``       sentence-transformers on PyTorch (any device)
 ``onnx``        the exported model, float32, on ONNX Runtime (CPU)
 ``onnx-int8``   the same with int8 weights (dynamic quantization)
-``auto``        the measured default on CPU (:data:`DEFAULT_CPU_BACKEND`) when
+``auto``        the measured default on CPU (`DEFAULT_CPU_BACKEND`) when
                 ``onnxruntime`` is installed, else ``torch``; ``torch`` on a GPU
 ==============  ==============================================================
 
@@ -89,7 +89,7 @@ def resolve_backend(backend: str, device: str | None = None, argument: str = "ba
     """The backend that ``backend`` (maybe ``"auto"``) names on ``device``.
 
     Raises:
-        ValueError: ``backend`` is not one of :data:`BACKENDS`, or an ONNX backend is
+        ValueError: ``backend`` is not one of `BACKENDS`, or an ONNX backend is
             asked for a device other than the CPU.
 
     Examples:
@@ -432,7 +432,7 @@ class _OnnxModel:
 class OnnxEmbedder(_OnnxModel):
     """A bi-encoder on ONNX Runtime with the ``encode`` call of sentence-transformers.
 
-    Build it with :func:`load_onnx_embedder` (one per process, model and variant).
+    Build it with [`load_onnx_embedder`][ctx_core.onnx_backend.load_onnx_embedder] (one per process, model and variant).
     """
 
     def get_embedding_dimension(self) -> int:
@@ -463,7 +463,7 @@ class OnnxEmbedder(_OnnxModel):
 class OnnxCrossEncoder(_OnnxModel):
     """A cross-encoder on ONNX Runtime with the ``predict`` call of sentence-transformers.
 
-    Build it with :func:`load_onnx_cross_encoder`.
+    Build it with [`load_onnx_cross_encoder`][ctx_core.onnx_backend.load_onnx_cross_encoder].
     """
 
     def __init__(
@@ -506,7 +506,7 @@ def load_onnx_embedder(
     Args:
         model: Model id or path (``None``: the packaged MiniLM).
         quantized: Int8 weights (``False``: float32).
-        threads: Threads of the session (default: :func:`default_threads`).
+        threads: Threads of the session (default: [`default_threads`][ctx_core.onnx_backend.default_threads]).
     """
     path = _source_path(model, "embedder")
     key = ("embedder", path, quantized, threads)

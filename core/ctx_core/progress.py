@@ -1,7 +1,7 @@
 """Progress feedback for long work: tqdm bars and a spinner, on a terminal only.
 
 With ``show=None`` (the default everywhere) feedback appears only when standard error is a
-terminal and only once the work has run for :data:`AUTO_PROGRESS_DELAY` seconds: quick
+terminal and only once the work has run for `AUTO_PROGRESS_DELAY` seconds: quick
 steps print nothing, and nothing at all goes into a pipe or a log file. ``show=True``
 forces a bar at once; ``show=False`` silences it.
 
@@ -60,7 +60,7 @@ def progress(
         total: How many items (default: ``len(items)`` where it has one).
         desc: The bar's label.
         show: ``True``: a bar at once; ``False``: none; ``None``: on a terminal, once
-            the work has run :data:`AUTO_PROGRESS_DELAY` seconds.
+            the work has run `AUTO_PROGRESS_DELAY` seconds.
         unit: What one item is called.
     """
     if total is None and hasattr(items, "__len__"):
@@ -75,7 +75,7 @@ def progress(
 
 
 class Spinner:
-    """A spinner on standard error that runs while work is silent; see :func:`spinner`."""
+    """A spinner on standard error that runs while work is silent; see `spinner`."""
 
     def __init__(self, desc: str, *, delay: float, enabled: bool) -> None:
         self.desc = desc
@@ -146,14 +146,14 @@ def spinner(desc: str, *, show: bool | None = None, delay: float | None = None) 
     """A spinner on standard error while a step with no item count runs.
 
     It appears once nothing has been printed for ``delay`` seconds and is cleared when
-    the step ends; output written through :meth:`Spinner.wrap` clears it first, so the
+    the step ends; output written through `Spinner.wrap` clears it first, so the
     two never mix on one line.
 
     Args:
         desc: What is being done (``"loading the model"``).
         show: ``True``: always; ``False``: never; ``None``: on a terminal only.
         delay: Seconds of silence before it appears (default: 0 when ``show``, else
-            :data:`AUTO_PROGRESS_DELAY`): steps quicker than that draw nothing.
+            `AUTO_PROGRESS_DELAY`): steps quicker than that draw nothing.
 
     Examples:
         >>> with spinner("loading the model", show=False) as spin:

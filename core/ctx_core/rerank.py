@@ -35,7 +35,7 @@ class PassageReranker(Protocol):
     async def arerank(
         self, query: str, passages: Sequence[Passage | str], top_n: int | None = None
     ) -> list[Passage]:
-        """Async twin of :meth:`rerank`."""
+        """Async twin of [`rerank`][ctx_core.rerank.PassageReranker.rerank]."""
         ...
 
 
@@ -58,15 +58,15 @@ class Reranker(Configurable):
     """Sort passages by a scorer's relevance, then keep the best.
 
     Args:
-        scorer: Any :class:`~ctx_core.scoring.Scorer` (default: the packaged MiniLM
-            :class:`~ctx_core.scoring.EmbeddingScorer`). Its config is nested in the
-            reranker's, so it must have one for :meth:`config` to work.
+        scorer: Any [`Scorer`][ctx_core.scoring.base.Scorer] (default: the packaged MiniLM
+            [`EmbeddingScorer`][ctx_core.scoring.embedding.EmbeddingScorer]). Its config is nested in the
+            reranker's, so it must have one for [`config`][ctx_core.rerank.Reranker.config] to work.
         top_n: Keep at most this many passages: an ``int`` >= 1, or ``None`` for all.
         score_threshold: Drop passages scoring below this finite value (``None``: keep all).
 
     Raises:
         ScoreError: the scorer returned a NaN or infinite score (see
-            :func:`~ctx_core.scoring.base.finite_scores`).
+            [`finite_scores`][ctx_core.scoring.base.finite_scores]).
 
     Ties keep the input order. Returned passages are copies; ids, text and the
     caller's metadata are unchanged.
@@ -124,7 +124,7 @@ class Reranker(Configurable):
 
         Args:
             query: The question or search query.
-            passages: Candidates (``str`` items are wrapped in :class:`Passage`).
+            passages: Candidates (``str`` items are wrapped in [`Passage`][ctx_core.types.Passage]).
             top_n: Overrides the reranker's ``top_n`` for this call.
         """
         query = validate_query(query)
@@ -136,7 +136,7 @@ class Reranker(Configurable):
     async def arerank(
         self, query: str, passages: Sequence[Passage | str], top_n: int | None = None
     ) -> list[Passage]:
-        """Async twin of :meth:`rerank`."""
+        """Async twin of [`rerank`][ctx_core.rerank.Reranker.rerank]."""
         query = validate_query(query)
         items = ensure_passages(passages)
         if not items:

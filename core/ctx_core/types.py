@@ -1,6 +1,6 @@
 """Core data types shared by every capability.
 
-A :class:`Passage` is the unit every scorer, reranker and structurizer works on.
+A [`Passage`][ctx_core.types.Passage] is the unit every scorer, reranker and structurizer works on.
 Its ``id`` is stable: it comes out of every step exactly as it went in, so the
 adapters can map results back to the caller's own documents and nodes.
 """
@@ -36,7 +36,7 @@ class Passage:
     Args:
         text: The passage text. Kept byte for byte.
         id: A stable identifier. When omitted, one is derived from the text
-            (and ``metadata["source"]``) with :func:`stable_id`.
+            (and ``metadata["source"]``) with [`stable_id`][ctx_core.types.stable_id].
         metadata: Free-form metadata. Components add their own keys to a copy;
             they never remove or change the caller's keys.
         score: The latest score given to the passage (retrieval or rerank), if any.
@@ -126,7 +126,7 @@ def ensure_passages(
     """Validate a list of passages (plain strings are wrapped) and reject duplicate ids.
 
     Raises:
-        TypeError: ``passages`` is not a sequence of :class:`Passage` or ``str``.
+        TypeError: ``passages`` is not a sequence of [`Passage`][ctx_core.types.Passage] or ``str``.
         ValueError: two passages share an id (the duplicates are named).
     """
     if passages is None:

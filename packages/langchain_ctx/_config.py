@@ -1,13 +1,13 @@
 """How this package's LangChain components serialize: fields holding core components.
 
-A field typed :data:`Component` takes a ctx_core component, its ``config()`` dict
-(rebuilt through :func:`ctx_core._registry.from_config`) or ``None`` (the default), and
+A field typed `Component` takes a ctx_core component, its ``config()`` dict
+(rebuilt through `ctx_core._registry.from_config`) or ``None`` (the default), and
 ``model_dump`` writes the component's config, so ``Model.model_validate(m.model_dump())``
 and ``model_dump_json`` round-trip without losing the scorer or model. Classes based on
-:class:`CtxSerializable` also round-trip through ``langchain_core.load.dumpd``/``load``
+`CtxSerializable` also round-trip through ``langchain_core.load.dumpd``/``load``
 (pass ``valid_namespaces=["langchain_ctx"]`` and the classes in ``allowed_objects``).
 A value that cannot be written (a framework model, a live index with rows) is never
-replaced by a default: ``model_dump_json`` raises :class:`~ctx_core.errors.ConfigError`,
+replaced by a default: ``model_dump_json`` raises [`ConfigError`][ctx_core.errors.ConfigError],
 ``load`` refuses the ``dumpd`` form (LangChain's ``not_implemented``), and a Python-mode
 ``model_dump`` keeps the object itself.
 
@@ -59,14 +59,14 @@ __all__ = [
 
 
 def rebuild_field(value: Any, info: ValidationInfo) -> Any:
-    """Pydantic before-validator: a config dict rebuilt into its component (see :func:`rebuild`)."""
+    """Pydantic before-validator: a config dict rebuilt into its component (see `rebuild`)."""
     return rebuild(value, info.field_name or "value")
 
 
 def write_field(value: Any, info: SerializationInfo) -> Any:
     """Pydantic serializer: a core component as its config.
 
-    In JSON mode a value with no config raises :class:`ConfigError`; in Python mode it
+    In JSON mode a value with no config raises [`ConfigError`][ctx_core.errors.ConfigError]; in Python mode it
     is kept as the object itself, so a Python-mode dump still rebuilds the same
     component (the frameworks dump in Python mode for their own use, e.g. cache keys).
     A pydantic model (e.g. a framework chat model) raises in both modes: pydantic would
@@ -91,7 +91,7 @@ Component = Annotated[
 
 
 def package_classes() -> list[type[Serializable]]:
-    """Every :class:`CtxSerializable` class of this package (the ``load`` allowlist)."""
+    """Every `CtxSerializable` class of this package (the ``load`` allowlist)."""
     found: list[type[Serializable]] = []
     todo: list[type[Serializable]] = [CtxSerializable]
     while todo:
@@ -154,7 +154,7 @@ class CtxSerializable(Serializable):
         When a field cannot be written (a framework model, an index with memories) the
         result is LangChain's ``not_implemented`` form, which ``load`` refuses with an
         error naming the class: LangChain calls ``dumpd`` on every run for its callbacks,
-        so this must not raise. ``model_dump`` raises the :class:`ConfigError` instead.
+        so this must not raise. ``model_dump`` raises the [`ConfigError`][ctx_core.errors.ConfigError] instead.
         """
         serialized = super().to_json()
         if serialized["type"] != "constructor":  # pragma: no cover - always serializable

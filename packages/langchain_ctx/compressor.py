@@ -19,10 +19,10 @@ __all__ = ["CtxDocumentCompressor"]
 class CtxDocumentCompressor(BaseDocumentCompressor, CtxSerializable):
     """Base of this package's compressors: convert, delegate to a core reranker, convert back.
 
-    Subclasses say which core reranker to use in :meth:`core_reranker`.
+    Subclasses say which core reranker to use in [`core_reranker`][langchain_ctx.compressor.CtxDocumentCompressor.core_reranker].
     Scores land in ``metadata["relevance_score"]``; every document is a copy.
     Round-trips through ``model_dump``/``model_validate`` and ``dumpd``/``load``
-    (core components are written as their configs, see :mod:`langchain_ctx._config`).
+    (core components are written as their configs, see `langchain_ctx._config`).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -50,13 +50,13 @@ class CtxDocumentCompressor(BaseDocumentCompressor, CtxSerializable):
         query: str,
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
-        """Async twin of :meth:`compress_documents`."""
+        """Async twin of [`compress_documents`][langchain_ctx.compressor.CtxDocumentCompressor.compress_documents]."""
         return await self.arerank_documents(documents, query)
 
     def rerank_documents(
         self, documents: Sequence[Document], query: str, top_n: int | None = None
     ) -> list[Document]:
-        """Like :meth:`compress_documents`, with ``top_n`` overridable per call."""
+        """Like [`compress_documents`][langchain_ctx.compressor.CtxDocumentCompressor.compress_documents], with ``top_n`` overridable per call."""
         if not documents:
             return []
         passages = documents_to_passages(documents)
@@ -68,7 +68,7 @@ class CtxDocumentCompressor(BaseDocumentCompressor, CtxSerializable):
     async def arerank_documents(
         self, documents: Sequence[Document], query: str, top_n: int | None = None
     ) -> list[Document]:
-        """Async twin of :meth:`rerank_documents`."""
+        """Async twin of [`rerank_documents`][langchain_ctx.compressor.CtxDocumentCompressor.rerank_documents]."""
         if not documents:
             return []
         passages = documents_to_passages(documents)

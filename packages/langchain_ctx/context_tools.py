@@ -1,7 +1,7 @@
 """The active-context tools as LangChain tools, and a toolkit bound to one working context.
 
 Each tool is a ``BaseTool`` with a pydantic v2 ``args_schema`` built from the core
-tool spec; it delegates to :class:`ctx_core.context.ContextTools` and answers with
+tool spec; it delegates to [`ctx_core.context.ContextTools`][ctx_core.context.tools.ContextTools] and answers with
 the core's JSON result as content (``response_format="content_and_artifact"``: the
 result dict is the artifact). Errors come back as a result with ``"ok": false``,
 never as an exception, so an agent can read them and retry.

@@ -34,7 +34,7 @@ def documents_to_passages(documents: Sequence[Document]) -> list[Passage]:
 
     A document's own ``id`` is used when it has one and it is not repeated;
     otherwise the passage id is derived from its position (``"#3"``), so
-    :func:`passages_to_documents` can always find the original again.
+    [`passages_to_documents`][langchain_ctx.convert.passages_to_documents] can always find the original again.
     """
     passages = []
     seen: set[str] = set()

@@ -25,12 +25,12 @@ _shared_embedder: ContextVar[Embedder | None] = ContextVar("_shared_embedder", d
 
 
 class CtxEmbeddings(CtxSerializable, Embeddings):
-    """LangChain embeddings backed by :class:`ctx_core.embeddings.Embedder`; works offline.
+    """LangChain embeddings backed by [`ctx_core.embeddings.Embedder`][ctx_core.embeddings.Embedder]; works offline.
 
     Args:
         model: Hugging Face id or local path (default: packaged all-MiniLM-L6-v2),
             or an ``Embedder`` to share.
-        options: Other :class:`~ctx_core.embeddings.Embedder` keyword options
+        options: Other [`Embedder`][ctx_core.embeddings.Embedder] keyword options
             (``batch_size``, ``device``, ...); they may also be given as keywords.
 
     ``model_dump`` and ``dumpd`` write the model id and the options (for a shared

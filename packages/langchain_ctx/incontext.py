@@ -17,7 +17,7 @@ __all__ = ["InContextReranker"]
 class InContextReranker(CtxDocumentCompressor):
     """Reranks documents by the attention an LLM pays them in one block-sparse forward pass.
 
-    A :class:`~ctx_core.incontext.InContextRanker` does the work: every document becomes a
+    A [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker] does the work: every document becomes a
     block of one prompt, and the attention of the prompt's final query tokens at a middle
     layer is each document's score. Use it in a ``ContextualCompressionRetriever``; scores
     land in ``metadata["relevance_score"]``.
@@ -27,9 +27,9 @@ class InContextReranker(CtxDocumentCompressor):
             model (default: the packaged SmolLM2).
         scoring_layer: Layer(s) whose attention is read (default: about 60% depth).
         calibrate: Subtract the scores of a content-free query (ICR calibration).
-        options: Any other :class:`~ctx_core.incontext.InContextRanker` keyword option
+        options: Any other [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker] keyword option
             (``backend``, ``heads``, ``signal_tokens``, ``length_normalization``, ...).
-        ranker: A ready :class:`~ctx_core.incontext.InContextRanker` to share, or its
+        ranker: A ready [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker] to share, or its
             ``config()`` dict (then ``model``, ``scoring_layer``, ``calibrate`` and
             ``options`` are not used).
         top_n: How many documents to keep (``None``: all).
@@ -79,9 +79,9 @@ class InContextReranker(CtxDocumentCompressor):
 
     @property
     def core_ranker(self) -> InContextRanker:
-        """The core :class:`~ctx_core.incontext.InContextRanker`."""
+        """The core [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker]."""
         return self._ranker
 
     def core_reranker(self) -> Reranker:
-        """A core :class:`~ctx_core.Reranker` over the in-context ranker."""
+        """A core [`Reranker`][ctx_core.rerank.Reranker] over the in-context ranker."""
         return Reranker(self._ranker, score_threshold=self.score_threshold)

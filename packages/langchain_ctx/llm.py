@@ -1,11 +1,11 @@
 """LLMs across the boundary, both ways.
 
-* :class:`LangChainLLM` wraps any LangChain ``BaseChatModel`` as a core ``LLM``, so
+* [`LangChainLLM`][langchain_ctx.llm.LangChainLLM] wraps any LangChain ``BaseChatModel`` as a core ``LLM``, so
   core components (structurizers, memory extractors, agents) can use it.
-* :class:`LangChainScoringLLM` also reads the log-probabilities a chat model returns
+* [`LangChainScoringLLM`][langchain_ctx.llm.LangChainScoringLLM] also reads the log-probabilities a chat model returns
   (e.g. ``ChatOpenAI(logprobs=True, top_logprobs=20)``), so the components that need
   next-token probabilities (UDCG utility, boundary questions) can use it.
-* :class:`CtxChatModel` exposes a core ``LLM`` (e.g. the offline
+* [`CtxChatModel`][langchain_ctx.llm.CtxChatModel] exposes a core ``LLM`` (e.g. the offline
   ``TransformersLLM``) as a LangChain chat model, for chains that must run offline;
   it streams token by token and reports token usage when the core LLM streams.
 """
@@ -47,7 +47,7 @@ _ROLE_OF_TYPE = {"system": "system", "human": "user", "ai": "assistant", "tool":
 
 
 class LangChainLLM(BaseLLM):
-    """A LangChain chat model as a core :class:`~ctx_core.llm.LLM`.
+    """A LangChain chat model as a core [`LLM`][ctx_core.llm.base.LLM].
 
     Args:
         chat_model: Any ``BaseChatModel``.
@@ -239,15 +239,15 @@ class LangChainScoringLLM(LangChainLLM):
 
 
 class CtxChatModel(BaseChatModel, CtxSerializable):
-    """A core :class:`~ctx_core.llm.LLM` as a LangChain chat model.
+    """A core [`LLM`][ctx_core.llm.base.LLM] as a LangChain chat model.
 
     Build it by name (``model="smollm2"``, any Hugging Face id or local path: a
-    :class:`~ctx_core.llm.TransformersLLM`) or around a core LLM (``llm=``, the object or
+    [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM]) or around a core LLM (``llm=``, the object or
     its ``config()`` dict); with neither it loads the packaged SmolLM2. ``model_dump``
     and ``dumpd`` write the name or the LLM's config; an LLM without one (a wrapped
     framework model) raises ``ConfigError`` instead.
 
-    When the core LLM streams (:class:`~ctx_core.llm.StreamingLLM`, e.g.
+    When the core LLM streams ([`StreamingLLM`][ctx_core.llm.base.StreamingLLM], e.g.
     ``TransformersLLM``), ``stream`` yields the reply token by token and every reply
     carries ``usage_metadata`` with the real prompt and generated token counts;
     ``response_metadata`` holds ``model_name`` and ``finish_reason``. Tool calling and

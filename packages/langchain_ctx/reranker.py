@@ -54,5 +54,5 @@ class ContextReranker(CtxDocumentCompressor):
         self._scorer = resolve_scorer(self.scorer, self.model)
 
     def core_reranker(self) -> Reranker:
-        """A core :class:`~ctx_core.Reranker` with this compressor's settings."""
+        """A core [`Reranker`][ctx_core.rerank.Reranker] with this compressor's settings."""
         return Reranker(self._scorer, score_threshold=self.score_threshold)

@@ -93,7 +93,7 @@ class StructurizeTransformer(BaseDocumentTransformer, CtxSerializable):
     async def atransform_documents(
         self, documents: Sequence[Document], **kwargs: Any
     ) -> Sequence[Document]:
-        """Async twin of :meth:`transform_documents` (native async for LLM structurizers)."""
+        """Async twin of [`transform_documents`][langchain_ctx.structurize.StructurizeTransformer.transform_documents] (native async for LLM structurizers)."""
         format = validate_format(kwargs.get("format", self.format))
         if not documents:
             return []

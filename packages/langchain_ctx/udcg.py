@@ -64,7 +64,7 @@ def _parts(
 class UDCGReranker(CtxDocumentCompressor):
     """Keeps the documents expected to help the reader; drops likely distractors.
 
-    A LangChain document compressor over :class:`ctx_core.udcg.UtilityDistractionReranker`;
+    A LangChain document compressor over [`ctx_core.udcg.UtilityDistractionReranker`][ctx_core.udcg.reranker.UtilityDistractionReranker];
     use it in a ``ContextualCompressionRetriever`` or a ``RerankingRetriever``. Kept
     documents are copies whose metadata gains ``relevance_score``,
     ``relevance_probability``, ``utility`` and ``expected_gain``.

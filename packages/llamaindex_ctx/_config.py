@@ -1,11 +1,11 @@
 """How this package's LlamaIndex components serialize: fields holding core components.
 
-A field typed :data:`Component` takes a ctx_core component, its ``config()`` dict
-(rebuilt through :func:`ctx_core._registry.from_config`) or ``None`` (the default);
+A field typed `Component` takes a ctx_core component, its ``config()`` dict
+(rebuilt through `ctx_core._registry.from_config`) or ``None`` (the default);
 ``to_dict``/``to_json`` write the component's config, so ``from_dict(to_dict())`` and
 ``from_json(to_json())`` rebuild the same scorer or model instead of a default. A value
 that cannot be written (a framework model, an index holding memories) is never replaced
-by a default: ``to_json`` raises :class:`~ctx_core.errors.ConfigError`, and ``to_dict``
+by a default: ``to_json`` raises [`ConfigError`][ctx_core.errors.ConfigError], and ``to_dict``
 (which LlamaIndex also calls for its ingestion cache keys) keeps the object itself. An
 unknown argument is an error (``extra="forbid"``).
 
@@ -45,14 +45,14 @@ __all__ = [
 
 
 def rebuild_field(value: Any, info: ValidationInfo) -> Any:
-    """Pydantic before-validator: a config dict rebuilt into its component (see :func:`rebuild`)."""
+    """Pydantic before-validator: a config dict rebuilt into its component (see `rebuild`)."""
     return rebuild(value, info.field_name or "value")
 
 
 def write_field(value: Any, info: SerializationInfo) -> Any:
     """Pydantic serializer: a core component as its config.
 
-    In JSON mode a value with no config raises :class:`ConfigError`; in Python mode it
+    In JSON mode a value with no config raises [`ConfigError`][ctx_core.errors.ConfigError]; in Python mode it
     is kept as the object itself, so a Python-mode dump still rebuilds the same
     component (the frameworks dump in Python mode for their own use, e.g. cache keys).
     A pydantic model (e.g. a framework chat model) raises in both modes: pydantic would
@@ -78,7 +78,7 @@ Component = Annotated[
 
 class JsonConfig:
     """Mixin for a ``BaseComponent``: ``to_json`` dumps in JSON mode, so a field with no
-    config raises :class:`ConfigError` (not ``json``'s ``TypeError`` on the object)."""
+    config raises [`ConfigError`][ctx_core.errors.ConfigError] (not ``json``'s ``TypeError`` on the object)."""
 
     def to_json(self, **kwargs: Any) -> str:
         """The component as JSON (core components as their configs).

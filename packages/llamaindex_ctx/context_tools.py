@@ -1,7 +1,7 @@
 """The active-context tools as a LlamaIndex ``BaseToolSpec`` (-> ``FunctionTool``\\ s).
 
-:class:`ContextToolSpec` binds the core tools to one
-:class:`ctx_core.context.WorkingContext`; ``to_tool_list()`` gives one
+[`ContextToolSpec`][llamaindex_ctx.context_tools.ContextToolSpec] binds the core tools to one
+[`ctx_core.context.WorkingContext`][ctx_core.context.working.WorkingContext]; ``to_tool_list()`` gives one
 ``FunctionTool`` per tool, with the core's description and a pydantic schema of
 its arguments, usable by any LlamaIndex agent (``FunctionAgent``, ``ReActAgent``).
 Each tool answers with the core's JSON result; errors come back as a result with
@@ -125,7 +125,7 @@ class ContextToolSpec(BaseToolSpec):
         message: int | None = None,
         **extra: Any,
     ) -> str:
-        """Async twin of :meth:`fragment_context`."""
+        """Async twin of [`fragment_context`][llamaindex_ctx.context_tools.ContextToolSpec.fragment_context]."""
         return await self._acall(
             "fragment_context",
             **extra,
@@ -140,7 +140,7 @@ class ContextToolSpec(BaseToolSpec):
         return self._call("summarize_fragment", **extra, fragment_id=fragment_id, focus=focus)
 
     async def asummarize_fragment(self, fragment_id: str, focus: str = "", **extra: Any) -> str:
-        """Async twin of :meth:`summarize_fragment`."""
+        """Async twin of [`summarize_fragment`][llamaindex_ctx.context_tools.ContextToolSpec.summarize_fragment]."""
         return await self._acall(
             "summarize_fragment", **extra, fragment_id=fragment_id, focus=focus
         )
@@ -150,7 +150,7 @@ class ContextToolSpec(BaseToolSpec):
         return self._call("fold_fragment", **extra, fragment_id=fragment_id)
 
     async def afold_fragment(self, fragment_id: str, **extra: Any) -> str:
-        """Async twin of :meth:`fold_fragment`."""
+        """Async twin of [`fold_fragment`][llamaindex_ctx.context_tools.ContextToolSpec.fold_fragment]."""
         return await self._acall("fold_fragment", **extra, fragment_id=fragment_id)
 
     def restore_fragment(self, fragment_id: str, **extra: Any) -> str:
@@ -158,7 +158,7 @@ class ContextToolSpec(BaseToolSpec):
         return self._call("restore_fragment", **extra, fragment_id=fragment_id)
 
     async def arestore_fragment(self, fragment_id: str, **extra: Any) -> str:
-        """Async twin of :meth:`restore_fragment`."""
+        """Async twin of [`restore_fragment`][llamaindex_ctx.context_tools.ContextToolSpec.restore_fragment]."""
         return await self._acall("restore_fragment", **extra, fragment_id=fragment_id)
 
     def search_context(
@@ -193,7 +193,7 @@ class ContextToolSpec(BaseToolSpec):
         newest_first: bool = False,
         **extra: Any,
     ) -> str:
-        """Async twin of :meth:`search_context`."""
+        """Async twin of [`search_context`][llamaindex_ctx.context_tools.ContextToolSpec.search_context]."""
         return await self._acall(
             "search_context",
             **extra,
@@ -210,7 +210,7 @@ class ContextToolSpec(BaseToolSpec):
         return self._call("get_search_detail", **extra, hit_id=hit_id, window=window)
 
     async def aget_search_detail(self, hit_id: str, window: int = 300, **extra: Any) -> str:
-        """Async twin of :meth:`get_search_detail`."""
+        """Async twin of [`get_search_detail`][llamaindex_ctx.context_tools.ContextToolSpec.get_search_detail]."""
         return await self._acall("get_search_detail", **extra, hit_id=hit_id, window=window)
 
     def list_fragments(self, **extra: Any) -> str:
@@ -218,7 +218,7 @@ class ContextToolSpec(BaseToolSpec):
         return self._call("list_fragments", **extra)
 
     async def alist_fragments(self, **extra: Any) -> str:
-        """Async twin of :meth:`list_fragments`."""
+        """Async twin of [`list_fragments`][llamaindex_ctx.context_tools.ContextToolSpec.list_fragments]."""
         return await self._acall("list_fragments", **extra)
 
     def undo_last_operation(self, **extra: Any) -> str:
@@ -226,5 +226,5 @@ class ContextToolSpec(BaseToolSpec):
         return self._call("undo_last_operation", **extra)
 
     async def aundo_last_operation(self, **extra: Any) -> str:
-        """Async twin of :meth:`undo_last_operation`."""
+        """Async twin of [`undo_last_operation`][llamaindex_ctx.context_tools.ContextToolSpec.undo_last_operation]."""
         return await self._acall("undo_last_operation", **extra)

@@ -37,7 +37,7 @@ def nodes_to_passages(nodes: Sequence[NodeWithScore]) -> list[Passage]:
     """Passages for a batch of nodes, with ids unique within the batch.
 
     A node's ``node_id`` is used unless it repeats in the batch; then the passage
-    id comes from its position (``"#3"``) so :func:`passages_to_nodes` still finds it.
+    id comes from its position (``"#3"``) so [`passages_to_nodes`][llamaindex_ctx.convert.passages_to_nodes] still finds it.
     """
     passages = []
     seen: set[str] = set()

@@ -24,12 +24,12 @@ def _settings(embedder: Embedder) -> dict[str, Any]:
 
 
 class CtxEmbedding(JsonConfig, BaseEmbedding):
-    """LlamaIndex embeddings backed by :class:`ctx_core.embeddings.Embedder`; works offline.
+    """LlamaIndex embeddings backed by [`ctx_core.embeddings.Embedder`][ctx_core.embeddings.Embedder]; works offline.
 
     Args:
         model: Hugging Face id or local path (default: packaged all-MiniLM-L6-v2),
             or an ``Embedder`` to share; the ``model_name`` field holds its id.
-        options: Other :class:`~ctx_core.embeddings.Embedder` keyword options
+        options: Other [`Embedder`][ctx_core.embeddings.Embedder] keyword options
             (``batch_size``, ``device``, ...).
         **kwargs: ``BaseEmbedding`` fields (``embed_batch_size``, ``callback_manager``, ...).
 

@@ -17,7 +17,7 @@ __all__ = ["InContextRerankPostprocessor"]
 class InContextRerankPostprocessor(CtxRerankPostprocessor):
     """Reranks retrieved nodes by the attention an LLM pays them in one block-sparse pass.
 
-    A :class:`~ctx_core.incontext.InContextRanker` does the work. Use it in
+    A [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker] does the work. Use it in
     ``index.as_query_engine(node_postprocessors=[...])``. ``NodeWithScore.score`` gets the
     new score; the retrieval score moves to ``metadata["retrieval_score"]``; rerank events
     are emitted like LlamaIndex's own rerankers.
@@ -27,11 +27,11 @@ class InContextRerankPostprocessor(CtxRerankPostprocessor):
             model (default: the packaged SmolLM2).
         scoring_layer: Layer(s) whose attention is read (default: about 60% depth).
         calibrate: Subtract the scores of a content-free query (ICR calibration).
-        options: Any other :class:`~ctx_core.incontext.InContextRanker` keyword option.
+        options: Any other [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker] keyword option.
         top_n: How many nodes to keep (``None``: all).
         score_threshold: Drop nodes scoring below this value.
 
-    A ready :class:`~ctx_core.incontext.InContextRanker` (or its ``config()`` dict) can be
+    A ready [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker] (or its ``config()`` dict) can be
     shared with ``ranker=...`` (then ``model``, ``scoring_layer``, ``calibrate`` and
     ``options`` are not used); ``to_dict`` writes its config.
 
@@ -82,9 +82,9 @@ class InContextRerankPostprocessor(CtxRerankPostprocessor):
 
     @property
     def core_ranker(self) -> InContextRanker:
-        """The core :class:`~ctx_core.incontext.InContextRanker`."""
+        """The core [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker]."""
         return self._ranker
 
     def core_reranker(self) -> Reranker:
-        """A core :class:`~ctx_core.Reranker` over the in-context ranker."""
+        """A core [`Reranker`][ctx_core.rerank.Reranker] over the in-context ranker."""
         return Reranker(self._ranker, score_threshold=self.score_threshold)

@@ -1,10 +1,10 @@
 """LLMs across the boundary, both ways.
 
-* :class:`LlamaIndexLLM` wraps any LlamaIndex ``LLM`` as a core ``LLM``.
-* :class:`LlamaIndexScoringLLM` also reads ``ChatResponse.logprobs`` (e.g. from
+* [`LlamaIndexLLM`][llamaindex_ctx.llm.LlamaIndexLLM] wraps any LlamaIndex ``LLM`` as a core ``LLM``.
+* [`LlamaIndexScoringLLM`][llamaindex_ctx.llm.LlamaIndexScoringLLM] also reads ``ChatResponse.logprobs`` (e.g. from
   ``OpenAILike(logprobs=True, top_logprobs=20)``), for the components that need
   next-token probabilities.
-* :class:`CtxLLM` exposes a core ``LLM`` (e.g. the offline ``TransformersLLM``)
+* [`CtxLLM`][llamaindex_ctx.llm.CtxLLM] exposes a core ``LLM`` (e.g. the offline ``TransformersLLM``)
   as a LlamaIndex LLM, so query engines can run with no network.
 """
 
@@ -52,7 +52,7 @@ _CORE_ROLES = {"system", "user", "assistant", "tool"}
 
 
 class LlamaIndexLLM(BaseLLM):
-    """A LlamaIndex LLM as a core :class:`~ctx_core.llm.LLM`.
+    """A LlamaIndex LLM as a core [`LLM`][ctx_core.llm.base.LLM].
 
     Stop strings are applied to the reply text. LlamaIndex LLMs take their sampling
     settings at construction; set ``pass_generation_args=True`` to also forward

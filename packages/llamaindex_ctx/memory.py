@@ -102,7 +102,7 @@ class MemoryRetriever(BaseRetriever):
     ``metadata["memory_layers"]`` the layers that found the chunk.
 
     Args:
-        index: The :class:`ctx_core.memory.MemoryIndex` to search.
+        index: The [`ctx_core.memory.MemoryIndex`][ctx_core.memory.index.MemoryIndex] to search.
         similarity_top_k: How many chunks to return.
         layers: Layers to search (default all three).
         callback_manager: LlamaIndex callbacks.
@@ -181,12 +181,12 @@ class MemoryExtractTransform(JsonConfig, TransformComponent):
     Use it in an ``IngestionPipeline``. Each output node is a chunk of its input node
     (``SOURCE`` relationship), with the input's metadata plus ``heading`` and
     ``core_content``; when ``index`` is given the memories are also added to it, so a
-    :class:`MemoryRetriever` can search all three layers.
+    [`MemoryRetriever`][llamaindex_ctx.memory.MemoryRetriever] can search all three layers.
 
     Attributes:
         extractor: A ctx_core memory extractor or its ``config()`` dict (default:
             ``HeuristicMemoryExtractor``).
-        index: A :class:`ctx_core.memory.MemoryIndex` to add the memories to (optional),
+        index: A [`ctx_core.memory.MemoryIndex`][ctx_core.memory.index.MemoryIndex] to add the memories to (optional),
             or the config of an empty one.
         replace: Replace a memory already in ``index`` under the same id.
 

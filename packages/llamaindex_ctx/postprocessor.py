@@ -31,7 +31,7 @@ class CtxRerankPostprocessor(JsonConfig, BaseNodePostprocessor):
     rerankers. ``NodeWithScore.score`` gets the new score; the retrieval score is kept
     in ``metadata["retrieval_score"]``. Every node returned is a copy.
     ``to_dict``/``from_dict`` round-trip (core components as their configs, see
-    :mod:`llamaindex_ctx._config`); an unknown argument is an error.
+    `llamaindex_ctx._config`); an unknown argument is an error.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")

@@ -71,5 +71,5 @@ class ContextRerankPostprocessor(CtxRerankPostprocessor):
         return str(getattr(self._scorer, "model_name", type(self._scorer).__name__))
 
     def core_reranker(self) -> Reranker:
-        """A core :class:`~ctx_core.Reranker` with this postprocessor's settings."""
+        """A core [`Reranker`][ctx_core.rerank.Reranker] with this postprocessor's settings."""
         return Reranker(self._scorer, score_threshold=self.score_threshold)

@@ -50,7 +50,7 @@ def settings_llm_model() -> LlamaLLM | None:
 def settings_embedder() -> Embedder | None:
     """The user's ``Settings.embed_model`` as a core embedder (``None`` when not set).
 
-    A :class:`~llamaindex_ctx.CtxEmbedding` gives its own core embedder; any other
+    A [`CtxEmbedding`][llamaindex_ctx.embeddings.CtxEmbedding] gives its own core embedder; any other
     LlamaIndex embedding model is wrapped in a ``LlamaIndexEmbedder``.
     """
     model = settings_embed_model()
@@ -64,7 +64,7 @@ def settings_embedder() -> Embedder | None:
 def settings_llm() -> LLM | None:
     """The user's ``Settings.llm`` as a core LLM (``None`` when not set).
 
-    A :class:`~llamaindex_ctx.CtxLLM` gives its own core LLM; any other LlamaIndex LLM
+    A [`CtxLLM`][llamaindex_ctx.llm.CtxLLM] gives its own core LLM; any other LlamaIndex LLM
     is wrapped in a ``LlamaIndexLLM``.
     """
     llm = settings_llm_model()

@@ -155,7 +155,7 @@ class StructurizeTransform(JsonConfig, TransformComponent):
         return _apply(nodes, positions, passages, done)
 
     async def acall(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
-        """Async twin of :meth:`__call__` (native async for LLM structurizers)."""
+        """Async twin of [`__call__`][llamaindex_ctx.structurize.StructurizeTransform.__call__] (native async for LLM structurizers)."""
         format = validate_format(kwargs.get("format", self.format))
         if not nodes:
             return []
@@ -169,7 +169,7 @@ class StructurizePostprocessor(JsonConfig, BaseNodePostprocessor):
 
     Order and scores are kept (nothing is dropped); each node is a copy whose text
     is its rendered structure, with the same metadata keys as
-    :class:`StructurizeTransform` (hidden from the LLM view). The query is not needed.
+    [`StructurizeTransform`][llamaindex_ctx.structurize.StructurizeTransform] (hidden from the LLM view). The query is not needed.
 
     Attributes:
         structurizer: Any core structurizer or its ``config()`` dict; default the offline

@@ -2,11 +2,11 @@
 
 Two ways in:
 
-- the transforms (:class:`RerankTransform`, :class:`ScoreTransform`,
-  :class:`StructurizeTransform`, :class:`ExtractMemoriesTransform`) are callable
+- the transforms ([`RerankTransform`][ctx_core.batch.transforms.RerankTransform], [`ScoreTransform`][ctx_core.batch.transforms.ScoreTransform],
+  [`StructurizeTransform`][ctx_core.batch.structure.StructurizeTransform], [`ExtractMemoriesTransform`][ctx_core.batch.memory.ExtractMemoriesTransform]) are callable
   classes for ``ray.data.Dataset.map_batches``: compose them with Ray Data's own
   readers and writers (``read_json``/``read_parquet``, ``write_json``/``write_parquet``);
-- :func:`run_batch` (and ``ctx batch``) runs a transform over files, shard by shard,
+- [`run_batch`][ctx_core.batch.runner.run_batch] (and ``ctx batch``) runs a transform over files, shard by shard,
   and resumes a failed or killed run without redoing finished shards.
 
 Ray is an optional dependency (``pip install 'ctx-rag[batch]'``); this package

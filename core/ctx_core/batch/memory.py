@@ -1,4 +1,4 @@
-"""Document-memory extraction as a batch transform (see :mod:`ctx_core.memory`).
+"""Document-memory extraction as a batch transform (see [`ctx_core.memory`][ctx_core.memory]).
 
 Examples:
     >>> from ctx_core.batch import ExtractMemoriesTransform
@@ -30,12 +30,12 @@ def build_extractor(
     llm: str | None = None,
     llm_options: Mapping[str, Any] | None = None,
 ) -> Any:
-    """A :class:`~ctx_core.memory.HeuristicMemoryExtractor` or a
-    :class:`~ctx_core.memory.MemoryExtractor` over a local
-    :class:`~ctx_core.llm.TransformersLLM` named ``llm`` (default ``"smollm2"``).
+    """A [`HeuristicMemoryExtractor`][ctx_core.memory.heuristic.HeuristicMemoryExtractor] or a
+    [`MemoryExtractor`][ctx_core.memory.extractor.MemoryExtractor] over a local
+    [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM] named ``llm`` (default ``"smollm2"``).
 
     Raises:
-        ValueError: ``name`` is not one of :data:`EXTRACTORS`, or ``llm`` is given
+        ValueError: ``name`` is not one of `EXTRACTORS`, or ``llm`` is given
             for the heuristic extractor.
     """
     from ctx_core.memory import HeuristicMemoryExtractor, MemoryExtractor
@@ -57,8 +57,8 @@ class ExtractMemoriesTransform(BatchTransform):
 
     Output field (default ``"memory"``): ``extractor.extract(text, doc_id=id,
     metadata=metadata).to_dict()``, the JSON form that
-    :meth:`~ctx_core.memory.DocumentMemory.from_dict` reads back (e.g. to fill a
-    :class:`~ctx_core.memory.MemoryIndex`). A row without an id gets the id the
+    [`from_dict`][ctx_core.memory.model.DocumentMemory.from_dict] reads back (e.g. to fill a
+    [`MemoryIndex`][ctx_core.memory.index.MemoryIndex]). A row without an id gets the id the
     extractor derives from its text.
 
     Args:
@@ -66,7 +66,7 @@ class ExtractMemoriesTransform(BatchTransform):
         extractor_options: Keyword arguments of the extractor (plain data, e.g.
             ``{"max_words": 150}``).
         llm: Model of the ``"llm"`` extractor (alias, Hugging Face id or path; default ``"smollm2"``).
-        llm_options: Keyword arguments of its :class:`~ctx_core.llm.TransformersLLM`
+        llm_options: Keyword arguments of its [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM]
             (e.g. ``{"device": "cuda"}``).
         text_field: Row field holding the document text.
         id_field: Row field holding the document id (optional in a row).

@@ -1,6 +1,6 @@
 """Restartable batch jobs on Ray: shards in, shards out, each shard done exactly once.
 
-:func:`run_batch` plans the input into shards (:mod:`ctx_core.batch.shards`), saves
+[`run_batch`][ctx_core.batch.runner.run_batch] plans the input into shards ([`ctx_core.batch.shards`][ctx_core.batch.shards]), saves
 the plan in the output folder, and hands the shards that have no output file yet to a
 pool of Ray actors (``Dataset.map_batches`` with an actor pool): each actor builds the
 transform once (one model load per worker), then for each shard reads its rows, runs
@@ -48,7 +48,7 @@ class JobMismatchError(CtxError, ValueError):
 
 @dataclass
 class BatchResult:
-    """What one call of :func:`run_batch` did.
+    """What one call of [`run_batch`][ctx_core.batch.runner.run_batch] did.
 
     Attributes:
         output: The output folder.
@@ -243,8 +243,8 @@ def run_batch(
     """Run a transform over JSON-lines or Parquet files on Ray, restartably.
 
     Args:
-        transform: A registered transform name (see :func:`~ctx_core.batch.transform_names`)
-            or a :class:`~ctx_core.batch.BatchTransform` subclass.
+        transform: A registered transform name (see [`transform_names`][ctx_core.batch.transforms.transform_names])
+            or a [`BatchTransform`][ctx_core.batch.transforms.BatchTransform] subclass.
         options: Constructor arguments of the transform. Keep them plain data: they are
             recorded in the job manifest, and a resumed job must give the same ones.
         input: A file, a folder of data files, or a list of them (``.jsonl``/``.json``
@@ -265,7 +265,7 @@ def run_batch(
         show_progress: Progress bar over shards (``None``: for jobs of 8 shards or more).
 
     Returns:
-        A :class:`BatchResult`; read the rows with :func:`~ctx_core.batch.read_output`
+        A [`BatchResult`][ctx_core.batch.runner.BatchResult]; read the rows with [`read_output`][ctx_core.batch.shards.read_output]
         or with ``ray.data.read_json`` / ``read_parquet`` on the output folder.
 
     Raises:

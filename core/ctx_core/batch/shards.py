@@ -2,7 +2,7 @@
 
 A job's input (JSON-lines or Parquet files) is cut into shards of consecutive rows,
 never crossing a file. The plan is computed once and saved in the output folder
-(:data:`MANIFEST_NAME`) with a fingerprint of each input file. Each shard's output
+(`MANIFEST_NAME`) with a fingerprint of each input file. Each shard's output
 is written to a temporary name and renamed into place when complete, so a shard
 file that exists is whole: a resumed job skips it, and redoes only the shards
 whose file is missing.
@@ -86,7 +86,7 @@ class Shard:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Shard:
-        """The shard a :meth:`to_dict` dict describes."""
+        """The shard a [`to_dict`][ctx_core.batch.shards.Shard.to_dict] dict describes."""
         return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
@@ -318,7 +318,7 @@ def _parquet_table(records: Sequence[Mapping[str, Any]]) -> Any:
 
     Objects with varying or no keys have no stable Parquet type (an empty object cannot
     be written at all), so such columns are stored as JSON strings and listed in the
-    schema metadata; :func:`read_output` decodes them.
+    schema metadata; [`read_output`][ctx_core.batch.shards.read_output] decodes them.
     """
     import pyarrow as pa
 

@@ -1,4 +1,4 @@
-"""Structurization as a batch transform (see :mod:`ctx_core.structure`).
+"""Structurization as a batch transform (see [`ctx_core.structure`][ctx_core.structure]).
 
 Examples:
     >>> from ctx_core.batch import StructurizeTransform
@@ -25,14 +25,14 @@ STRUCTURIZERS = ("heuristic", "llm")
 
 
 def build_structurizer(name: str, options: Mapping[str, Any] | None = None) -> Any:
-    """A :class:`~ctx_core.structure.HeuristicStructurizer` or
-    :class:`~ctx_core.structure.LLMStructurizer` built from plain options.
+    """A [`HeuristicStructurizer`][ctx_core.structure.heuristic.HeuristicStructurizer] or
+    [`LLMStructurizer`][ctx_core.structure.llm.LLMStructurizer] built from plain options.
 
     For ``"llm"``, ``options["llm"]`` names the model (alias, Hugging Face id or path;
     default ``"smollm2"``).
 
     Raises:
-        ValueError: ``name`` is not one of :data:`STRUCTURIZERS`.
+        ValueError: ``name`` is not one of `STRUCTURIZERS`.
     """
     from ctx_core.structure import HeuristicStructurizer, LLMStructurizer
 
@@ -59,7 +59,7 @@ class StructurizeTransform(BatchTransform):
             has no headings or lists) or ``"llm"``.
         structurizer_options: Keyword arguments of the structurizer (plain data, e.g.
             ``{"llm": "smollm2", "chunk_tokens": 1024}``).
-        format: Rendering of the new text (see :data:`ctx_core.structure.render.FORMATS`).
+        format: Rendering of the new text (see `ctx_core.structure.render.FORMATS`).
         text_field: Row field holding the text.
         id_field: Row field holding the id (optional in a row).
         metadata_field: Row field holding the metadata (optional in a row).

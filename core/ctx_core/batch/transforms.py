@@ -5,8 +5,8 @@ then called on batches of rows. The per-row work is exactly the single-process A
 (``Reranker.rerank``, ``Scorer.score``, ...), so a batch job gives the same results
 as a loop over the same rows in one process.
 
-A transform works on plain records too (:meth:`BatchTransform.process`), which is
-what the restartable job runner (:func:`ctx_core.batch.run_batch`) and the tests use.
+A transform works on plain records too ([`BatchTransform.process`][ctx_core.batch.transforms.BatchTransform.process]), which is
+what the restartable job runner ([`ctx_core.batch.run_batch`][ctx_core.batch.runner.run_batch]) and the tests use.
 
 Examples:
     >>> from ctx_core.batch import RerankTransform
@@ -39,7 +39,7 @@ __all__ = [
 
 
 def transform_names() -> list[str]:
-    """Names :func:`resolve_transform` accepts (kind ``"transform"`` of the registry)."""
+    """Names [`resolve_transform`][ctx_core.batch.transforms.resolve_transform] accepts (kind ``"transform"`` of the registry)."""
     return _registry.names("transform")
 
 
@@ -95,8 +95,8 @@ def _plain(value: Any) -> Any:
 class BatchTransform(ABC):
     """Base class: a capability applied row by row, usable with ``map_batches``.
 
-    Subclasses implement :meth:`process_record` (one input row -> one output row)
-    and may override :meth:`process` to batch several rows into one model call.
+    Subclasses implement [`process_record`][ctx_core.batch.transforms.BatchTransform.process_record] (one input row -> one output row)
+    and may override [`process`][ctx_core.batch.transforms.BatchTransform.process] to batch several rows into one model call.
     Input rows are never changed: each output row is a new dict holding the input
     row's fields plus the transform's output field.
 
@@ -191,7 +191,7 @@ class ScoreTransform(BatchTransform):
     Args:
         scorer: A registered scorer name (``"embedding"``, ``"cross-encoder"``,
             ``"cohere"``, ...) or a zero-argument factory returning a
-            :class:`~ctx_core.scoring.Scorer`; built once per worker.
+            [`Scorer`][ctx_core.scoring.base.Scorer]; built once per worker.
         scorer_options: Keyword arguments for a scorer given by name (e.g. ``model``, ``device``).
         query_field: Row field holding the query.
         candidates_field: Row field holding the candidates: passage objects
@@ -231,7 +231,7 @@ class ScoreTransform(BatchTransform):
 
 
 class RerankTransform(BatchTransform):
-    """Rerank the candidates of each (query, candidates) row with :class:`~ctx_core.Reranker`.
+    """Rerank the candidates of each (query, candidates) row with [`Reranker`][ctx_core.rerank.Reranker].
 
     Output field (default ``"ranked"``): the kept passages, best first, as passage
     objects (``id``, ``text``, ``metadata``, ``score``) exactly as

@@ -3,7 +3,7 @@
 Each transform is one subcommand; the options shared by all (input, output,
 sharding, workers, cluster address) are added here, the transform's own options
 by a small ``add_*`` function. Transforms of other capabilities add themselves to
-:data:`SUBCOMMANDS`.
+`SUBCOMMANDS`.
 """
 
 from __future__ import annotations

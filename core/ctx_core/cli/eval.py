@@ -1,7 +1,7 @@
 """``ctx eval``: the evaluation command group.
 
 Each kind of evaluation is a module with ``register(subparsers)``, listed in
-:data:`EVAL_COMMANDS` (as :data:`ctx_core.cli.main.COMMANDS` lists the top-level
+`EVAL_COMMANDS` (as `ctx_core.cli.main.COMMANDS` lists the top-level
 commands); add one line to add a kind, e.g. ``ctx eval context``.
 """
 
@@ -24,7 +24,7 @@ EVAL_COMMANDS = [
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``eval`` command group and every kind in :data:`EVAL_COMMANDS`."""
+    """Add the ``eval`` command group and every kind in `EVAL_COMMANDS`."""
     parser = subparsers.add_parser(
         "eval",
         help="evaluate methods on the evaluation data sets",

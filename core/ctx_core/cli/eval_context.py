@@ -1,6 +1,6 @@
 """``ctx eval context``: the context tools on PI-LLM and multi-needle tasks.
 
-:func:`register` adds the ``context`` kind to the ``ctx eval`` group (this module is
+`register` adds the ``context`` kind to the ``ctx eval`` group (this module is
 listed in ``ctx_core.cli.eval.EVAL_COMMANDS``).
 """
 

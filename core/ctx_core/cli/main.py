@@ -1,7 +1,7 @@
 """Entry point of the ``ctx`` command.
 
 Each subcommand lives in its own module under ``ctx_core.cli`` and exposes
-``register(subparsers)``; add a module name to :data:`COMMANDS` to add a command. Only the
+``register(subparsers)``; add a module name to `COMMANDS` to add a command. Only the
 module of the command being run is imported (a cold ``ctx rerank`` must not pay for the
 imports of ``ctx eval``); ``ctx --help`` imports them all.
 

@@ -7,7 +7,7 @@ that an earlier version saved under the path as typed is replaced by the resolve
 when that file is memorized again.
 
 Several ``ctx memorize`` runs may write into one ``--memory`` file at once: each saves only
-its own documents, in one locked transaction (see :mod:`ctx_core.memory.store`).
+its own documents, in one locked transaction (see [`ctx_core.memory.store`][ctx_core.memory.store]).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def document_id(name: str) -> str:
 
 
 def read_files(names: list[str]) -> list[tuple[str, str]]:
-    """``(doc_id, text)`` for each file (ids from :func:`document_id`); errors name the file."""
+    """``(doc_id, text)`` for each file (ids from `document_id`); errors name the file."""
     documents = []
     for name in names:
         path = Path(name)

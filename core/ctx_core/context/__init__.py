@@ -1,11 +1,11 @@
 """Active context management: a working context of fragments and the tools to manage it.
 
 After "Sculptor: Empowering LLMs with Cognitive Agency via Active Context Management"
-(2025). The conversation is kept byte for byte in a :class:`WorkingContext`; spans
+(2025). The conversation is kept byte for byte in a [`WorkingContext`][ctx_core.context.working.WorkingContext]; spans
 of it become fragments that can be folded, summarized, restored and searched,
-through tools an LLM calls (:class:`ContextTools`), in a loop
-(:class:`ActiveContextAgent`) or by a fixed script (:class:`ScriptedPolicy`), or
-automatically under a token budget (:class:`ContextBudget`).
+through tools an LLM calls ([`ContextTools`][ctx_core.context.tools.ContextTools]), in a loop
+([`ActiveContextAgent`][ctx_core.context.agent.ActiveContextAgent]) or by a fixed script ([`ScriptedPolicy`][ctx_core.context.policy.ScriptedPolicy]), or
+automatically under a token budget ([`ContextBudget`][ctx_core.context.budget.ContextBudget]).
 
 Examples:
     >>> from ctx_core.context import ContextTools, WorkingContext

@@ -1,7 +1,7 @@
 """An agent loop in which the LLM manages its own context with tools.
 
-:class:`ActiveContextAgent` asks a core :class:`~ctx_core.llm.LLM` a question over a
-:class:`~ctx_core.context.WorkingContext`. Within the turn the model may call the
+[`ActiveContextAgent`][ctx_core.context.agent.ActiveContextAgent] asks a core [`LLM`][ctx_core.llm.base.LLM] a question over a
+[`WorkingContext`][ctx_core.context.working.WorkingContext]. Within the turn the model may call the
 context tools, one ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` block
 at a time; each call and its result are appended to the context (so they too can be
 folded later) and the model is asked again on the re-rendered context. A reply
@@ -212,7 +212,7 @@ def reader_turn(
     context: WorkingContext, question: str | None = None, *, system_prompt: str | None = None
 ) -> AgentTurn:
     """Append ``question`` (if given) and prepare a no-tools turn: ``final_prompt`` holds the
-    prompt to send; fill in ``answer`` (see :func:`answer_from_context`)."""
+    prompt to send; fill in ``answer`` (see [`answer_from_context`][ctx_core.context.agent.answer_from_context])."""
     if question is not None:
         context.append("user", question)
     turn = AgentTurn(question=question or "")
@@ -377,7 +377,7 @@ class ActiveContextAgent:
     # -- the turn, step by step ---------------------------------------------------
 
     def begin(self, question: str) -> AgentTurn:
-        """Start a turn: append ``question``; drive it with :meth:`next_request` and :meth:`feed`."""
+        """Start a turn: append ``question``; drive it with [`next_request`][ctx_core.context.agent.ActiveContextAgent.next_request] and [`feed`][ctx_core.context.agent.ActiveContextAgent.feed]."""
         if not isinstance(question, str) or not question.strip():
             raise ValueError("question must be a non-empty string")
         self.context.append("user", question)
@@ -391,7 +391,7 @@ class ActiveContextAgent:
         return self._prompt(turn), self._options(tools_allowed)
 
     def feed(self, turn: AgentTurn, reply: str) -> bool:
-        """Act on the model's reply to :meth:`next_request`; True when the turn is over."""
+        """Act on the model's reply to [`next_request`][ctx_core.context.agent.ActiveContextAgent.next_request]; True when the turn is over."""
         turn.llm_calls += 1
         tools_allowed = not turn.hit_cap and self.max_tool_calls > 0
         done = self._handle(reply, turn, tools_allowed)
@@ -408,7 +408,7 @@ class ActiveContextAgent:
                 return turn
 
     async def arun(self, question: str) -> AgentTurn:
-        """Async twin of :meth:`run` (``acomplete`` on the LLM; tools run in a thread)."""
+        """Async twin of [`run`][ctx_core.context.agent.ActiveContextAgent.run] (``acomplete`` on the LLM; tools run in a thread)."""
         turn = self.begin(question)
         while True:
             prompt, options = self.next_request(turn)
@@ -424,7 +424,7 @@ def run_agents(
 
     At every step the pending prompts of all unfinished agents go to
     ``llm.complete_batch`` together (grouped by generation options), when the LLM has
-    it (e.g. :class:`~ctx_core.llm.TransformersLLM`); otherwise one by one. The
+    it (e.g. [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM]); otherwise one by one. The
     results equal running each agent alone.
     """
     if len(agents) != len(questions):

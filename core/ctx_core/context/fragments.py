@@ -1,7 +1,7 @@
 """Messages and fragments of a working context.
 
-A :class:`ContextMessage` is one message of the conversation, kept exactly as it
-arrived. A :class:`Fragment` is a span of the conversation (inside one message or
+A [`ContextMessage`][ctx_core.context.fragments.ContextMessage] is one message of the conversation, kept exactly as it
+arrived. A [`Fragment`][ctx_core.context.fragments.Fragment] is a span of the conversation (inside one message or
 across several) with a short stable id and a display state: shown, summarized
 or folded.
 

@@ -1,7 +1,7 @@
 """Pydantic argument models for the context tools, shared by the framework adapters.
 
 Both LangChain (``args_schema``) and LlamaIndex (``fn_schema``) describe a tool's arguments
-with a pydantic v2 model; this builds it once from the core :class:`ToolSpec` so the two
+with a pydantic v2 model; this builds it once from the core [`ToolSpec`][ctx_core.context.tools.ToolSpec] so the two
 adapters cannot drift apart. pydantic is imported lazily: ``ctx_core`` does not depend on it,
 and every adapter that calls this already has it.
 """

@@ -150,7 +150,7 @@ def search_context(
         newest_first: For exact and regex, list the latest matches first (semantic hits
             are ordered by similarity).
         case_sensitive: For exact and regex.
-        embedder: For semantic mode (default: :func:`default_embedder`).
+        embedder: For semantic mode (default: [`default_embedder`][ctx_core.context.search.default_embedder]).
         include_tool_traffic: Also search an agent's own tool calls and results.
         regex_timeout: Seconds a regex search may take in all (regex mode).
 

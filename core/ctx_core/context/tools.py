@@ -1,9 +1,9 @@
 """The context-management tools, as plain methods with JSON schemas.
 
-:class:`ContextTools` binds the tools to one :class:`~ctx_core.context.WorkingContext`.
+[`ContextTools`][ctx_core.context.tools.ContextTools] binds the tools to one [`WorkingContext`][ctx_core.context.working.WorkingContext].
 Every tool takes JSON-ready keyword arguments and returns a JSON-ready dict with
 ``"ok": True`` and its data, or ``"ok": False`` and an ``"error"`` an LLM can read
-and act on: a tool never raises. :meth:`ContextTools.specs` gives each tool's
+and act on: a tool never raises. [`ContextTools.specs`][ctx_core.context.tools.ContextTools.specs] gives each tool's
 name, description and JSON schema, for any function-calling format.
 
 Examples:
@@ -95,7 +95,7 @@ class ToolSpec:
     """A tool's name, description and arguments.
 
     Attributes:
-        name: The tool's name (also the :class:`ContextTools` method name).
+        name: The tool's name (also the [`ContextTools`][ctx_core.context.tools.ContextTools] method name).
         description: What it does and when to use it, written for an LLM.
         params: Its arguments.
     """

@@ -2,9 +2,9 @@
 
 The messages are kept exactly as they arrived and are never reordered or removed
 (new ones may be appended). Fragments are spans of them with a display state;
-:meth:`WorkingContext.render` builds the messages the LLM sees now. Every
+[`WorkingContext.render`][ctx_core.context.working.WorkingContext.render] builds the messages the LLM sees now. Every
 fragment operation is recorded and can be undone, and the original is always
-recoverable byte for byte with :meth:`WorkingContext.original`.
+recoverable byte for byte with [`WorkingContext.original`][ctx_core.context.working.WorkingContext.original].
 
 Examples:
     >>> from ctx_core.context import WorkingContext
@@ -57,7 +57,7 @@ class Operation:
         kind: ``"fragment"``, ``"summarize"``, ``"fold"``, ``"restore"`` or ``"remove"``.
         fragment_ids: The fragments it touched.
         description: One line saying what it did.
-        before: The fragments as they were before it (restored by :meth:`WorkingContext.undo`).
+        before: The fragments as they were before it (restored by [`WorkingContext.undo`][ctx_core.context.working.WorkingContext.undo]).
     """
 
     kind: str
@@ -99,9 +99,9 @@ class WorkingContext(Configurable):
     """An append-only conversation with foldable, summarizable fragments.
 
     Args:
-        messages: Initial messages: :class:`ContextMessage`, ``{"role", "content"}``
+        messages: Initial messages: [`ContextMessage`][ctx_core.context.fragments.ContextMessage], ``{"role", "content"}``
             mappings (``"text"`` is accepted for ``"content"``) or ``(role, text)`` pairs.
-        counter: Token counter for :meth:`render` (default: the shared ``cl100k_base`` one).
+        counter: Token counter for [`render`][ctx_core.context.working.WorkingContext.render] (default: the shared ``cl100k_base`` one).
 
     Examples:
         >>> ctx = WorkingContext.from_text("one two three")
@@ -322,7 +322,7 @@ class WorkingContext(Configurable):
     ) -> list[Fragment]:
         """Cut the text not yet in a fragment into fragments of at most ``window_tokens`` tokens.
 
-        Cuts fall between clauses or words (see :func:`~ctx_core.context.segments.window_spans`);
+        Cuts fall between clauses or words (see [`window_spans`][ctx_core.context.segments.window_spans]);
         fragments never cross messages. One operation, undone as a whole.
 
         Args:

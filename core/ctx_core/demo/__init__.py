@@ -1,16 +1,16 @@
 """The end-to-end demo behind ``ctx demo``, on a public-domain book that ships in the package.
 
-The demo is a list of *sections*, each a function of a :class:`DemoContext`:
+The demo is a list of *sections*, each a function of a `DemoContext`:
 
-* :mod:`~ctx_core.demo.runner` finds the sections and runs them in the order of their names;
-* :mod:`~ctx_core.demo.section` holds :class:`DemoContext`, what every section prints through;
-* :mod:`~ctx_core.demo.book` loads the book and its questions;
-* one module per core section: :mod:`~ctx_core.demo.corpus`, :mod:`~ctx_core.demo.memory`,
-  :mod:`~ctx_core.demo.incontext`, :mod:`~ctx_core.demo.structure`,
-  :mod:`~ctx_core.demo.context`.
+* `ctx_core.demo.runner` finds the sections and runs them in the order of their names;
+* `ctx_core.demo.section` holds `DemoContext`, what every section prints through;
+* `ctx_core.demo.book` loads the book and its questions;
+* one module per core section: `ctx_core.demo.corpus`, `ctx_core.demo.memory`,
+  `ctx_core.demo.incontext`, `ctx_core.demo.structure`,
+  `ctx_core.demo.context`.
 
 Framework sections live in the adapter packages and are plugged in through the
-``ctx_rag.demo`` entry points; they receive the :class:`DemoContext` as their argument.
+``ctx_rag.demo`` entry points; they receive the `DemoContext` as their argument.
 Only the command line imports this package: no feature imports the demo.
 """
 

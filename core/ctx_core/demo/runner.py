@@ -1,6 +1,6 @@
 """Running ``ctx demo``: the sections, found and ordered, each printing through one context.
 
-Core sections are listed in :data:`CORE_SECTIONS`; framework sections are plugged in by
+Core sections are listed in `CORE_SECTIONS`; framework sections are plugged in by
 the adapter packages through the ``ctx_rag.demo`` entry-point group, so the core never
 imports a framework. Sections run in the order of their names.
 """

@@ -1,4 +1,4 @@
-"""What a ``ctx demo`` section is: a function of a :class:`DemoContext`.
+"""What a ``ctx demo`` section is: a function of a `DemoContext`.
 
 Examples:
     >>> import io

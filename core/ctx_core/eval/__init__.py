@@ -1,9 +1,9 @@
 """The evaluation harness: data loaders, metrics, rerank methods, tasks, results and reports.
 
-The evaluation tasks (rerank, structure, memory, context) live in :mod:`ctx_core.eval.tasks`,
+The evaluation tasks (rerank, structure, memory, context) live in [`ctx_core.eval.tasks`][ctx_core.eval.tasks],
 each an evaluator built from data and called with a component; every result file is
-written by :func:`~ctx_core.eval.results.write_results`. The benchmark task generators
-(PI-LLM, multi-needle) live in :mod:`ctx_core.eval.generators`.
+written by [`write_results`][ctx_core.eval.results.write_results]. The benchmark task generators
+(PI-LLM, multi-needle) live in `ctx_core.eval.generators`.
 
 Examples:
     >>> from ctx_core.eval import build_method, ndcg_at_k

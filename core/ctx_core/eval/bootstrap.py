@@ -2,13 +2,13 @@
 
 Two methods run on the same queries give one value each per query (nDCG@10, recall@1, a
 latency). The question a table answers is "how much better is A than B, and is that more
-than noise": :func:`paired_bootstrap` resamples the queries with replacement, keeping each
+than noise": [`paired_bootstrap`][ctx_core.eval.bootstrap.paired_bootstrap] resamples the queries with replacement, keeping each
 query's two values together, and returns the mean difference ``a - b`` with the central
 95% of the resampled means. Same inputs and seed: same interval.
 
-Below :data:`MIN_PAIRS` queries a percentile interval says little (with 3 queries there
-are only 10 distinct resamples), so :func:`compare` answers "n too small" instead of an
-interval; :func:`format_interval` writes either as one table cell.
+Below `MIN_PAIRS` queries a percentile interval says little (with 3 queries there
+are only 10 distinct resamples), so [`compare`][ctx_core.eval.bootstrap.compare] answers "n too small" instead of an
+interval; [`format_interval`][ctx_core.eval.bootstrap.format_interval] writes either as one table cell.
 
 Examples:
     >>> mean_diff, low, high = paired_bootstrap([0.5, 0.7, 0.9, 0.6], [0.4, 0.6, 0.7, 0.6])
@@ -128,7 +128,7 @@ def compare(
     confidence: float = 0.95,
     min_pairs: int = MIN_PAIRS,
 ) -> Comparison:
-    """:func:`paired_bootstrap`, or no interval when there are fewer than ``min_pairs`` pairs.
+    """[`paired_bootstrap`][ctx_core.eval.bootstrap.paired_bootstrap], or no interval when there are fewer than ``min_pairs`` pairs.
 
     Examples:
         >>> compare([1.0, 0.0], [0.0, 0.0]).interval is None

@@ -29,7 +29,7 @@ __all__ = ["FIRST_STAGES", "bm25_scores", "collection_as_ranking", "embedding_sc
 
 logger = logging.getLogger(__name__)
 
-#: Names accepted by :func:`collection_as_ranking`.
+#: Names accepted by [`collection_as_ranking`][ctx_core.eval.first_stage.collection_as_ranking].
 FIRST_STAGES = ("bm25", "embedding")
 
 

@@ -7,19 +7,19 @@ built by name with keyword options (``ctx eval rerank --method NAME --set key=va
 | name | what it does | options |
 |---|---|---|
 | ``none`` | keeps the input (first-stage, e.g. BM25) order | - |
-| ``embedding`` | sorts by :class:`~ctx_core.scoring.EmbeddingScorer` (default the packaged MiniLM) | ``model``, ``batch_size``, ``device``, ``with_title`` |
-| ``scorer`` | sorts by any scorer of :mod:`ctx_core.scoring.registry` | ``scorer``, ``with_title``, the scorer's options |
+| ``embedding`` | sorts by [`EmbeddingScorer`][ctx_core.scoring.embedding.EmbeddingScorer] (default the packaged MiniLM) | ``model``, ``batch_size``, ``device``, ``with_title`` |
+| ``scorer`` | sorts by any scorer of `ctx_core.scoring.registry` | ``scorer``, ``with_title``, the scorer's options |
 | ``long-context-reorder`` | puts the best passages at both ends and the weakest in the middle (LangChain's ``LongContextReorder``) | ``base`` (+ its options) |
 | ``top-k`` | keeps the first ``k`` of a base ranking | ``k``, ``base`` (+ its options) |
 | ``random`` | a seeded shuffle, the chance baseline | ``seed`` |
-| ``udcg`` | the distraction-aware reranker (:mod:`ctx_core.udcg`), see :func:`~ctx_core.eval.rerankers.udcg_method` | ``calibrator``, ``utility``, ``token_budget``, ``max_passages``, ``order``, ``allow_empty`` |
-| ``incontext`` | sorts by the in-context block-sparse ranker (:mod:`ctx_core.incontext`), see :class:`~ctx_core.eval.rerankers.InContextMethod` | ``model``, ``calibrate``, ``heads``, ``length_normalization``, ``with_title``, ranker options |
+| ``udcg`` | the distraction-aware reranker (`ctx_core.udcg`), see [`udcg_method`][ctx_core.eval.rerankers.udcg_method] | ``calibrator``, ``utility``, ``token_budget``, ``max_passages``, ``order``, ``allow_empty`` |
+| ``incontext`` | sorts by the in-context block-sparse ranker ([`ctx_core.incontext`][ctx_core.incontext]), see [`InContextMethod`][ctx_core.eval.rerankers.InContextMethod] | ``model``, ``calibrate``, ``heads``, ``length_normalization``, ``with_title``, ranker options |
 
 Every method also takes ``top_k=N``: the method's ranking cut to its first ``N``
 passages (``--method embedding --set top_k=4``).
 
-The names live in the one registry (:mod:`ctx_core._registry`, kind ``"method"``); the
-core rerankers (``udcg``, ``incontext``) are built by :mod:`ctx_core.eval.rerankers`. Another
+The names live in the one registry (`ctx_core._registry`, kind ``"method"``); the
+core rerankers (``udcg``, ``incontext``) are built by [`ctx_core.eval.rerankers`][ctx_core.eval.rerankers]. Another
 method is registered in one line, lazily imported::
 
     register_method("my-method", "my_package.methods:MyMethod")
@@ -99,11 +99,11 @@ class ScorerMethod:
     """Sorts candidates by a relevance scorer (ties keep the input order).
 
     Args:
-        scorer: Any :class:`~ctx_core.scoring.Scorer`.
+        scorer: Any [`Scorer`][ctx_core.scoring.base.Scorer].
         name: The method's label (default: the scorer's ``name``).
         with_title: Score ``"<title>: <text>"`` when a passage has ``metadata["title"]``
             (the returned passages keep their own text).
-        options: Options the scorer was built with, recorded in :meth:`config`.
+        options: Options the scorer was built with, recorded in [`config`][ctx_core.eval.methods.ScorerMethod.config].
     """
 
     def __init__(
@@ -182,7 +182,7 @@ class LongContextReorder:
         )
 
     def rerank(self, query: str, candidates: list[Passage]) -> list[Passage]:
-        """The base ranking, reordered by :func:`long_context_order`."""
+        """The base ranking, reordered by [`long_context_order`][ctx_core.eval.methods.long_context_order]."""
         return long_context_order(self.base.rerank(query, candidates))
 
     def config(self) -> dict[str, Any]:
@@ -243,9 +243,9 @@ class RerankerMethod:
     own ``config()`` under ``"reranker"``.
 
     Args:
-        reranker: The component (e.g. :class:`~ctx_core.udcg.UtilityDistractionReranker`).
+        reranker: The component (e.g. [`UtilityDistractionReranker`][ctx_core.udcg.reranker.UtilityDistractionReranker]).
         name: The method's label.
-        options: Options it was built with, recorded in :meth:`config`.
+        options: Options it was built with, recorded in [`config`][ctx_core.eval.methods.RerankerMethod.config].
 
     Examples:
         >>> class Reverse:
@@ -356,14 +356,14 @@ for _name, _target in _METHODS.items():
 
 
 def register_method(name: str, factory: str | Callable[..., Any]) -> None:
-    """Make a rerank method available by name (kind ``"method"`` of :mod:`ctx_core._registry`).
+    """Make a rerank method available by name (kind ``"method"`` of `ctx_core._registry`).
 
     Args:
         name: The name ``build_method`` and ``ctx eval rerank --method`` accept.
         factory: Called with the method's keyword options; or ``"module:attribute"``,
             imported only when the method is built. It may return any component with
             ``rerank(query, candidates)``; one without ``name`` and ``config()`` is
-            wrapped in :class:`RerankerMethod`.
+            wrapped in [`RerankerMethod`][ctx_core.eval.methods.RerankerMethod].
 
     Raises:
         ValueError: ``name`` is empty or holds whitespace.
@@ -377,14 +377,14 @@ def register_method(name: str, factory: str | Callable[..., Any]) -> None:
 
 
 def method_names() -> list[str]:
-    """Names :func:`build_method` accepts."""
+    """Names [`build_method`][ctx_core.eval.methods.build_method] accepts."""
     return _registry.names("method")
 
 
 def build_method(name: str, **options: Any) -> RerankMethod:
     """Build the method registered as ``name`` with keyword ``options``.
 
-    ``top_k=N`` is accepted by every method: the result is wrapped in :class:`TopK`.
+    ``top_k=N`` is accepted by every method: the result is wrapped in [`TopK`][ctx_core.eval.methods.TopK].
 
     Raises:
         ValueError: Unknown method name, or an option the method does not take (the

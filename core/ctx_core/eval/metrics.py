@@ -9,7 +9,7 @@ nDCG follows ``trec_eval``'s ``ndcg_cut``: the gain is the relevance grade itsel
 the ideal ranking sorts *every* judged passage of the query, including those the method
 never saw. A query without a relevant passage scores 0. ``trec_eval`` re-sorts a run by
 score and breaks ties by document id, descending; these functions take the order as
-given, and :func:`rank_by_score` reproduces ``trec_eval``'s sort when you start from scores.
+given, and [`rank_by_score`][ctx_core.eval.metrics.rank_by_score] reproduces ``trec_eval``'s sort when you start from scores.
 
 Examples:
     >>> qrels = {"a": 3, "b": 0, "c": 1}

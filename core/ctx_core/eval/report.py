@@ -84,7 +84,7 @@ def format_table(results: Sequence[dict[str, Any]], metrics: Sequence[str] | Non
     """A Markdown table: one row per result, one column per metric (mean over queries).
 
     Args:
-        results: Result dicts (from :class:`~ctx_core.eval.tasks.rerank.RerankEvaluator` or files).
+        results: Result dicts (from [`RerankEvaluator`][ctx_core.eval.tasks.rerank.RerankEvaluator] or files).
         metrics: Columns to show (default: the first result's ``headline`` metrics).
     """
     names = _metric_names(results, metrics)

@@ -1,6 +1,6 @@
 """The data sets ``ctx eval rerank`` knows, each with its loader and its metrics.
 
-A data set here is a loader that returns :class:`~ctx_core.eval.datasets.RankingQuery`
+A data set here is a loader that returns [`RankingQuery`][ctx_core.eval.datasets.records.RankingQuery]
 items plus a function that scores one query's reranked passages. Another one is added
 with one call::
 
@@ -69,7 +69,7 @@ class RerankDataset:
         headline: The metrics shown in the printed table and the plot, in order.
         info: Facts about the data set written into the result file.
         options: Names of the keyword options ``load`` takes (e.g. ``first_stage``).
-        provenance: For data loaded from a path (:func:`rerank_dataset_from_data`): the
+        provenance: For data loaded from a path ([`rerank_dataset_from_data`][ctx_core.eval.rerank_datasets.rerank_dataset_from_data]): the
             ``data`` (path, format, content hash) and ``data_issues`` every result records.
     """
 
@@ -198,7 +198,7 @@ def _qa_loader(examples: list[QAExample]) -> Callable[..., list[RankingQuery]]:
 
 
 def rerank_dataset_from_data(data: LoadedData, *, relevance_threshold: int = 1) -> RerankDataset:
-    """Your own data (:func:`~ctx_core.eval.datasets.formats.load_data`) as a rerank data set.
+    """Your own data (`ctx_core.eval.datasets.formats.load_data`) as a rerank data set.
 
     * a collection (``beir``, ``smart``): a first stage (BM25 by default, options
       ``first_stage`` and ``depth``) ranks the whole collection for each judged query;

@@ -1,9 +1,9 @@
 """Core rerankers as methods of the rerank task: ``udcg`` and ``incontext``.
 
-:func:`udcg_method` builds a :class:`~ctx_core.udcg.UtilityDistractionReranker` from
+[`udcg_method`][ctx_core.eval.rerankers.udcg_method] builds a [`UtilityDistractionReranker`][ctx_core.udcg.reranker.UtilityDistractionReranker] from
 command-line options and wraps it as a method (name, options, the reranker's config).
 
-:class:`InContextMethod` scores with :class:`~ctx_core.incontext.InContextRanker`.
+[`InContextMethod`][ctx_core.eval.rerankers.InContextMethod] scores with [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker].
 Every forward pass computes the query block and its content-free twin together, so the
 calibrated and the uncalibrated ranking (and any head subset or length normalization) come
 from the same pass. Passes are memoized per process: ``--method incontext --method
@@ -57,7 +57,7 @@ def _ranker(model: str | None, options: dict[str, Any]) -> tuple[str, InContextR
 
 
 class InContextMethod:
-    """Sorts candidates by :class:`~ctx_core.incontext.InContextRanker` scores.
+    """Sorts candidates by [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker] scores.
 
     Args:
         model: Model id, path or alias (default: SmolLM2).
@@ -81,7 +81,7 @@ class InContextMethod:
             ``aggregation="sequence"``, ``calibrate=True``, ``masked_calibration=True``
             (options given explicitly win, except that ``scoring_layer`` must then be
             ``"all"``).
-        **options: Any other :class:`~ctx_core.incontext.InContextRanker` option
+        **options: Any other [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker] option
             (``scoring_layer``, ``signal_tokens``, ``attention``, ``dtype``, ``backend``,
             ``query_offset``, ``max_pass_tokens``, ...).
     """
@@ -248,7 +248,7 @@ def udcg_method(
 
     The relevance signals are the ones the calibrator reads: ``HybridSignals`` columns
     (``dense``, ``feedback``, ...) for ``hybrid-*`` calibrators, the ``score`` column of a
-    plain :class:`~ctx_core.scoring.EmbeddingScorer` for ``minilm-*`` ones (and for any
+    plain [`EmbeddingScorer`][ctx_core.scoring.embedding.EmbeddingScorer] for ``minilm-*`` ones (and for any
     calibrator file that reads ``score`` only). Both use the packaged MiniLM; its embedding
     cache is the one the ``embedding`` method uses, so texts are embedded once per run.
 
@@ -315,7 +315,7 @@ class UDCGMethod(RerankerMethod):
     """The UDCG reranker as a method that also records why each candidate was kept or dropped.
 
     ``rerank`` runs the reranker's ``explain`` once and returns exactly what its ``rerank``
-    would (the kept passages in reader order); :meth:`query_details` then gives the rerank
+    would (the kept passages in reader order); [`query_details`][ctx_core.eval.rerankers.UDCGMethod.query_details] then gives the rerank
     task every candidate's decision for that query, which goes into the result file's
     ``per_query`` rows and the HTML report.
     """

@@ -1,8 +1,8 @@
 """The one writer of result files: what ran, where, when, and every query's values.
 
 Every evaluation (``ctx eval rerank``, ``structure``, ``memory``, ``context`` and the
-tasks of :mod:`ctx_core.eval.tasks`) writes through :func:`write_results`. A file holds
-the task's results plus the run's provenance (:func:`provenance`): ``environment``
+tasks of [`ctx_core.eval.tasks`][ctx_core.eval.tasks]) writes through [`write_results`][ctx_core.eval.results.write_results]. A file holds
+the task's results plus the run's provenance ([`provenance`][ctx_core.eval.results.provenance]): ``environment``
 (Python, OS, CPU, accelerator, package versions, git commit), ``command`` (the command
 line that reproduces it) and ``created`` (UTC). Per-query values (``per_query``, a list
 or a dict of lists, and ``per_item``) come last, one line per query, so a diff of two
@@ -115,7 +115,7 @@ def default_results_path(results: Mapping[str, Any], results_dir: str | Path | N
 
     Other kinds put their files in ``results_dir`` instead of ``benchmarks/results/<kind>``.
     Outside a checkout of this repository ``ctx-eval-results`` replaces
-    ``benchmarks/results`` (see :func:`results_root`).
+    ``benchmarks/results`` (see [`results_root`][ctx_core.eval.results.results_root]).
     """
     root = results_root()
     kind = str(results.get("kind", "rerank"))
@@ -174,8 +174,8 @@ def write_results(
 
     Args:
         results: A task's results. ``environment``, ``command`` and ``created`` are
-            added when missing (see :func:`provenance`).
-        path: The file to write (default :func:`default_results_path`, under the working
+            added when missing (see [`provenance`][ctx_core.eval.results.provenance]).
+        path: The file to write (default [`default_results_path`][ctx_core.eval.results.default_results_path], under the working
             directory); its folder is created.
         command: The command line to record; replaces the results' own.
         html: Also write the page of

@@ -7,14 +7,14 @@ A Markdown page holds a marker where a table goes::
     <!-- /table -->
 
 A *builder* registered under that name reads committed result files (JSON under
-``benchmarks/results/``) and returns the table's Markdown. :func:`render_page` fills every
-marker of a page; :func:`update_pages` does it for files (or only checks them, for a test
+``benchmarks/results/``) and returns the table's Markdown. [`render_page`][ctx_core.eval.tables.render_page] fills every
+marker of a page; [`update_pages`][ctx_core.eval.tables.update_pages] does it for files (or only checks them, for a test
 that fails when a page's table differs from what its results give). Builders get the
 repository root, so they read the same files wherever the check runs.
 
-Helpers for builders: :func:`markdown_table` (rows to Markdown), :func:`load_result`
-(a JSON file under the root), :func:`paired_values` (per-query values of two result files,
-matched by query id) and :func:`comparison_cell` (a paired bootstrap 95% interval, or "n
+Helpers for builders: [`markdown_table`][ctx_core.eval.tables.markdown_table] (rows to Markdown), [`load_result`][ctx_core.eval.tables.load_result]
+(a JSON file under the root), [`paired_values`][ctx_core.eval.tables.paired_values] (per-query values of two result files,
+matched by query id) and [`comparison_cell`][ctx_core.eval.tables.comparison_cell] (a paired bootstrap 95% interval, or "n
 too small", from [`compare`][ctx_core.eval.bootstrap.compare]).
 
 Examples:
@@ -168,7 +168,7 @@ def render_page(text: str, root: str | Path, registry: TableRegistry, source: st
 
     Raises:
         KeyError: A marker names no registered builder.
-        ValueError: Malformed markers (see :func:`find_markers`).
+        ValueError: Malformed markers (see [`find_markers`][ctx_core.eval.tables.find_markers]).
     """
     lines = text.split("\n")
     out: list[str] = []

@@ -3,17 +3,17 @@
 =====================================  ==========================================================
 module                                 what it holds
 =====================================  ==========================================================
-:mod:`~ctx_core.incontext.segments`    segments, position ids, the attention rule
-:mod:`~ctx_core.incontext.layout`      prompt wording and per-block tokenization
-:mod:`~ctx_core.incontext.backends`    attention backends: ``reference``, ``sdpa``, ``flex``
-:mod:`~ctx_core.incontext.engine`      transformers integration; stops at the scoring layer
-:mod:`~ctx_core.incontext.norm_mlp`    the engine's options: compiled norms/MLP, MLP in chunks
-:mod:`~ctx_core.incontext.scoring`     attention mass -> scores, passes, calibration, length
-:mod:`~ctx_core.incontext.passes`      splitting long candidate lists into passes
-:mod:`~ctx_core.incontext.states`      :class:`DocumentStateCache`: candidates' states, reused
-:mod:`~ctx_core.incontext.cached`      the cached query path (query blocks over cached states)
-:mod:`~ctx_core.incontext.ranker`      :class:`InContextRanker`, a core scorer
-:mod:`~ctx_core.incontext.testing`     the ``triton`` kernels' oracle and correctness checks
+[`segments`][ctx_core.incontext.segments]    segments, position ids, the attention rule
+[`layout`][ctx_core.incontext.layout]      prompt wording and per-block tokenization
+[`backends`][ctx_core.incontext.backends]    attention backends: ``reference``, ``sdpa``, ``flex``
+[`engine`][ctx_core.incontext.engine]      transformers integration; stops at the scoring layer
+[`norm_mlp`][ctx_core.incontext.norm_mlp]    the engine's options: compiled norms/MLP, MLP in chunks
+[`scoring`][ctx_core.incontext.scoring]     attention mass -> scores, passes, calibration, length
+[`passes`][ctx_core.incontext.passes]      splitting long candidate lists into passes
+[`states`][ctx_core.incontext.states]      [`DocumentStateCache`][ctx_core.incontext.states.DocumentStateCache]: candidates' states, reused
+[`cached`][ctx_core.incontext.cached]      the cached query path (query blocks over cached states)
+[`ranker`][ctx_core.incontext.ranker]      [`InContextRanker`][ctx_core.incontext.ranker.InContextRanker], a core scorer
+[`testing`][ctx_core.incontext.testing]     the ``triton`` kernels' oracle and correctness checks
 =====================================  ==========================================================
 
 Names are imported lazily, so ``import ctx_core.incontext`` needs no torch.

@@ -1,10 +1,10 @@
 """Run a Hugging Face decoder on a segmented prompt and read the scoring-layer attention.
 
 The integration uses transformers' attention-function registry only (no fork of modeling
-code): :func:`register_incontext_attention` registers an attention function under
-:data:`ATTENTION_NAME` (with transformers' own ``sdpa`` mask function, so a model switched to
+code): [`register_incontext_attention`][ctx_core.incontext.engine.register_incontext_attention] registers an attention function under
+`ATTENTION_NAME` (with transformers' own ``sdpa`` mask function, so a model switched to
 it behaves exactly like ``sdpa`` when called normally). During an engine run, a
-:class:`_Run` object travels to every attention call as a keyword argument; the function
+`_Run` object travels to every attention call as a keyword argument; the function
 then computes the block-sparse attention with the chosen backend, ignores transformers' mask,
 applies sliding windows in position ids, and at the scoring layer(s) records the signal
 tokens' per-candidate log attention mass. After the deepest scoring layer it raises an
@@ -14,7 +14,7 @@ and the LM head never run.
 Two options fuse the model's own pointwise work around the matrix products during runs
 (``compile=True``: the layers' norms and MLP through ``torch.compile``;
 ``mlp_chunk_tokens=``: the MLP over chunks of tokens, bounding its memory); see
-:mod:`ctx_core.incontext.norm_mlp`. Both are off by default and never change the outputs.
+[`ctx_core.incontext.norm_mlp`][ctx_core.incontext.norm_mlp]. Both are off by default and never change the outputs.
 
 Supported families: Llama (SmolLM2), Mistral, Qwen2, Qwen3, Gemma3 text models.
 
@@ -252,7 +252,7 @@ class EngineOutput:
         logits: LM logits of the requested rows (``logits_rows``), else ``None``.
         token_mass: With ``token_mass=True``: scoring layer -> ``(H, S, Tc)`` attention
             probabilities of the signal rows on each candidate token, the softmax taken over
-            the whole sequence the row sees (see :func:`sequence_token_mass`), else ``None``.
+            the whole sequence the row sees (see [`sequence_token_mass`][ctx_core.incontext.engine.sequence_token_mass]), else ``None``.
         stopped_at: The layer the forward pass stopped in, or ``None`` if it ran to the end.
     """
 
@@ -268,8 +268,8 @@ class InContextEngine:
 
     Args:
         model: A loaded ``*ForCausalLM`` of a supported family (see
-            :data:`SUPPORTED_MODEL_TYPES`). Its attention implementation is switched to
-            :data:`ATTENTION_NAME`, which behaves like ``sdpa`` outside engine runs.
+            `SUPPORTED_MODEL_TYPES`). Its attention implementation is switched to
+            `ATTENTION_NAME`, which behaves like ``sdpa`` outside engine runs.
         backend: Attention backend name or instance (``"auto"``: best for the model's device).
         compile: During runs, ``torch.compile`` each decoder layer's norms and MLP (``True``,
             or a ``torch.compile`` backend name; ``"eager"`` only checks the plumbing). Pays
@@ -333,7 +333,7 @@ class InContextEngine:
     def fused(self) -> Iterator[int]:
         """The ``compile`` and ``mlp_chunk_tokens`` options applied to the model, for a block.
 
-        Every :meth:`run` is inside it; use it to run the model's own forward under the same
+        Every [`run`][ctx_core.incontext.engine.InContextEngine.run] is inside it; use it to run the model's own forward under the same
         fusion (a baseline). Yields the number of modules rebound (0 with both options
         off); on exit the model is as it was.
         """
@@ -375,10 +375,10 @@ class InContextEngine:
                 values ``(1, H_kv, T, D)`` (after rotary embedding) before its attention;
                 how [`ctx_core.incontext.states`][ctx_core.incontext.states] collects candidate states.
             token_mass: Also return the signal rows' attention probabilities on each
-                candidate token at the scoring layers (:attr:`EngineOutput.token_mass`).
+                candidate token at the scoring layers (`EngineOutput.token_mass`).
 
         Returns:
-            An :class:`EngineOutput`.
+            An [`EngineOutput`][ctx_core.incontext.engine.EngineOutput].
         """
         import torch
 

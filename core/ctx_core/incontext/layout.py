@@ -11,8 +11,8 @@ not depend on its neighbours:
    prompt, and an answer opening whose last tokens are the *signal tokens*. For calibration
    a twin of this block carries a content-free query (``"N/A"``) instead.
 
-:class:`PromptBuilder` turns ``(query, passages)`` into a :class:`RankingPrompt`: token ids,
-the :class:`~ctx_core.incontext.segments.SegmentStructure` (segments and position ids), and
+[`PromptBuilder`][ctx_core.incontext.layout.PromptBuilder] turns ``(query, passages)`` into a [`RankingPrompt`][ctx_core.incontext.layout.RankingPrompt]: token ids,
+the [`SegmentStructure`][ctx_core.incontext.segments.SegmentStructure] (segments and position ids), and
 where the signal tokens are.
 
 Examples:
@@ -141,11 +141,11 @@ class _Tokenized:
 
 @dataclass
 class PromptBuilder:
-    """Builds :class:`RankingPrompt` objects with a model's tokenizer.
+    """Builds [`RankingPrompt`][ctx_core.incontext.layout.RankingPrompt] objects with a model's tokenizer.
 
     Args:
         tokenizer: A Hugging Face tokenizer.
-        template: The wording (default :class:`PromptTemplate`).
+        template: The wording (default [`PromptTemplate`][ctx_core.incontext.layout.PromptTemplate]).
         max_block_tokens: Token limit of a candidate block (id lines included); passage text
             beyond it is cut, with a logged warning naming the passages.
         use_chat_template: Wrap the prompt in the tokenizer's chat template (default: when

@@ -15,10 +15,10 @@ tokens of a Mistral-7B shape in bf16). The MLP is applied token-wise, so running
 chunks of tokens gives the same result with a fixed-size intermediate.
 
 Neither changes the model's outputs, and neither changes the modelling code: while
-:func:`fused_norms_and_mlp` is active the modules' ``forward`` is rebound per instance, and
-on leaving it the modules are as they were. :class:`~ctx_core.incontext.engine.InContextEngine`
+[`fused_norms_and_mlp`][ctx_core.incontext.norm_mlp.fused_norms_and_mlp] is active the modules' ``forward`` is rebound per instance, and
+on leaving it the modules are as they were. [`InContextEngine`][ctx_core.incontext.engine.InContextEngine]
 (``compile=``, ``mlp_chunk_tokens=``) and
-:class:`~ctx_core.incontext.ranker.InContextRanker` (the same options) apply it around their
+[`InContextRanker`][ctx_core.incontext.ranker.InContextRanker] (the same options) apply it around their
 forward passes. Attention and the rotary embedding are left as they are (attention runs in
 the ranker's backend).
 

@@ -44,7 +44,7 @@ class InContextScores:
     """Scores of one query with everything that went into them.
 
     Attributes:
-        scores: Final scores, one per passage in input order (what :meth:`score` returns).
+        scores: Final scores, one per passage in input order (what `score` returns).
         raw: Uncalibrated attention scores (softmax mass; they sum to 1).
         calibration: Scores the content-free query gave (``None`` without calibration).
         token_counts: Tokens in each candidate block.
@@ -83,11 +83,11 @@ class InContextRanker(BaseScorer, Configurable):
     """Scores passages by the attention an LLM pays them in one block-sparse forward pass.
 
     The prompt holds an instruction with the query, every passage in its own block and a
-    final query block (see :mod:`ctx_core.incontext.layout`). Passages attend only to the
+    final query block (see [`ctx_core.incontext.layout`][ctx_core.incontext.layout]). Passages attend only to the
     instruction and themselves, so a hundred of them cost about a hundred short prompts, not
     one long one; the final block reads them all. At the scoring layer the attention of the
     final block's signal tokens to each passage's tokens is the relevance score; the forward
-    pass stops there (see :mod:`ctx_core.incontext.scoring`).
+    pass stops there (see [`ctx_core.incontext.scoring`][ctx_core.incontext.scoring]).
 
     Args:
         model: Hugging Face id, local path, alias (``"smollm2"`` - the default -,
@@ -98,11 +98,11 @@ class InContextRanker(BaseScorer, Configurable):
         dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` (default by device).
         backend: Attention backend: ``"auto"``, ``"sdpa"`` (exact, memory-efficient; the
             CPU default), ``"flex"``, ``"reference"`` (dense; short prompts), or an
-            :class:`~ctx_core.incontext.backends.AttentionBackend`.
+            [`AttentionBackend`][ctx_core.incontext.backends.base.AttentionBackend].
         scoring_layer: 0-based layer(s) whose attention is read (several are averaged;
             negative counts from the end), or ``"all"`` (every layer: ICR's aggregation; the
             pass then runs the whole model). Default: about 60% depth
-            (:func:`~ctx_core.incontext.engine.default_scoring_layer`).
+            ([`default_scoring_layer`][ctx_core.incontext.engine.default_scoring_layer]).
         heads: Query heads to average over (default: all).
         signal_tokens: ``"query"`` (default): the query's own tokens in the final block (as
             in ICR); or an int ``n``: the last ``n`` tokens of the block (the answer opening,
@@ -114,7 +114,7 @@ class InContextRanker(BaseScorer, Configurable):
         max_block_tokens: Token limit of a passage block (longer text is cut, with a
             warning).
         query_offset: Position id where the final block starts.
-        template: Prompt wording (:class:`~ctx_core.incontext.layout.PromptTemplate`, or a
+        template: Prompt wording ([`PromptTemplate`][ctx_core.incontext.layout.PromptTemplate], or a
             mapping of its fields).
         use_chat_template: Wrap the prompt in the model's chat template (default: when it
             has one).
@@ -124,13 +124,13 @@ class InContextRanker(BaseScorer, Configurable):
         labels: Id shown in each block: ``"index"`` (1, 2, ... in input order) or ``"id"``
             (the passage id, which makes scores exactly permutation-equivariant).
         max_pass_tokens: Token capacity of one pass; longer inputs are split into passes
-            (see :func:`~ctx_core.incontext.passes.plan_passes`).
+            (see [`plan_passes`][ctx_core.incontext.passes.plan_passes]).
         max_pass_candidates: Candidate capacity of one pass (``None``: no limit).
         anchors: Candidates repeated in every pass when splitting.
         show_progress: Progress bar over passes and queries (``None``: for long jobs).
         compile: ``torch.compile`` the model's norms and MLP during passes (``True`` or a
             ``torch.compile`` backend name): faster long prompts on a GPU, same scores
-            (see :mod:`~ctx_core.incontext.norm_mlp`).
+            (see [`norm_mlp`][ctx_core.incontext.norm_mlp]).
         mlp_chunk_tokens: Apply the model's MLP over chunks of this many tokens during
             passes: bounded memory on long prompts, same scores (``None``: no chunks).
         query_in_instruction: Put the query in the instruction (``True``, the default) or
@@ -374,13 +374,13 @@ class InContextRanker(BaseScorer, Configurable):
 
     @property
     def engine(self) -> Any:
-        """The :class:`~ctx_core.incontext.engine.InContextEngine` (loads the model)."""
+        """The [`InContextEngine`][ctx_core.incontext.engine.InContextEngine] (loads the model)."""
         self._load()
         return self._engine
 
     @property
     def builder(self) -> PromptBuilder:
-        """The :class:`~ctx_core.incontext.layout.PromptBuilder` (loads the tokenizer)."""
+        """The [`PromptBuilder`][ctx_core.incontext.layout.PromptBuilder] (loads the tokenizer)."""
         self._load()
         assert self._builder is not None
         return self._builder

@@ -19,7 +19,7 @@ shift cancels in the softmax, so one pass and the general formula agree exactly.
 score is ``score(query) - score(content-free)``.
 
 **ICR's own scoring** (Chen et al., "Attention in Large Language Models Yields Efficient
-Zero-Shot Re-Rankers"): :func:`icr_scores` reads attention probabilities taken over the
+Zero-Shot Re-Rankers"): [`icr_scores`][ctx_core.incontext.scoring.icr_scores] reads attention probabilities taken over the
 whole sequence a signal token sees (not renormalised over candidates), sums them over all
 layers, heads and signal tokens and over each candidate's tokens, and calibrates per
 token: with ``masked=True`` (the paper's default, "masked N/A calibration") a candidate's

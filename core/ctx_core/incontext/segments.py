@@ -253,7 +253,7 @@ class SegmentStructure:
         return self._tensor("segment_ids", device)
 
     def kinds(self, device: Any = "cpu") -> torch.Tensor:
-        """:class:`SegmentKind` of every token, shape ``(T,)``."""
+        """[`SegmentKind`][ctx_core.incontext.segments.SegmentKind] of every token, shape ``(T,)``."""
         return self._tensor("kinds", device)
 
     def candidate_token_index(self, device: Any = "cpu") -> torch.Tensor:
@@ -273,7 +273,7 @@ class SegmentStructure:
     def dense_mask(
         self, window: int | None = None, device: Any = "cpu", rows: Sequence[int] | None = None
     ) -> torch.Tensor:
-        """The boolean ``(T, T)`` mask of :func:`attention_rule` (``True`` = may attend).
+        """The boolean ``(T, T)`` mask of [`attention_rule`][ctx_core.incontext.segments.attention_rule] (``True`` = may attend).
 
         Args:
             window: Sliding window in position ids (``None``: none).

@@ -1,24 +1,24 @@
 """The ``triton`` kernels' oracle and the checks that compare the kernels with it.
 
 Two plain-torch functions have the same signatures as the kernel entry points of
-:class:`~ctx_core.incontext.backends.triton.TritonBackend`, so either can stand in for the
+[`TritonBackend`][ctx_core.incontext.backends.triton.TritonBackend], so either can stand in for the
 other in a test:
 
 =====================================  ================================================
 oracle                                 kernel entry point
 =====================================  ================================================
-:func:`attention`                      :meth:`TritonBackend.forward`
-:func:`candidate_logmass`              :meth:`TritonBackend.fused_logmass`
+[`attention`][ctx_core.incontext.testing.attention]                      [`TritonBackend.forward`][ctx_core.incontext.backends.triton.TritonBackend.forward]
+[`candidate_logmass`][ctx_core.incontext.testing.candidate_logmass]              [`TritonBackend.fused_logmass`][ctx_core.incontext.backends.triton.TritonBackend.fused_logmass]
 =====================================  ================================================
 
 They compute the ``reference`` semantics in float32 (float64 for float64 inputs) and
 return that precision, so a comparison measures the kernel's error alone.
 
-:func:`check_attention` and :func:`check_logmass`, used by the GPU tests, the interpreter
+[`check_attention`][ctx_core.incontext.testing.check_attention] and [`check_logmass`][ctx_core.incontext.testing.check_logmass], used by the GPU tests, the interpreter
 test and ``benchmarks/incontext_gpu.py``, run a kernel on fresh random inputs (unless a seed
 is given) into a poisoned (NaN-filled) output buffer, which proves every element is written,
 and report the relative error ``||out - ref|| / ||ref||`` against the oracle.
-:func:`random_structure` draws the prompt layouts they run on.
+[`random_structure`][ctx_core.incontext.testing.random_structure] draws the prompt layouts they run on.
 
 Examples:
     >>> import torch
@@ -80,7 +80,7 @@ def attention(
     softcap: float | None = None,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Dense masked attention, the oracle of :meth:`TritonBackend.forward`.
+    """Dense masked attention, the oracle of [`TritonBackend.forward`][ctx_core.incontext.backends.triton.TritonBackend.forward].
 
     The ``reference`` backend's arithmetic (mask from the segment rule, softmax, values) on
     query rows in chunks, whatever the prompt length.
@@ -116,7 +116,7 @@ def candidate_logmass(
     softcap: float | None = None,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Per-candidate log attention mass, the oracle of :meth:`TritonBackend.fused_logmass`.
+    """Per-candidate log attention mass, the oracle of [`TritonBackend.fused_logmass`][ctx_core.incontext.backends.triton.TritonBackend.fused_logmass].
 
     The backends' plain torch path on inputs raised to float32 (float64 stays float64).
 
@@ -297,7 +297,7 @@ def check_attention(
     softcap: float | None = None,
     seed: int | None = None,
 ) -> CheckResult:
-    """:meth:`TritonBackend.forward` on fresh random inputs vs :func:`attention`."""
+    """[`TritonBackend.forward`][ctx_core.incontext.backends.triton.TritonBackend.forward] on fresh random inputs vs [`attention`][ctx_core.incontext.testing.attention]."""
     import torch
 
     dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
@@ -353,7 +353,7 @@ def check_logmass(
     softcap: float | None = None,
     seed: int | None = None,
 ) -> CheckResult:
-    """:meth:`TritonBackend.fused_logmass` on fresh random inputs vs :func:`candidate_logmass`."""
+    """[`TritonBackend.fused_logmass`][ctx_core.incontext.backends.triton.TritonBackend.fused_logmass] on fresh random inputs vs [`candidate_logmass`][ctx_core.incontext.testing.candidate_logmass]."""
     import torch
 
     from ctx_core.incontext.scoring import scores_from_logmass

@@ -1,9 +1,9 @@
 """Fine-tuning a decoder for in-context ranking (BlockRank-style objective).
 
 For one training list (a query, its candidate passages, which of them are relevant) the
-prompt is the ranker's own block-sparse layout (:mod:`ctx_core.incontext.layout`), followed
+prompt is the ranker's own block-sparse layout ([`ctx_core.incontext.layout`][ctx_core.incontext.layout]), followed
 by the answer: the id of one relevant passage and the closing bracket. One forward pass of
-:class:`~ctx_core.incontext.engine.InContextEngine` (the same block-sparse attention as at
+[`InContextEngine`][ctx_core.incontext.engine.InContextEngine] (the same block-sparse attention as at
 inference, through the chosen backend) gives both parts of the loss:
 
 ``loss = next-token loss on the answer + aux_weight x contrastive loss``
@@ -13,7 +13,7 @@ inference, through the chosen backend) gives both parts of the loss:
 * **contrastive loss** on the scoring layer's relevance scores: ``r_c`` is the ranker's
   score of candidate ``c`` (the signal rows' attention mass on its tokens, soft-maxed over
   candidate tokens, averaged over heads and signal rows; see
-  :mod:`ctx_core.incontext.scoring`), and with positives ``P``
+  [`ctx_core.incontext.scoring`][ctx_core.incontext.scoring]), and with positives ``P``
 
   ``L_aux = -log( sum_{p in P} exp(r_p / t) / sum_c exp(r_c / t) )``
 
@@ -90,7 +90,7 @@ class TrainingExample:
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of :func:`fine_tune`.
+    """Hyper-parameters of [`fine_tune`][ctx_core.incontext.train.fine_tune].
 
     Attributes:
         steps: Optimizer steps (one training list each).
@@ -152,10 +152,10 @@ class StepResult:
 
 @dataclass
 class TrainResult:
-    """What :func:`fine_tune` returns.
+    """What [`fine_tune`][ctx_core.incontext.train.fine_tune] returns.
 
     Attributes:
-        history: One :class:`StepResult` per step.
+        history: One [`StepResult`][ctx_core.incontext.train.StepResult] per step.
         config: The configuration used.
         layer: The scoring layer.
         seconds: Total wall time.
@@ -261,11 +261,11 @@ def fine_tune(
         model: A Hugging Face ``*ForCausalLM`` of a family the engine supports.
         tokenizer: Its tokenizer.
         examples: Training lists (sampled with replacement, one per step).
-        config: Hyper-parameters (:class:`TrainConfig`).
+        config: Hyper-parameters ([`TrainConfig`][ctx_core.incontext.train.TrainConfig]).
         backend: Attention backend of the engine (``"auto"``: ``triton`` on CUDA, whose
             backward pass recomputes through ``sdpa``; ``sdpa`` on CPU).
         template: Prompt wording (must match the one the ranker will use).
-        callback: Called after every step with its :class:`StepResult`.
+        callback: Called after every step with its [`StepResult`][ctx_core.incontext.train.StepResult].
 
     Examples:
         >>> result = fine_tune(model, tokenizer, examples, TrainConfig(steps=100))  # doctest: +SKIP

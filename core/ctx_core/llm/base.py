@@ -2,11 +2,11 @@
 
 Two levels:
 
-* :class:`LLM` generates text (``complete`` / ``acomplete``). Any chat model can
+* [`LLM`][ctx_core.llm.base.LLM] generates text (``complete`` / ``acomplete``). Any chat model can
   be wrapped as one (see the LangChain and LlamaIndex adapters).
-* :class:`StreamingLLM` also streams its reply as it is generated, piece by piece,
+* [`StreamingLLM`][ctx_core.llm.base.StreamingLLM] also streams its reply as it is generated, piece by piece,
   with the tokens each piece accounts for (frameworks report them as usage).
-* :class:`ScoringLLM` also exposes probabilities: the log-probability of given
+* [`ScoringLLM`][ctx_core.llm.base.ScoringLLM] also exposes probabilities: the log-probability of given
   next tokens, and of a whole continuation. UDCG utilities, memory-completeness
   scores and boundary questions need these. Local models (``TransformersLLM``)
   provide both; a served model provides next-token log-probabilities when its API
@@ -104,7 +104,7 @@ class LLM(Protocol):
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
     ) -> str:
-        """Async twin of :meth:`complete`."""
+        """Async twin of [`complete`][ctx_core.llm.base.LLM.complete]."""
         ...
 
 
@@ -114,7 +114,7 @@ class CompletionChunk:
 
     Summed over a stream, ``input_tokens`` is the prompt's length in tokens (the first
     chunk carries it) and ``output_tokens`` the number of tokens generated; the joined
-    ``text`` is what :meth:`LLM.complete` returns for the same call.
+    ``text`` is what [`LLM.complete`][ctx_core.llm.base.LLM.complete] returns for the same call.
 
     Attributes:
         text: The new text (may be empty, e.g. on the closing chunk).
@@ -142,7 +142,7 @@ class StreamingLLM(LLM, Protocol):
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
     ) -> Iterator[CompletionChunk]:
-        """Yield the reply to ``prompt`` as it is generated (see :class:`CompletionChunk`)."""
+        """Yield the reply to ``prompt`` as it is generated (see [`CompletionChunk`][ctx_core.llm.base.CompletionChunk])."""
         ...
 
 
@@ -169,7 +169,7 @@ class ScoringLLM(LLM, Protocol):
 def supports(llm: object, feature: str) -> bool:
     """Whether ``llm`` can score ``feature``: ``"next_token"`` or ``"continuation"``.
 
-    A :class:`ScoringLLM` supports both unless it narrows them with a
+    A [`ScoringLLM`][ctx_core.llm.base.ScoringLLM] supports both unless it narrows them with a
     ``scoring_features`` attribute (a set of those names), as models served behind a
     chat API do (they report log-probabilities of generated tokens only).
 
@@ -186,7 +186,7 @@ def supports(llm: object, feature: str) -> bool:
 
 
 class BaseLLM(ABC):
-    """Convenience base: implement :meth:`complete`; async and batch come for free.
+    """Convenience base: implement [`complete`][ctx_core.llm.base.BaseLLM.complete]; async and batch come for free.
 
     The async twin runs the sync call in a worker thread so an event loop is never blocked.
     """
@@ -210,7 +210,7 @@ class BaseLLM(ABC):
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
     ) -> str:
-        """Async twin of :meth:`complete` (runs it in a thread)."""
+        """Async twin of [`complete`][ctx_core.llm.base.BaseLLM.complete] (runs it in a thread)."""
         return await asyncio.to_thread(
             self.complete, prompt, max_tokens=max_tokens, temperature=temperature, stop=stop
         )

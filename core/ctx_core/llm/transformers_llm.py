@@ -1,4 +1,4 @@
-"""A local Hugging Face causal LM as a core :class:`~ctx_core.llm.ScoringLLM`."""
+"""A local Hugging Face causal LM as a core [`ScoringLLM`][ctx_core.llm.base.ScoringLLM]."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class TransformersLLM(BaseLLM, Configurable):
     """Any local causal LM from transformers, with its chat template.
 
     Implements generation, streaming (token by token, with token counts: the
-    :class:`~ctx_core.llm.StreamingLLM` protocol) and the scoring protocol (next-token
+    [`StreamingLLM`][ctx_core.llm.base.StreamingLLM] protocol) and the scoring protocol (next-token
     and continuation log-probabilities) with batched, padded forward passes.
 
     Args:
@@ -204,7 +204,7 @@ class TransformersLLM(BaseLLM, Configurable):
     ) -> Iterator[CompletionChunk]:
         """Stream the reply to ``prompt`` token by token, as the model generates it.
 
-        The joined text equals :meth:`complete`'s reply for the same arguments (text
+        The joined text equals [`complete`][ctx_core.llm.transformers_llm.TransformersLLM.complete]'s reply for the same arguments (text
         that could still turn into a stop string, or trailing whitespace, is held back
         until it is known to belong to the reply). The first chunk carries the prompt's
         token count; each chunk the number of tokens generated since the one before.
@@ -413,8 +413,8 @@ def _visible(raw: str, stop: Sequence[str]) -> tuple[str, bool]:
 class _TokenQueue:
     """A generation streamer: each new token's text (decoded in context) into a queue.
 
-    ``generate`` calls :meth:`put` with the prompt first, then with each new token, and
-    :meth:`end` when it is done; iterating yields ``(new text, tokens)`` pairs. Text is
+    ``generate`` calls `put` with the prompt first, then with each new token, and
+    `end` when it is done; iterating yields ``(new text, tokens)`` pairs. Text is
     decoded from all tokens so far, so a character spread over several tokens comes out
     whole once its last token arrives.
     """

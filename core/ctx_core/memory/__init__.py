@@ -1,11 +1,11 @@
 """Document memories (MoM): outline, scenario chunks, core contents, and a three-layer index.
 
 After "MoM: Mixtures of Scenario-Aware Document Memories for Retrieval-Augmented
-Generation Systems" (2025). A :class:`DocumentMemory` holds a document's outline, its
+Generation Systems" (2025). A [`DocumentMemory`][ctx_core.memory.model.DocumentMemory] holds a document's outline, its
 scenario chunks (spans that tile the source exactly) and a core content per chunk.
-:class:`HeuristicMemoryExtractor` builds one without an LLM (the offline default);
-:class:`MemoryExtractor` has an LLM write several candidates and keeps the best.
-:class:`MemoryIndex` embeds three layers per document and searches them together.
+[`HeuristicMemoryExtractor`][ctx_core.memory.heuristic.HeuristicMemoryExtractor] builds one without an LLM (the offline default);
+[`MemoryExtractor`][ctx_core.memory.extractor.MemoryExtractor] has an LLM write several candidates and keeps the best.
+[`MemoryIndex`][ctx_core.memory.index.MemoryIndex] embeds three layers per document and searches them together.
 
 Examples:
     >>> from ctx_core.memory import MemoryIndex

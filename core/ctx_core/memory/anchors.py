@@ -1,7 +1,7 @@
 """Reading an LLM's memory reply and finding its chunks in the source by their anchors.
 
 The LLM names each chunk by *anchors* - its first and last few words - instead of
-copying it. :func:`recover_spans` finds them in the source: an exact match first
+copying it. [`recover_spans`][ctx_core.memory.anchors.recover_spans] finds them in the source: an exact match first
 (whitespace may differ), then a fuzzy match (rapidfuzz), then the fallback: a chunk
 whose first words cannot be found starts where the previous chunk's last words end;
 a chunk with neither is merged into its neighbour. The spans returned always tile the

@@ -1,11 +1,11 @@
 """What every memory extractor shares: the base class and the check of a document's text.
 
-:class:`MemoryExtractorLike` is the base of
-:class:`~ctx_core.memory.heuristic.HeuristicMemoryExtractor` and
-:class:`~ctx_core.memory.extractor.MemoryExtractor`: a subclass writes ``extract`` for one
+[`MemoryExtractorLike`][ctx_core.memory.base.MemoryExtractorLike] is the base of
+[`HeuristicMemoryExtractor`][ctx_core.memory.heuristic.HeuristicMemoryExtractor] and
+[`MemoryExtractor`][ctx_core.memory.extractor.MemoryExtractor]: a subclass writes ``extract`` for one
 document and inherits ``extract_many``, which checks its arguments and names the
 document that failed. Both extractors first pass the document through
-:func:`check_document`.
+[`check_document`][ctx_core.memory.base.check_document].
 
 Examples:
     >>> from ctx_core.memory.base import MemoryExtractorLike, check_document

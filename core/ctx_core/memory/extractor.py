@@ -5,7 +5,7 @@ For each window of the document (the whole document when it is short) the extrac
 1. asks the LLM for several *candidate* memories - different prompts and temperatures
    (``paths``) - each an outline plus scenarios given by anchors and core contents;
 2. recovers every candidate's chunks from the source by their anchors (exact, fuzzy,
-   fallback; see :mod:`ctx_core.memory.anchors`); text no anchor covers is cut into
+   fallback; see [`ctx_core.memory.anchors`][ctx_core.memory.anchors]); text no anchor covers is cut into
    topic chunks with extractive core contents, so the chunks always tile the source;
 3. scores each candidate by chunk clarity and extraction completeness - from the
    evaluator LLM's log-probabilities, or from embeddings when it has none - and keeps
@@ -99,11 +99,11 @@ class MemoryExtractor(MemoryExtractorLike, Configurable):
     """Document memories written by an LLM, the best of several candidates kept.
 
     Args:
-        llm: Any core :class:`~ctx_core.llm.LLM` (local or wrapped from a framework).
-        evaluator: A :class:`~ctx_core.llm.ScoringLLM` scoring the candidates (default:
+        llm: Any core [`LLM`][ctx_core.llm.base.LLM] (local or wrapped from a framework).
+        evaluator: A [`ScoringLLM`][ctx_core.llm.base.ScoringLLM] scoring the candidates (default:
             ``llm`` when it exposes log-probabilities; otherwise embeddings are used).
         embedder: Embedder for uncovered text and the embedding fallbacks (an
-            :class:`~ctx_core.embeddings.Embedder`, a model id or path; default MiniLM).
+            [`Embedder`][ctx_core.embeddings.Embedder], a model id or path; default MiniLM).
         paths: Candidate paths, ``(prompt name, temperature)`` each.
         prompts: Extraction prompt templates by name (each with a ``{document}`` field).
         selection: ``"auto"`` (log-probabilities when the evaluator has them),
@@ -209,7 +209,7 @@ class MemoryExtractor(MemoryExtractorLike, Configurable):
         Raises:
             ConfigError: the LLM (or the evaluator) has no ``config()``, e.g. a
                 framework model wrapped by an adapter; build the extractor on a
-                :class:`~ctx_core.llm.TransformersLLM` to serialize it.
+                [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM] to serialize it.
         """
         heuristic = self.heuristic.config()
         return {

@@ -61,7 +61,7 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
     """Document memories from headings and embedding topic boundaries, with no LLM.
 
     Args:
-        embedder: An :class:`~ctx_core.embeddings.Embedder` to share, a model id or path,
+        embedder: An [`Embedder`][ctx_core.embeddings.Embedder] to share, a model id or path,
             or ``None`` for the packaged MiniLM (loaded on first use).
         max_words: Longest chunk, in words, before it is cut at a topic boundary.
         min_words: Shortest chunk a cut may leave (a shorter document is one chunk).
@@ -261,7 +261,7 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
             text: The whole document.
             start: Where the range starts.
             end: Where it ends (default: the end of the text).
-            analysis: A precomputed :meth:`analyze` of a range covering this one.
+            analysis: A precomputed [`analyze`][ctx_core.memory.heuristic.HeuristicMemoryExtractor.analyze] of a range covering this one.
         """
         stop = len(text) if end is None else end
         if analysis is None:

@@ -10,10 +10,10 @@ A search embeds the query once, takes the best rows of each layer, *expands* an
 outline or core-content hit to the chunks it stands for, drops near-duplicate chunks,
 ranks what is left - by default by the similarity of each chunk's own row fused with
 that of the outline and core rows covering it, or by any core
-:class:`~ctx_core.scoring.Scorer` - and returns chunks as passages that say which
+[`Scorer`][ctx_core.scoring.base.Scorer] - and returns chunks as passages that say which
 layers found them (``metadata["memory_layers"]``).
 
-The index lives in memory; :meth:`MemoryIndex.save` / :meth:`MemoryIndex.load` keep it in
+The index lives in memory; [`MemoryIndex.save`][ctx_core.memory.index.MemoryIndex.save] / [`MemoryIndex.load`][ctx_core.memory.index.MemoryIndex.load] keep it in
 a local SQLite file. Documents are added and removed one by one; nothing else is
 re-embedded, and a save writes only what this index changed since it was loaded or last
 saved, in one locked transaction: several processes may save into one file at once and
@@ -122,9 +122,9 @@ class MemoryIndex(Configurable):
     """Document memories in three embedded layers, searched together.
 
     Args:
-        embedder: An :class:`~ctx_core.embeddings.Embedder`, a model id or path, or
+        embedder: An [`Embedder`][ctx_core.embeddings.Embedder], a model id or path, or
             ``None`` for the packaged MiniLM.
-        scorer: Reranks the expanded candidates (any :class:`~ctx_core.scoring.Scorer`);
+        scorer: Reranks the expanded candidates (any [`Scorer`][ctx_core.scoring.base.Scorer]);
             ``None`` ranks them by the similarity of their chunk-layer embedding.
         chunk_k: Chunk-layer rows taken per search.
         outline_k: Outline-layer rows taken (each expands to its chunks).
@@ -259,7 +259,7 @@ class MemoryIndex(Configurable):
         """Embed and add one memory.
 
         Raises:
-            TypeError: ``memory`` is not a :class:`DocumentMemory`.
+            TypeError: ``memory`` is not a [`DocumentMemory`][ctx_core.memory.model.DocumentMemory].
             ValueError: its ``doc_id`` is already in the index and ``replace`` is false.
         """
         self.add_many([memory], replace=replace)
@@ -494,7 +494,7 @@ class MemoryIndex(Configurable):
         layers: Sequence[str] = LAYERS,
         scorer: Scorer | None = None,
     ) -> list[Passage]:
-        """Async twin of :meth:`search` (the scorer's native ``ascore`` is awaited)."""
+        """Async twin of [`search`][ctx_core.memory.index.MemoryIndex.search] (the scorer's native ``ascore`` is awaited)."""
         query = validate_query(query)
         _check_k(k)
         if not self._entries:
@@ -573,13 +573,13 @@ class MemoryIndex(Configurable):
         scorer: Scorer | None = None,
         **options: Any,
     ) -> MemoryIndex:
-        """Read an index saved by :meth:`save`.
+        """Read an index saved by [`save`][ctx_core.memory.index.MemoryIndex.save].
 
         Args:
             path: The SQLite file.
             embedder: The embedder to use for queries (default: the one the file names).
             scorer: Reranking scorer.
-            **options: Other :class:`MemoryIndex` settings (``chunk_k``, ...).
+            **options: Other [`MemoryIndex`][ctx_core.memory.index.MemoryIndex] settings (``chunk_k``, ...).
 
         Raises:
             FileNotFoundError: no such file.

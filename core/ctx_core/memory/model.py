@@ -1,10 +1,10 @@
 """The document-memory data model: an outline, scenario chunks that tile the source, core contents.
 
-It also holds the rows a :class:`~ctx_core.memory.index.MemoryIndex` embeds per memory
-(:class:`LayerRow`, :data:`LAYERS`) and a memory as the index holds it
-(:class:`IndexedMemory`), shared by the index and its SQLite store.
+It also holds the rows a [`MemoryIndex`][ctx_core.memory.index.MemoryIndex] embeds per memory
+([`LayerRow`][ctx_core.memory.model.LayerRow], `LAYERS`) and a memory as the index holds it
+([`IndexedMemory`][ctx_core.memory.model.IndexedMemory]), shared by the index and its SQLite store.
 
-A :class:`DocumentMemory` keeps the source text it was built from. Its chunks are
+A [`DocumentMemory`][ctx_core.memory.model.DocumentMemory] keeps the source text it was built from. Its chunks are
 contiguous spans given by character offsets; together they *tile* the source: the
 first starts at 0, each starts where the previous one ends, the last ends at
 ``len(source)``. Concatenating the chunk texts therefore returns the source byte for
@@ -51,7 +51,7 @@ __all__ = [
     "ScenarioChunk",
 ]
 
-#: Version of the JSON form written by :meth:`DocumentMemory.to_dict`.
+#: Version of the JSON form written by [`DocumentMemory.to_dict`][ctx_core.memory.model.DocumentMemory.to_dict].
 MEMORY_FORMAT_VERSION = 1
 
 #: How a chunk's span was found (``ScenarioChunk.recovery``).
@@ -227,11 +227,11 @@ class DocumentMemory:
         return f"{self.doc_id}#{index}"
 
     def passages(self) -> list[Passage]:
-        """The chunks as passages (see :meth:`passage`)."""
+        """The chunks as passages (see [`passage`][ctx_core.memory.model.DocumentMemory.passage])."""
         return [self.passage(i) for i in range(len(self.chunks))]
 
     def passage(self, index: int, extra: Mapping[str, Any] | None = None) -> Passage:
-        """Chunk ``index`` as a :class:`~ctx_core.types.Passage`.
+        """Chunk ``index`` as a [`Passage`][ctx_core.types.Passage].
 
         The text is the chunk without its surrounding whitespace; ``metadata`` holds the
         document's metadata plus ``doc_id``, ``chunk_index``, ``start``/``end`` (offsets of
@@ -259,7 +259,7 @@ class DocumentMemory:
     # -- serialization ----------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (see :meth:`from_dict`)."""
+        """A JSON-ready dict (see [`from_dict`][ctx_core.memory.model.DocumentMemory.from_dict])."""
         return {
             "format": "ctx-rag.document-memory",
             "version": MEMORY_FORMAT_VERSION,
@@ -282,7 +282,7 @@ class DocumentMemory:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DocumentMemory:
-        """Rebuild a memory from :meth:`to_dict` output; the invariants are checked again.
+        """Rebuild a memory from [`to_dict`][ctx_core.memory.model.DocumentMemory.to_dict] output; the invariants are checked again.
 
         Raises:
             ValueError: a field is missing, the version is unknown or the chunks do not tile.
@@ -327,7 +327,7 @@ class DocumentMemory:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> DocumentMemory:
-        """Rebuild a memory from :meth:`to_json` output.
+        """Rebuild a memory from [`to_json`][ctx_core.memory.model.DocumentMemory.to_json] output.
 
         Raises:
             ValueError: the text is not JSON or not a valid memory.
@@ -362,7 +362,7 @@ class IndexedMemory:
 
     Attributes:
         memory: The document memory.
-        rows: The rows of each layer (keys: :data:`LAYERS`).
+        rows: The rows of each layer (keys: `LAYERS`).
         vectors: The embeddings of those rows, one matrix per layer, a row per row.
         fingerprint: Hash of what the rows depend on; saving skips unchanged memories.
     """

@@ -1,7 +1,7 @@
 """Prompts of the LLM memory extractor and of its evaluator.
 
 Extraction prompts are templates with one ``{document}`` field; they ask for the reply
-format :func:`~ctx_core.memory.anchors.parse_memory_reply` reads. Several prompts (and
+format [`parse_memory_reply`][ctx_core.memory.anchors.parse_memory_reply] reads. Several prompts (and
 temperatures) give the candidate memories the extractor chooses among.
 
 Examples:

@@ -9,7 +9,7 @@
 * The two rankings are combined by reciprocal rank fusion, ``sum 1 / (k + rank)`` with
   ``k = 60``; the best fused score wins, ties going to the earlier candidate.
 
-Without log-probabilities (an LLM behind an API), :class:`EmbeddingJudge` stands in:
+Without log-probabilities (an LLM behind an API), [`EmbeddingJudge`][ctx_core.memory.selection.EmbeddingJudge] stands in:
 clarity is the embedding dissimilarity of adjacent chunks, completeness the cosine
 similarity of each core content with its chunk.
 
@@ -96,7 +96,7 @@ class LogprobJudge:
     """Clarity and completeness from an LLM's token probabilities.
 
     Args:
-        llm: A :class:`~ctx_core.llm.ScoringLLM` (e.g. ``TransformersLLM``).
+        llm: A [`ScoringLLM`][ctx_core.llm.base.ScoringLLM] (e.g. ``TransformersLLM``).
         context_chars: Characters of each chunk shown in a boundary question (the end of
             the first chunk, the start of the second).
         chunk_chars: Longest chunk text scored for completeness (its start is kept).

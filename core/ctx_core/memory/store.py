@@ -1,6 +1,6 @@
-"""Keeping the memories of a :class:`~ctx_core.memory.index.MemoryIndex` in a local SQLite file.
+"""Keeping the memories of a [`MemoryIndex`][ctx_core.memory.index.MemoryIndex] in a local SQLite file.
 
-The index calls this module with what it holds (:class:`~ctx_core.memory.model.IndexedMemory`
+The index calls this module with what it holds ([`IndexedMemory`][ctx_core.memory.model.IndexedMemory]
 per document, its embedder and ``layer_words``); this module knows nothing of the index.
 
 Schema (version 1):
@@ -8,7 +8,7 @@ Schema (version 1):
 * ``ctx_memory_meta(key, value)`` - ``format``, ``schema_version``, ``embedder``,
   ``dimension``, ``layer_words``;
 * ``memories(doc_id, position, fingerprint, memory)`` - one row per document, the memory
-  as JSON (:meth:`~ctx_core.memory.model.DocumentMemory.to_json`);
+  as JSON ([`to_json`][ctx_core.memory.model.DocumentMemory.to_json]);
 * ``layer_rows(doc_id, layer, row, text, chunks, vector)`` - every embedded row, the vector
   as little-endian float32 bytes, ``chunks`` a JSON list of chunk indexes.
 
@@ -139,7 +139,7 @@ def remove_abandoned_staging(path: str | Path) -> list[Path]:
     """Remove the staging files a crashed save of ``path`` left beside it.
 
     A staging file is abandoned when the process named in it no longer runs (on POSIX;
-    elsewhere, when it was not modified for :data:`STALE_STAGING_S`). Files of running
+    elsewhere, when it was not modified for `STALE_STAGING_S`). Files of running
     saves and files of other indexes are left alone; errors are logged, never raised.
 
     Returns:
@@ -365,7 +365,7 @@ def _sync(
     removed: Collection[str],
     replace: bool,
 ) -> SaveSummary:
-    """Write the changes inside the caller's transaction (see :func:`write_memories`)."""
+    """Write the changes inside the caller's transaction (see [`write_memories`][ctx_core.memory.store.write_memories])."""
     stored = dict(connection.execute("SELECT doc_id, fingerprint FROM memories").fetchall())
     if replace:
         gone = [doc_id for doc_id in stored if doc_id not in memories]
@@ -450,11 +450,11 @@ def count_documents(path: str | Path) -> int:
 def read_memories(
     path: Path, meta: Mapping[str, str], embedder: Embedder
 ) -> dict[str, IndexedMemory]:
-    """The memories written by :func:`write_memories`, by doc id in their saved order.
+    """The memories written by [`write_memories`][ctx_core.memory.store.write_memories], by doc id in their saved order.
 
     Args:
         path: The SQLite file.
-        meta: Its metadata, as :func:`read_meta` returned it.
+        meta: Its metadata, as [`read_meta`][ctx_core.memory.store.read_meta] returned it.
         embedder: The embedder that will query them (its dimension must match the file's).
 
     Raises:

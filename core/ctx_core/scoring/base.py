@@ -16,7 +16,7 @@ __all__ = ["BaseScorer", "Scorer", "finite_scores"]
 
 
 def finite_scores(scores: Sequence[float], scorer: object) -> list[float]:
-    """``scores`` as floats, or :class:`~ctx_core.errors.ScoreError` naming ``scorer`` if one is NaN/inf.
+    """``scores`` as floats, or [`ScoreError`][ctx_core.errors.ScoreError] naming ``scorer`` if one is NaN/inf.
 
     Non-finite scores are refused rather than sorted: a NaN compares false with
     everything, so the order of the other passages would depend on the input order.
@@ -42,14 +42,14 @@ class Scorer(Protocol):
         ...
 
     async def ascore(self, query: str, passages: Sequence[Passage | str]) -> list[float]:
-        """Async twin of :meth:`score`."""
+        """Async twin of [`score`][ctx_core.scoring.base.Scorer.score]."""
         ...
 
 
 class BaseScorer(ABC):
     """Base class for scorers: validation, empty input, async and multi-query batching.
 
-    Subclasses implement :meth:`_score` (and :meth:`_ascore` when they have native async).
+    Subclasses implement `_score` (and `_ascore` when they have native async).
     Empty input returns ``[]`` without touching any model.
     """
 
@@ -70,7 +70,7 @@ class BaseScorer(ABC):
         return self._checked(self._score(query, items), items, self)
 
     async def ascore(self, query: str, passages: Sequence[Passage | str]) -> list[float]:
-        """Async twin of :meth:`score`."""
+        """Async twin of [`score`][ctx_core.scoring.base.BaseScorer.score]."""
         query = validate_query(query)
         items = ensure_passages(passages)
         if not items:

@@ -40,11 +40,11 @@ class CohereScorer(BaseScorer, Configurable):
     Timeouts, connection errors, HTTP 429 and 5xx answers are retried up to
     ``max_retries`` times with exponential backoff, or after the wait the server asks
     for in ``Retry-After`` (seconds or an HTTP date) when it sends one; anything else,
-    or the last failure, raises :class:`~ctx_core.errors.RemoteServiceError` with the
+    or the last failure, raises [`RemoteServiceError`][ctx_core.errors.RemoteServiceError] with the
     cause attached. ``deadline`` bounds a whole call across its retries (no attempt
     starts, and no wait is begun, that would end after it). An answer with a NaN or
-    infinite score raises :class:`~ctx_core.errors.ScoreError`, one naming a document
-    twice (or not at all) :class:`~ctx_core.errors.RemoteServiceError`; neither is retried.
+    infinite score raises [`ScoreError`][ctx_core.errors.ScoreError], one naming a document
+    twice (or not at all) [`RemoteServiceError`][ctx_core.errors.RemoteServiceError]; neither is retried.
 
     Args:
         model: Cohere rerank model name.

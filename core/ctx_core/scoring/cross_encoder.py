@@ -23,7 +23,7 @@ class CrossEncoderScorer(BaseScorer, Configurable):
     """Scores (query, passage) pairs with a sentence-transformers ``CrossEncoder``.
 
     Safe to share between threads: the model's tokenizer is used under
-    :func:`~ctx_core.models.model_lock`.
+    [`model_lock`][ctx_core.models.model_lock].
 
     No cross-encoder ships offline; pass any Hugging Face id (for example
     ``"cross-encoder/ms-marco-MiniLM-L6-v2"``) or a local folder.

@@ -17,7 +17,7 @@ class EmbeddingScorer(BaseScorer, Configurable):
 
     Args:
         model: Hugging Face id or local path of a sentence-transformers model, or an
-            :class:`~ctx_core.embeddings.Embedder` to share.
+            [`Embedder`][ctx_core.embeddings.Embedder] to share.
         device: Device for the model (default: CUDA when available).
         batch_size: Passages per forward pass.
         show_progress: Progress bar (``None``: on a terminal, once embedding has run a

@@ -1,4 +1,4 @@
-"""Scorers by short name (kind ``"scorer"`` of :mod:`ctx_core._registry`), for the CLI and the evaluation harness.
+"""Scorers by short name (kind ``"scorer"`` of `ctx_core._registry`), for the CLI and the evaluation harness.
 
 Examples:
     >>> from ctx_core.scoring.registry import build_scorer, scorer_names
@@ -27,7 +27,7 @@ def register_scorer(name: str, factory: str | Callable[..., Scorer]) -> None:
 
 
 def scorer_names() -> list[str]:
-    """Names :func:`build_scorer` accepts."""
+    """Names `build_scorer` accepts."""
     return _registry.names("scorer")
 
 

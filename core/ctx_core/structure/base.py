@@ -1,6 +1,6 @@
 """What every structurizer offers, and how structures travel with passages.
 
-A structurizer turns text into a :class:`~ctx_core.structure.Structure`. The
+A structurizer turns text into a [`Structure`][ctx_core.structure.tree.Structure]. The
 passage helpers render that structure as the passage's new text and keep the
 rest in metadata:
 
@@ -56,7 +56,7 @@ class Structurizer(Protocol):
         ...
 
     async def astructurize(self, text: str) -> Structure:
-        """Async twin of :meth:`structurize`."""
+        """Async twin of [`structurize`][ctx_core.structure.base.Structurizer.structurize]."""
         ...
 
 
@@ -71,7 +71,7 @@ def validate_text(text: object, argument: str = "text") -> list[Sentence]:
 
 
 def validate_format(format: object) -> str:
-    """``format`` when it is one of :data:`~ctx_core.structure.render.FORMATS`, else a ValueError."""
+    """``format`` when it is one of `ctx_core.structure.render.FORMATS`, else a ValueError."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {list(FORMATS)}, got {format!r}")
     return str(format)
@@ -100,7 +100,7 @@ def structure_from_metadata(metadata: Mapping[str, Any]) -> Structure:
 
 
 class BaseStructurizer(ABC):
-    """Base class: implement :meth:`structurize_sentences`; the rest comes for free.
+    """Base class: implement [`structurize_sentences`][ctx_core.structure.base.BaseStructurizer.structurize_sentences]; the rest comes for free.
 
     Subclasses get text validation, async (a worker thread unless overridden),
     batches with a progress bar, and the passage helpers.
@@ -120,7 +120,7 @@ class BaseStructurizer(ABC):
         return self.structurize_sentences(text, sentences)
 
     async def astructurize(self, text: str) -> Structure:
-        """Async twin of :meth:`structurize` (runs it in a worker thread)."""
+        """Async twin of [`structurize`][ctx_core.structure.base.BaseStructurizer.structurize] (runs it in a worker thread)."""
         validate_text(text)
         return await asyncio.to_thread(self.structurize, text)
 
@@ -145,7 +145,7 @@ class BaseStructurizer(ABC):
         ]
 
     async def astructurize_many(self, texts: Sequence[str]) -> list[Structure]:
-        """Async twin of :meth:`structurize_many` (the whole batch in one worker thread)."""
+        """Async twin of [`structurize_many`][ctx_core.structure.base.BaseStructurizer.structurize_many] (the whole batch in one worker thread)."""
         return await asyncio.to_thread(self.structurize_many, texts)
 
     # -- passages ------------------------------------------------------------
@@ -164,7 +164,7 @@ class BaseStructurizer(ABC):
         format: str = "reading",
         show_progress: bool | None = None,
     ) -> list[Passage]:
-        """Structurize each passage (see :meth:`structurize_passage`), in one batch."""
+        """Structurize each passage (see [`structurize_passage`][ctx_core.structure.base.BaseStructurizer.structurize_passage]), in one batch."""
         validate_format(format)
         items = ensure_passages(passages)
         sources = [original_text(p) for p in items]
@@ -178,7 +178,7 @@ class BaseStructurizer(ABC):
     async def astructurize_passages(
         self, passages: Sequence[Passage | str], *, format: str = "reading"
     ) -> list[Passage]:
-        """Async twin of :meth:`structurize_passages`."""
+        """Async twin of [`structurize_passages`][ctx_core.structure.base.BaseStructurizer.structurize_passages]."""
         validate_format(format)
         items = ensure_passages(passages)
         sources = [original_text(p) for p in items]

@@ -72,7 +72,7 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
     """Structure text from its headings and enumerations, or by topic segmentation.
 
     Args:
-        embedder: An :class:`~ctx_core.embeddings.Embedder` (or anything with
+        embedder: An [`Embedder`][ctx_core.embeddings.Embedder] (or anything with
             ``embed(texts) -> array``), or a model id or path, for topic segmentation.
             Default: the packaged all-MiniLM-L6-v2. A model named by id is loaded on
             first use (texts with markers or very few sentences never load it).
@@ -151,7 +151,7 @@ class HeuristicStructurizer(BaseStructurizer, Configurable):
 
         Raises:
             ConfigError: the embedder is an object that is neither an
-                :class:`~ctx_core.embeddings.Embedder` nor a component with a config.
+                [`Embedder`][ctx_core.embeddings.Embedder] nor a component with a config.
         """
         from ctx_core.embeddings import Embedder, embedder_config
 

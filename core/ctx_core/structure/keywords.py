@@ -68,7 +68,7 @@ def phrases(sentence: str, max_words: int = 3) -> list[tuple[Phrase, str]]:
 
 
 def _phrases(sentence: str, max_words: int = 3) -> list[tuple[Phrase, str, bool]]:
-    """Like :func:`phrases`, with a flag: the phrase starts the sentence (capitals prove nothing)."""
+    """Like [`phrases`][ctx_core.structure.keywords.phrases], with a flag: the phrase starts the sentence (capitals prove nothing)."""
     runs: list[list[str]] = [[]]
     starts: list[int] = []
     for match in _TOKEN.finditer(sentence):

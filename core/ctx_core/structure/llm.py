@@ -2,12 +2,12 @@
 
 The input is split into sentences and numbered; the LLM answers with YAML that
 names a scope and aspects covering sentence ranges (see
-:mod:`ctx_core.structure.prompts`). Because the answer only points at sentences,
+[`ctx_core.structure.prompts`][ctx_core.structure.prompts]). Because the answer only points at sentences,
 the structure cannot invent or lose text. The answer is validated and small faults
-are repaired (:mod:`ctx_core.structure.parse`); when it is unusable (no YAML,
+are repaired ([`ctx_core.structure.parse`][ctx_core.structure.parse]); when it is unusable (no YAML,
 truncated beyond repair, large gaps...) that part of the text is structured by
 the fallback structurizer (the heuristic one by default) instead, so
-:meth:`~LLMStructurizer.structurize` never fails because of what the model wrote.
+[`structurize`][ctx_core.structure.llm.LLMStructurizer.structurize] never fails because of what the model wrote.
 
 Long inputs are cut into chunks of about ``chunk_tokens`` tokens on sentence
 boundaries; each chunk is structured on its own (all chunks in one batch), their
@@ -76,20 +76,20 @@ class LLMStructurizer(BaseStructurizer, Configurable):
     """Structure text with an LLM in the sentence-referencing form, with repair and fallback.
 
     Args:
-        llm: Any core :class:`~ctx_core.llm.LLM` (wrap LangChain or LlamaIndex models
+        llm: Any core [`LLM`][ctx_core.llm.base.LLM] (wrap LangChain or LlamaIndex models
             with the adapters), or a model id / path / alias for a local
-            :class:`~ctx_core.llm.TransformersLLM` (default
-            :data:`~ctx_core.models.DEFAULT_LLM`, loaded on first use).
+            [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM] (default
+            `ctx_core.models.DEFAULT_LLM`, loaded on first use).
         fallback: Structurizer for chunks whose answer is unusable (default: a
-            :class:`~ctx_core.structure.HeuristicStructurizer`).
+            [`HeuristicStructurizer`][ctx_core.structure.heuristic.HeuristicStructurizer]).
         chunk_tokens: Longest chunk given to the LLM at once, in tokens of ``counter``.
         max_tokens: Longest answer; default ``64 + 12`` per sentence of the chunk, at most 1024
             (prompts are batched with others of similar length).
         max_gap: Longest run of uncovered sentences that is repaired (see
-            :func:`~ctx_core.structure.parse.parse_structure`).
+            [`parse_structure`][ctx_core.structure.parse.parse_structure]).
         examples: Include the two worked examples in the prompt.
         counter: Token counter for chunking (default: tiktoken ``cl100k_base``).
-        batch_size: Prompts per :meth:`complete_batch` call when the LLM has one.
+        batch_size: Prompts per `complete_batch` call when the LLM has one.
         temperature: Sampling temperature (0: greedy).
         show_progress: Show a progress bar over LLM batches (``None``: for long jobs).
     """
@@ -189,7 +189,7 @@ class LLMStructurizer(BaseStructurizer, Configurable):
     # -- sync ------------------------------------------------------------------
 
     def structurize_sentences(self, source: str, sentences: Sequence[Sentence]) -> Structure:
-        """Structure ``sentences`` of ``source`` (one job of :meth:`structurize_many`)."""
+        """Structure ``sentences`` of ``source`` (one job of [`structurize_many`][ctx_core.structure.llm.LLMStructurizer.structurize_many])."""
         return self._run([self._plan(source, list(sentences))])[0]
 
     def structurize_many(
@@ -255,11 +255,11 @@ class LLMStructurizer(BaseStructurizer, Configurable):
     # -- async -----------------------------------------------------------------
 
     async def astructurize(self, text: str) -> Structure:
-        """Async twin of :meth:`structurize`: the LLM is called with ``acomplete``."""
+        """Async twin of [`structurize`][ctx_core.structure.llm.LLMStructurizer.structurize]: the LLM is called with ``acomplete``."""
         return (await self.astructurize_many([text]))[0]
 
     async def astructurize_many(self, texts: Sequence[str]) -> list[Structure]:
-        """Async twin of :meth:`structurize_many` (chunks are sent concurrently)."""
+        """Async twin of [`structurize_many`][ctx_core.structure.llm.LLMStructurizer.structurize_many] (chunks are sent concurrently)."""
         jobs = [
             self._plan(text, validate_text(text, f"texts[{i}]")) for i, text in enumerate(texts)
         ]

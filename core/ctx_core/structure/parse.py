@@ -1,8 +1,8 @@
 """Read an LLM's structure answer: extract the YAML, validate it, repair small faults.
 
 The answer names a scope and aspects that cover 1-based sentence ranges. This
-module turns it into :class:`~ctx_core.structure.Aspect` objects over 0-based
-sentence indices, or raises :class:`StructureParseError` when it cannot be trusted.
+module turns it into [`Aspect`][ctx_core.structure.tree.Aspect] objects over 0-based
+sentence indices, or raises [`StructureParseError`][ctx_core.structure.parse.StructureParseError] when it cannot be trusted.
 
 What is repaired (each repair is reported):
 

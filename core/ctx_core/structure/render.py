@@ -1,4 +1,4 @@
-"""Render a :class:`~ctx_core.structure.Structure` as text for a reader or a retriever.
+"""Render a [`Structure`][ctx_core.structure.tree.Structure] as text for a reader or a retriever.
 
 Five formats:
 
@@ -8,7 +8,7 @@ Five formats:
 ``outline``   numbered outline: the scope, aspects ``1.``, one description per line ``1.1.``
 ``retrieval`` for indexing: ``{scope}.`` then ``**{aspect}**: {its sentences}``
 ``markdown``  ``# scope``, ``## aspect`` (deeper levels ``###``...), paragraphs of sentences
-``json``      :meth:`Structure.to_json` (exact sentences, offsets and the tree)
+``json``      [`Structure.to_json`][ctx_core.structure.tree.Structure.to_json] (exact sentences, offsets and the tree)
 ============  =====================================================================
 
 Every format writes each source sentence exactly once, in reading order, and adds
@@ -18,7 +18,7 @@ heading line of the source that titles an aspect (``Aspect.title``) is written o
 as that aspect's heading, without its Markdown ``#`` markers.
 With ``collapse_whitespace=True`` (the default) line breaks inside a sentence
 (hard-wrapped text) become single spaces so lists stay on one line; the JSON
-form always keeps the exact text. :func:`render_parts` returns the same output
+form always keeps the exact text. [`render_parts`][ctx_core.structure.render.render_parts] returns the same output
 cut into labelled parts, which is how the tests check faithfulness.
 
 Examples:
@@ -74,7 +74,7 @@ class Part:
 def render(
     structure: Structure, format: str = "reading", *, collapse_whitespace: bool = True
 ) -> str:
-    """Render ``structure`` in one of :data:`FORMATS`.
+    """Render ``structure`` in one of `FORMATS`.
 
     Args:
         structure: The structure.
@@ -93,7 +93,7 @@ def render(
 def render_parts(
     structure: Structure, format: str = "reading", *, collapse_whitespace: bool = True
 ) -> list[Part]:
-    """Like :func:`render`, as a list of labelled :class:`Part` objects."""
+    """Like [`render`][ctx_core.structure.render.render], as a list of labelled [`Part`][ctx_core.structure.render.Part] objects."""
     if not isinstance(structure, Structure):
         raise TypeError(f"structure must be a Structure, got {type(structure).__name__}")
     if format not in FORMATS:

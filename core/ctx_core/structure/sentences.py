@@ -1,6 +1,6 @@
 """Sentence splitting with exact character offsets, and the line structure around sentences.
 
-Every :class:`Sentence` is an exact slice of the source text
+Every [`Sentence`][ctx_core.structure.sentences.Sentence] is an exact slice of the source text
 (``text[s.start:s.end] == s.text``), so a structure built on sentences can always
 point back to where each description came from. The splitter is rule based (no
 model): it knows common abbreviations, initials, decimal numbers, enumeration

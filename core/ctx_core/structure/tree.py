@@ -1,8 +1,8 @@
 """The structure tree: a scope, aspects with sub-aspects, and descriptions that are source sentences.
 
-A :class:`Structure` never holds rewritten text. Its descriptions are indices into
-:attr:`Structure.sentences`, and every sentence is an exact slice of
-:attr:`Structure.source`. A valid structure uses every sentence exactly once, in
+A [`Structure`][ctx_core.structure.tree.Structure] never holds rewritten text. Its descriptions are indices into
+`Structure.sentences`, and every sentence is an exact slice of
+`Structure.source`. A valid structure uses every sentence exactly once, in
 reading order: walking the tree depth first (an aspect's own descriptions before
 its sub-aspects) visits sentences ``0, 1, ..., n - 1``. So nothing can be invented
 and nothing can be lost; only the headings (scope and aspect names) are new.
@@ -89,7 +89,7 @@ class Aspect:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Aspect:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of [`to_dict`][ctx_core.structure.tree.Aspect.to_dict]."""
         if "name" not in data:
             raise StructureError(f"aspect record has no 'name': keys are {sorted(data)}")
         return cls(
@@ -146,7 +146,7 @@ class Structure:
         return structure
 
     def with_metadata(self, **extra: Any) -> Structure:
-        """A copy with ``extra`` added to :attr:`metadata`."""
+        """A copy with ``extra`` added to `metadata`."""
         return replace(self, metadata={**self.metadata, **extra})
 
     # -- reading -----------------------------------------------------------
@@ -188,9 +188,9 @@ class Structure:
     # -- invariants --------------------------------------------------------
 
     def validate(self) -> None:
-        """Raise :class:`StructureError` unless every sentence is used once, in order, at its offsets.
+        """Raise [`StructureError`][ctx_core.structure.tree.StructureError] unless every sentence is used once, in order, at its offsets.
 
-        Checks: each sentence is an exact slice of :attr:`source`; the depth-first
+        Checks: each sentence is an exact slice of `source`; the depth-first
         order of descriptions is ``0..n-1`` (so none is lost, repeated or moved);
         the scope and aspect names are non-empty single lines; no aspect is empty.
         """
@@ -228,7 +228,7 @@ class Structure:
 
     @property
     def is_valid(self) -> bool:
-        """Whether :meth:`validate` passes."""
+        """Whether [`validate`][ctx_core.structure.tree.Structure.validate] passes."""
         try:
             self.validate()
         except StructureError:
@@ -242,7 +242,7 @@ class Structure:
 
         Args:
             include_source: Keep the source text (needed to rebuild the structure
-                with :meth:`from_dict`; sentences always carry their own text and offsets).
+                with [`from_dict`][ctx_core.structure.tree.Structure.from_dict]; sentences always carry their own text and offsets).
         """
         data: dict[str, Any] = {
             "version": SCHEMA_VERSION,
@@ -256,14 +256,14 @@ class Structure:
         return data
 
     def to_json(self, *, indent: int | None = None, include_source: bool = True) -> str:
-        """:meth:`to_dict` as a JSON string (non-ASCII kept as is)."""
+        """[`to_dict`][ctx_core.structure.tree.Structure.to_dict] as a JSON string (non-ASCII kept as is)."""
         return json.dumps(
             self.to_dict(include_source=include_source), ensure_ascii=False, indent=indent
         )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> Structure:
-        """Rebuild a structure from :meth:`to_dict` output and validate it.
+        """Rebuild a structure from [`to_dict`][ctx_core.structure.tree.Structure.to_dict] output and validate it.
 
         Args:
             data: The dict.
@@ -300,7 +300,7 @@ class Structure:
 
     @classmethod
     def from_json(cls, text: str, source: str | None = None) -> Structure:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of [`to_json`][ctx_core.structure.tree.Structure.to_json]."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:

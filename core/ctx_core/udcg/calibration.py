@@ -1,13 +1,13 @@
 """Turning raw relevance signals into probabilities of relevance.
 
-:class:`LogisticCalibrator` with the single feature ``"score"`` is Platt scaling
+[`LogisticCalibrator`][ctx_core.udcg.calibration.LogisticCalibrator] with the single feature ``"score"`` is Platt scaling
 (``p = sigmoid(a * score + b)``). It can also read several signal columns (see
-:mod:`ctx_core.udcg.signals`) and *listwise* transforms of them that compare a
+[`ctx_core.udcg.signals`][ctx_core.udcg.signals]) and *listwise* transforms of them that compare a
 passage with the other candidates of the same query - our extension: a bi-encoder's
 absolute cosine drifts from query to query, its gap to the best candidate much less.
 
 A feature is a column name (``"dense"``) or ``"transform:column"``
-(``"gap_to_best:dense"``); transforms are listed in :data:`TRANSFORMS`.
+(``"gap_to_best:dense"``); transforms are listed in `TRANSFORMS`.
 
 Examples:
     >>> calibrator = LogisticCalibrator.fit([[0.9, 0.2, 0.1], [0.8, 0.7, 0.1]], [[1, 0, 0], [1, 1, 0]])
@@ -229,7 +229,7 @@ class LogisticCalibrator:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LogisticCalibrator:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of [`to_dict`][ctx_core.udcg.calibration.LogisticCalibrator.to_dict]."""
         if data.get("type") != "logistic":
             raise ValueError(f"not a logistic calibrator: type={data.get('type')!r}")
         return cls(
@@ -252,13 +252,13 @@ def shipped_calibrators() -> list[str]:
 def load_calibrator(path_or_name: str | Path) -> LogisticCalibrator:
     """Load a calibrator from a JSON file, or by the name of one shipped with the package.
 
-    The rule: a :class:`~pathlib.Path`, or a string with a file suffix (``"mine.json"``,
+    The rule: a `pathlib.Path`, or a string with a file suffix (``"mine.json"``,
     ``"/data/cal.json"``), is a path to a file; any other string is a shipped name, made of
     letters, digits, ``-`` and ``_`` only, so a name can never reach a file outside the
     shipped calibrators folder (``"../../x"`` is rejected).
 
     Shipped names (fitted by ``benchmarks/fit_calibrators.py``): ``"hybrid-hotpotqa"``
-    (the default: :class:`~ctx_core.udcg.HybridSignals` on multi-hop questions over
+    (the default: [`HybridSignals`][ctx_core.udcg.signals.HybridSignals] on multi-hop questions over
     paragraphs), ``"minilm-hotpotqa"`` and ``"minilm-dl19"`` (Platt scaling plus the gap to
     the best candidate, for a plain MiniLM ``EmbeddingScorer``).
 

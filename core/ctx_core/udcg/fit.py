@@ -34,7 +34,7 @@ def fit_calibrator(
     show_progress: bool | None = None,
     info: Mapping[str, Any] | None = None,
 ) -> LogisticCalibrator:
-    """Score labelled queries and fit a :class:`LogisticCalibrator` to the labels.
+    """Score labelled queries and fit a [`LogisticCalibrator`][ctx_core.udcg.calibration.LogisticCalibrator] to the labels.
 
     Args:
         scorer: The relevance scorer (its column is ``"score"``) or signal set the

@@ -368,7 +368,7 @@ class UtilityDistractionReranker(Configurable):
     async def aexplain(
         self, query: str, passages: Sequence[Passage | str], top_n: int | None = None
     ) -> list[Decision]:
-        """Async twin of :meth:`explain`; relevance and utility run concurrently."""
+        """Async twin of [`explain`][ctx_core.udcg.reranker.UtilityDistractionReranker.explain]; relevance and utility run concurrently."""
         query, items, limit = self._validate(query, passages, top_n)
         if not items:
             return []
@@ -394,7 +394,7 @@ class UtilityDistractionReranker(Configurable):
     async def arerank(
         self, query: str, passages: Sequence[Passage | str], top_n: int | None = None
     ) -> list[Passage]:
-        """Async twin of :meth:`rerank`."""
+        """Async twin of [`rerank`][ctx_core.udcg.reranker.UtilityDistractionReranker.rerank]."""
         return self._kept(await self.aexplain(query, passages, top_n))
 
     def _validate(

@@ -1,6 +1,6 @@
 """Relevance signals: the named per-passage columns a calibrator turns into probabilities.
 
-A single scorer gives one column (:class:`ScorerSignals`). :class:`HybridSignals`, the
+A single scorer gives one column ([`ScorerSignals`][ctx_core.udcg.signals.ScorerSignals]). [`HybridSignals`][ctx_core.udcg.signals.HybridSignals], the
 default of the distraction-aware reranker, gives several cheap ones computed from one
 set of embeddings:
 
@@ -82,7 +82,7 @@ _STOPWORDS = frozenset(
 class RelevanceSignals(Protocol):
     """Computes named relevance columns (one value per passage) for one query."""
 
-    #: Names of the columns :meth:`signals` returns.
+    #: Names of the columns [`signals`][ctx_core.udcg.signals.RelevanceSignals.signals] returns.
     columns: tuple[str, ...]
     #: The column reported as ``relevance_score``.
     primary: str
@@ -92,7 +92,7 @@ class RelevanceSignals(Protocol):
         ...
 
     async def asignals(self, query: str, passages: Sequence[Passage]) -> dict[str, list[float]]:
-        """Async twin of :meth:`signals`."""
+        """Async twin of [`signals`][ctx_core.udcg.signals.RelevanceSignals.signals]."""
         ...
 
 
@@ -124,7 +124,7 @@ class ScorerSignals(Configurable):
         return {"score": self.scorer.score(query, passages)}
 
     async def asignals(self, query: str, passages: Sequence[Passage]) -> dict[str, list[float]]:
-        """Async twin of :meth:`signals`."""
+        """Async twin of [`signals`][ctx_core.udcg.signals.ScorerSignals.signals]."""
         return {"score": await self.scorer.ascore(query, passages)}
 
 
@@ -197,7 +197,7 @@ class HybridSignals(Configurable):
         }
 
     async def asignals(self, query: str, passages: Sequence[Passage]) -> dict[str, list[float]]:
-        """Async twin of :meth:`signals` (runs in a worker thread)."""
+        """Async twin of [`signals`][ctx_core.udcg.signals.HybridSignals.signals] (runs in a worker thread)."""
         return await asyncio.to_thread(self.signals, query, passages)
 
     def _texts(self, passages: Sequence[Passage]) -> list[str]:

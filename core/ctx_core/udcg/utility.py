@@ -39,8 +39,8 @@ class AbstentionUtility(Configurable):
     nothing decoded). A passage the reader would answer from has utility near 1.
 
     Args:
-        llm: A :class:`~ctx_core.llm.ScoringLLM`, or a model id / alias for
-            :class:`~ctx_core.llm.TransformersLLM` (default: packaged SmolLM2).
+        llm: A [`ScoringLLM`][ctx_core.llm.base.ScoringLLM], or a model id / alias for
+            [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM] (default: packaged SmolLM2).
         instruction: The system instruction (must tell the reader to reply with
             ``abstain_token`` when the document lacks the answer).
         abstain_token: The abstention reply.
@@ -127,7 +127,7 @@ class AbstentionUtility(Configurable):
         return [1.0 - p for p in self.no_response_probabilities(question, passages)]
 
     async def autilities(self, question: str, passages: Sequence[Passage | str]) -> list[float]:
-        """Async twin of :meth:`utilities` (runs in a worker thread)."""
+        """Async twin of [`utilities`][ctx_core.udcg.utility.AbstentionUtility.utilities] (runs in a worker thread)."""
         return await asyncio.to_thread(self.utilities, question, passages)
 
     def config(self) -> dict[str, Any]:

@@ -25,10 +25,10 @@ def load_hotpotqa(data_dir: str | Path | None = None, limit: int | None = None) 
     sit at no particular place.
 
     Args:
-        data_dir: The data folder (see :func:`~ctx_core.eval.datasets.resolve_data_dir`).
+        data_dir: The data folder (see [`resolve_data_dir`][ctx_core.eval.datasets.paths.resolve_data_dir]).
         limit: Keep only the first ``limit`` questions.
 
-    A preset of :func:`~ctx_core.eval.datasets.qa.load_qa_jsonl` on the data folder's file.
+    A preset of `ctx_core.eval.datasets.qa.load_qa_jsonl` on the data folder's file.
     """
     _check_limit(limit)
     return load_qa_jsonl(data_file(data_dir, HOTPOTQA_FOLDER, "dev250.jsonl"), limit=limit)

@@ -69,11 +69,11 @@ def load_locomo(
     Answers that are numbers become strings; category-5 (adversarial) questions have no
     answer in the data: their ``answer`` is ``""`` and the data's wrong-but-tempting answer
     is kept in ``adversarial_answer``. Evidence ids are cleaned with
-    :func:`normalize_evidence`; every repair, and every id that still matches no turn
+    [`normalize_evidence`][ctx_core.eval.datasets.locomo.normalize_evidence]; every repair, and every id that still matches no turn
     (kept as it is), is counted in ``issues`` and logged as one warning per kind.
 
     Args:
-        data_dir: The data folder (see :func:`~ctx_core.eval.datasets.resolve_data_dir`).
+        data_dir: The data folder (see [`resolve_data_dir`][ctx_core.eval.datasets.paths.resolve_data_dir]).
         path: A LoCoMo-format JSON file (a list of ``{"sample_id", "conversation",
             "qa"}`` records, or one record), or a folder holding exactly one ``.json`` file.
         issues: Where the data's problems are counted (default: a fresh counter, logged).

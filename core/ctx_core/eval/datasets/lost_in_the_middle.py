@@ -41,7 +41,7 @@ def load_nq_oracle(data_dir: str | Path | None = None, limit: int | None = None)
     ``hasanswer`` flags; gold passages are the supporting ones.
 
     Args:
-        data_dir: The data folder (see :func:`~ctx_core.eval.datasets.resolve_data_dir`).
+        data_dir: The data folder (see [`resolve_data_dir`][ctx_core.eval.datasets.paths.resolve_data_dir]).
         limit: Keep only the first ``limit`` questions.
     """
     _check_limit(limit)

@@ -97,7 +97,7 @@ def load_cranfield(data_dir: str | Path | None = None) -> IRCollection:
     Documents 471 and 995 have empty text in the source and are kept as they are.
     Query ids are ``"1"`` ... ``"225"`` in file order: the qrels number queries that way,
     not by the ``.I`` numbers of ``cran.qry``. Relevance codes become gains through
-    :data:`CRANFIELD_GAINS` (complete answer 4 ... minimum interest 1; "no interest" 0).
+    `CRANFIELD_GAINS` (complete answer 4 ... minimum interest 1; "no interest" 0).
 
     Raises:
         ValueError: A qrels line is malformed or has an unknown relevance code.
@@ -121,7 +121,7 @@ def load_cacm(data_dir: str | Path | None = None) -> IRCollection:
     there is one (1,587 records have one); authors, bibliography (issue and date),
     keywords, categories and the entry note go to metadata. The ``.X`` citation links are
     not loaded. Queries keep their ``.I`` numbers (``"1"`` ... ``"64"``); relevance is
-    binary (1). The qrels go through :func:`read_judgements` (format detected).
+    binary (1). The qrels go through [`read_judgements`][ctx_core.eval.datasets.smart.read_judgements] (format detected).
     """
     return load_smart(
         data_file(data_dir, GLASGOW_FOLDER, "cacm", "cacm.all"),
@@ -247,14 +247,14 @@ def load_smart(
     Args:
         documents: The documents file (``MED.ALL``, ``cacm.all``, ...).
         queries: The queries file (``MED.QRY``, ...).
-        qrels: The judgements, in SMART or TREC layout (see :func:`read_judgements`).
+        qrels: The judgements, in SMART or TREC layout (see [`read_judgements`][ctx_core.eval.datasets.smart.read_judgements]).
         qrels_format: ``"auto"`` (detected), ``"smart"``, ``"trec"`` or ``"pairs"``.
         query_ids: How the judgements name queries: ``"id"`` (the ``.I`` numbers),
             ``"position"`` (1, 2, ... in file order, as Cranfield's do) or ``"auto"``
             (``id`` unless only positions match every judged query; counted as an issue).
         name: The collection's name (default: the documents file's stem, lower case).
         gains: Maps the file's relevance codes to gains (Cranfield's codes run the other
-            way: :data:`CRANFIELD_GAINS`); a code missing from it is an error. Without it
+            way: `CRANFIELD_GAINS`); a code missing from it is an error. Without it
             the codes are the gains, and negative codes are counted as issues.
         title: Where the ``.T`` title goes: ``"once"`` before the ``.W`` text unless the
             text already starts with it, ``"prepend"`` always, ``"skip"`` nowhere (the

@@ -23,7 +23,7 @@ def load_dl19(data_dir: str | Path | None = None, limit: int | None = None) -> l
     retrieve, so nDCG's ideal ranking is the official one.
 
     Args:
-        data_dir: The data folder (see :func:`~ctx_core.eval.datasets.resolve_data_dir`).
+        data_dir: The data folder (see [`resolve_data_dir`][ctx_core.eval.datasets.paths.resolve_data_dir]).
         limit: Keep only the first ``limit`` queries (file order).
 
     Examples:

@@ -1,10 +1,10 @@
 """Synthetic long-context benchmark generators (seeded, deterministic).
 
-* :mod:`~ctx_core.eval.generators.pi_llm`: PI-LLM proactive-interference key tracking.
-* :mod:`~ctx_core.eval.generators.multi_needle`: kinship-chain needles in essays.
+* [`pi_llm`][ctx_core.eval.generators.pi_llm]: PI-LLM proactive-interference key tracking.
+* [`multi_needle`][ctx_core.eval.generators.multi_needle]: kinship-chain needles in essays.
 
 Both read their source data from the data folder at run time
-(:func:`~ctx_core.eval.datasets.paths.resolve_data_dir`).
+([`resolve_data_dir`][ctx_core.eval.datasets.paths.resolve_data_dir]).
 
 Examples:
     >>> from ctx_core.eval.generators import generate_pi_llm

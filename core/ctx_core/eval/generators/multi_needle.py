@@ -248,7 +248,7 @@ def generate_multi_needle(
         shuffle: Place the statements in random order (else eldest first).
         seed: Random seed: the same arguments and seed give the same task.
         haystack: Filler text to use instead of the essays.
-        data_dir: Where ``needle-haystack/`` is (see :func:`resolve_data_dir`).
+        data_dir: Where ``needle-haystack/`` is (see [`resolve_data_dir`][ctx_core.eval.datasets.paths.resolve_data_dir]).
         counter: Token counter (default ``cl100k_base``).
 
     Raises:

@@ -137,7 +137,7 @@ def generate_pi_llm(
             interleaving all updates at random.
         seed: Random seed: the same arguments and seed give the same task.
         source: Category -> words mapping (default: the PI-LLM dictionary from ``data_dir``).
-        data_dir: Where ``pi-llm/`` is (see :func:`resolve_data_dir`).
+        data_dir: Where ``pi-llm/`` is (see [`resolve_data_dir`][ctx_core.eval.datasets.paths.resolve_data_dir]).
 
     Raises:
         ValueError: Sizes out of range for the source.

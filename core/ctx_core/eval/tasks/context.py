@@ -3,9 +3,9 @@
 Three ways to answer each question, on the same generated items:
 
 * ``plain``: the LLM reads the full context and the question.
-* ``scripted``: a :class:`~ctx_core.context.ScriptedPolicy` fragments and folds the
+* ``scripted``: a [`ScriptedPolicy`][ctx_core.context.policy.ScriptedPolicy] fragments and folds the
   context and runs fixed searches; the LLM then answers from what is left.
-* ``agent``: :class:`~ctx_core.context.ActiveContextAgent`: the LLM itself calls the
+* ``agent``: [`ActiveContextAgent`][ctx_core.context.agent.ActiveContextAgent]: the LLM itself calls the
   tools (at most ``max_tool_calls``), then answers.
 
 For each, the results give the accuracy, whether the answer was visible in what the
@@ -371,7 +371,7 @@ class ContextEvaluator:
 
     Args:
         task: ``"pi-llm"`` or ``"multi-needle"``.
-        sizes: Task sizes (see :func:`pi_llm_items`, :func:`multi_needle_items`).
+        sizes: Task sizes (see [`pi_llm_items`][ctx_core.eval.tasks.context.pi_llm_items], [`multi_needle_items`][ctx_core.eval.tasks.context.multi_needle_items]).
         methods: Any of ``plain``, ``scripted``, ``agent``.
         trials: Generated instances per size.
         seed: Base seed.
@@ -483,7 +483,7 @@ class ContextEvaluator:
 
         Returns:
             ``{"benchmark": "context", "task", "metrics", "per_item", "config",
-            "wall_seconds"}`` (:func:`~ctx_core.eval.results.write_results` adds the
+            "wall_seconds"}`` ([`write_results`][ctx_core.eval.results.write_results] adds the
             provenance).
         """
         started = time.perf_counter()
@@ -535,9 +535,9 @@ class ContextEvaluator:
 def run_context_eval(task: str, llm: LLM, **options: Any) -> dict[str, Any]:
     """``ContextEvaluator(task, **options)(llm)``: run the benchmark and return the results.
 
-    See :class:`ContextEvaluator` for the options (``sizes`` is required) and the result.
+    See [`ContextEvaluator`][ctx_core.eval.tasks.context.ContextEvaluator] for the options (``sizes`` is required) and the result.
 
     Raises:
-        TypeError: an option :class:`ContextEvaluator` does not take.
+        TypeError: an option [`ContextEvaluator`][ctx_core.eval.tasks.context.ContextEvaluator] does not take.
     """
     return ContextEvaluator(task, **options)(llm)

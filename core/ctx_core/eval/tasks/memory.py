@@ -1,7 +1,7 @@
 """The memory task: LoCoMo evidence recall and Cranfield/CACM retrieval of document memories.
 
-:class:`LoCoMoEvaluator` and :class:`IREvaluator` are built from the data and called
-with the methods to compare; :func:`evaluate_locomo` and :func:`evaluate_ir` do both.
+[`LoCoMoEvaluator`][ctx_core.eval.tasks.memory.LoCoMoEvaluator] and [`IREvaluator`][ctx_core.eval.tasks.memory.IREvaluator] are built from the data and called
+with the methods to compare; [`evaluate_locomo`][ctx_core.eval.tasks.memory.evaluate_locomo] and [`evaluate_ir`][ctx_core.eval.tasks.memory.evaluate_ir] do both.
 
 *LoCoMo* - each conversation session is a document (its date line, then one
 ``Speaker: text`` line per turn); every method indexes all sessions of a conversation
@@ -21,7 +21,7 @@ harness's metrics (``ctx_core.eval.metrics``).
 Methods share one embedder: ``fixed`` (``ctx_core.chunking.chunk_text``, paragraphs or
 lines up to ``max_words``, ranked by cosine similarity), ``window`` (the same with
 ``ctx_core.chunking.chunk_words``: windows of ``max_words`` words cut anywhere), ``memory`` (a memory extractor
-and the three-layer :class:`~ctx_core.memory.index.MemoryIndex`) with the
+and the three-layer [`MemoryIndex`][ctx_core.memory.index.MemoryIndex]) with the
 ``memory-chunk-layer`` ablation (the same memories, chunk layer only), and, for the IR
 sets, ``whole-document`` (one embedding per document).
 """
@@ -65,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 
 class QueryCachingEmbedder(Embedder):
-    """An :class:`~ctx_core.embeddings.Embedder` that embeds each query text once.
+    """An [`Embedder`][ctx_core.embeddings.Embedder] that embeds each query text once.
 
     Every method of an evaluation embeds the same question; the vectors are identical, so
     the evaluation shares them (the last ``cache_size`` queries are kept; the passage
@@ -146,9 +146,9 @@ class FixedChunkMethod:
         embedder: Embeds chunks and queries.
         max_words: Word budget per chunk.
         name: Method name (default ``fixed-{max_words}w``, or ``window-{max_words}w``).
-        unit: ``"paragraphs"`` packs whole paragraphs (:func:`~ctx_core.chunking.chunk_text`);
+        unit: ``"paragraphs"`` packs whole paragraphs ([`chunk_text`][ctx_core.chunking.chunk_text]);
             ``"words"`` cuts windows of ``max_words`` words anywhere
-            (:func:`~ctx_core.chunking.chunk_words`), which also splits single-paragraph
+            ([`chunk_words`][ctx_core.chunking.chunk_words]), which also splits single-paragraph
             documents.
     """
 
@@ -224,7 +224,7 @@ class WholeDocumentMethod:
 
 
 class MemoryMethod:
-    """Memories from ``extractor`` in a :class:`MemoryIndex`; ranks with all three layers
+    """Memories from ``extractor`` in a [`MemoryIndex`][ctx_core.memory.index.MemoryIndex]; ranks with all three layers
     (``name``) and with the chunk layer only (``name + "-chunk-layer"``).
 
     Args:
@@ -233,7 +233,7 @@ class MemoryMethod:
         name: Method name in the results.
         outline_k: Outline rows taken per search.
         core_k: Core-content rows taken per search.
-        index_options: Other :class:`MemoryIndex` settings.
+        index_options: Other [`MemoryIndex`][ctx_core.memory.index.MemoryIndex] settings.
     """
 
     def __init__(
@@ -461,7 +461,7 @@ def evaluate_locomo(
     show_progress: bool | None = None,
     on_conversation: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """``LoCoMoEvaluator(conversations, ...)(methods)``; see :class:`LoCoMoEvaluator`."""
+    """``LoCoMoEvaluator(conversations, ...)(methods)``; see [`LoCoMoEvaluator`][ctx_core.eval.tasks.memory.LoCoMoEvaluator]."""
     evaluator = LoCoMoEvaluator(
         conversations,
         ks=ks,
@@ -522,7 +522,7 @@ class IREvaluator:
     qrels).
 
     Args:
-        collection: An :class:`~ctx_core.eval.datasets.IRCollection`.
+        collection: An [`IRCollection`][ctx_core.eval.datasets.records.IRCollection].
         depth: Cut-off of the recall.
         chunk_depth: Chunks retrieved per query.
         limit: Evaluate only the first ``limit`` judged queries.
@@ -600,7 +600,7 @@ def evaluate_ir(
     limit: int | None = None,
     show_progress: bool | None = None,
 ) -> dict[str, Any]:
-    """``IREvaluator(collection, ...)(methods)``; see :class:`IREvaluator`."""
+    """``IREvaluator(collection, ...)(methods)``; see [`IREvaluator`][ctx_core.eval.tasks.memory.IREvaluator]."""
     evaluator = IREvaluator(
         collection, depth=depth, chunk_depth=chunk_depth, limit=limit, show_progress=show_progress
     )

@@ -1,9 +1,9 @@
 """The rerank task: a data set's queries, reranked by a component, scored per query.
 
-:class:`RerankEvaluator` is built from a data set (and options), then called with any
+[`RerankEvaluator`][ctx_core.eval.tasks.rerank.RerankEvaluator] is built from a data set (and options), then called with any
 component that has ``rerank(query, candidates) -> list[Passage]`` (a method of
-:mod:`ctx_core.eval.methods`, a :class:`~ctx_core.rerank.Reranker`, a
-:class:`~ctx_core.udcg.UtilityDistractionReranker`, ...). It returns a JSON-ready dict
+[`ctx_core.eval.methods`][ctx_core.eval.methods], a [`Reranker`][ctx_core.rerank.Reranker], a
+[`UtilityDistractionReranker`][ctx_core.udcg.reranker.UtilityDistractionReranker], ...). It returns a JSON-ready dict
 with the mean ``metrics``, every query's values and ranking, the component's config,
 timings and the run's provenance; ``base_metrics`` are the same metrics for the
 first-stage order (the candidates as given), so each result shows what reranking changed.
@@ -63,11 +63,11 @@ class RerankEvaluator:
     """Evaluates rerank components on one data set (loaded once, on the first call).
 
     Args:
-        dataset: A name from :func:`~ctx_core.eval.rerank_datasets.rerank_dataset_names`
+        dataset: A name from [`rerank_dataset_names`][ctx_core.eval.rerank_datasets.rerank_dataset_names]
             (``dl19``, ``hotpotqa``, ``cranfield``, ``cacm``) or a
-            :class:`~ctx_core.eval.rerank_datasets.RerankDataset`.
+            [`RerankDataset`][ctx_core.eval.rerank_datasets.RerankDataset].
         limit: Evaluate only the first ``limit`` queries.
-        data_dir: The data folder (see :func:`~ctx_core.eval.datasets.resolve_data_dir`).
+        data_dir: The data folder (see [`resolve_data_dir`][ctx_core.eval.datasets.paths.resolve_data_dir]).
         show_progress: Show a progress bar over the queries.
         command: The command line to record (default: this process's arguments).
         **dataset_options: Options of the data set's loader, e.g. ``first_stage="embedding"``
@@ -233,7 +233,7 @@ def run_rerank_eval(
 ) -> dict[str, Any]:
     """``RerankEvaluator(dataset, ...)(method, label=label)``: one method, one call.
 
-    See :class:`RerankEvaluator` for the arguments and the result.
+    See [`RerankEvaluator`][ctx_core.eval.tasks.rerank.RerankEvaluator] for the arguments and the result.
     """
     evaluator = RerankEvaluator(
         dataset,

@@ -3,19 +3,19 @@
 Two evaluators, each built from a data set and options and called with the variants to
 compare, ``{variant: structurizer}``: ``original`` (``None``: the texts as they are,
 the base every other variant is compared with), ``heuristic``
-(:class:`~ctx_core.structure.HeuristicStructurizer`) and ``llm``
-(:class:`~ctx_core.structure.LLMStructurizer`, falling back to the heuristic where the
-LLM's answer is unusable). :func:`run_retrieval_eval` and :func:`run_reader_eval` build
+([`HeuristicStructurizer`][ctx_core.structure.heuristic.HeuristicStructurizer]) and ``llm``
+([`LLMStructurizer`][ctx_core.structure.llm.LLMStructurizer], falling back to the heuristic where the
+LLM's answer is unusable). [`run_retrieval_eval`][ctx_core.eval.tasks.structure.run_retrieval_eval] and [`run_reader_eval`][ctx_core.eval.tasks.structure.run_reader_eval] build
 the variants by name and call them.
 
-* :class:`RetrievalEvaluator` (primary metric ``ndcg@10``): dense retrieval (all-MiniLM-L6-v2 by default) over
+* [`RetrievalEvaluator`][ctx_core.eval.tasks.structure.RetrievalEvaluator] (primary metric ``ndcg@10``): dense retrieval (all-MiniLM-L6-v2 by default) over
   Cranfield or CACM, documents in the retrieval form (``{scope}.`` then
   ``**aspect**: sentences``). Following the paper, only documents of at least
   ``min_words`` words are structurized; shorter ones stay as they are. With
   ``pool_depth`` the ranking is over a pool (the judged relevant documents plus the top
   ``pool_depth`` original-text hits of each query) instead of the whole collection,
   which keeps an LLM structurizer affordable.
-* :class:`ReaderEvaluator` (primary metric ``f1``): HotpotQA (dev250, distractor setting) answered by a reader
+* [`ReaderEvaluator`][ctx_core.eval.tasks.structure.ReaderEvaluator] (primary metric ``f1``): HotpotQA (dev250, distractor setting) answered by a reader
   LLM (SmolLM2-135M by default) from the ten paragraphs, each given as it is or in the
   reading form (``This passage talks about {scope}:`` and numbered aspects). Exact match
   and token F1 with SQuAD normalization.
@@ -145,9 +145,9 @@ class RetrievalEvaluator:
 
     Args:
         dataset: ``"cranfield"``, ``"cacm"``, an
-            :class:`~ctx_core.eval.datasets.IRCollection` or your own collection loaded by
-            :func:`~ctx_core.eval.datasets.formats.load_data` (BEIR or SMART format).
-        embedder: An :class:`~ctx_core.embeddings.Embedder` (default: packaged MiniLM).
+            [`IRCollection`][ctx_core.eval.datasets.records.IRCollection] or your own collection loaded by
+            `ctx_core.eval.datasets.formats.load_data` (BEIR or SMART format).
+        embedder: An [`Embedder`][ctx_core.embeddings.Embedder] (default: packaged MiniLM).
         min_words: Structurize only documents with at least this many words.
         limit: Evaluate only the first ``limit`` judged queries.
         pool_depth: Rank within a pool (relevant documents plus this many original-text
@@ -219,7 +219,7 @@ class RetrievalEvaluator:
         """Retrieve with every variant's documents; metrics, differences from ``original``.
 
         Args:
-            structurizers: ``{variant: structurizer}``, variants among :data:`VARIANTS`
+            structurizers: ``{variant: structurizer}``, variants among `VARIANTS`
                 (``original`` maps to ``None``).
 
         Returns:
@@ -328,14 +328,14 @@ def run_retrieval_eval(
     show_progress: bool = True,
     command: str | None = None,
 ) -> dict[str, Any]:
-    """:class:`RetrievalEvaluator` called with the named variants' structurizers.
+    """[`RetrievalEvaluator`][ctx_core.eval.tasks.structure.RetrievalEvaluator] called with the named variants' structurizers.
 
     Args:
         dataset: ``"cranfield"``, ``"cacm"``, an
-            :class:`~ctx_core.eval.datasets.IRCollection` or your own collection loaded by
-            :func:`~ctx_core.eval.datasets.formats.load_data` (BEIR or SMART format).
-        variants: Any of :data:`VARIANTS`.
-        embedder: An :class:`~ctx_core.embeddings.Embedder` (default: packaged MiniLM),
+            [`IRCollection`][ctx_core.eval.datasets.records.IRCollection] or your own collection loaded by
+            `ctx_core.eval.datasets.formats.load_data` (BEIR or SMART format).
+        variants: Any of `VARIANTS`.
+        embedder: An [`Embedder`][ctx_core.embeddings.Embedder] (default: packaged MiniLM),
             shared by retrieval and the heuristic structurizer.
         llm: The LLM of the ``llm`` variant (a core LLM or a model name).
         min_words: Structurize only documents with at least this many words.
@@ -371,7 +371,7 @@ class ReaderEvaluator:
 
     Args:
         reader: The reader: a core LLM with ``complete_batch`` or a model name for
-            :class:`~ctx_core.llm.TransformersLLM`.
+            [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM].
         limit: Questions to evaluate (the first ones of dev250).
         max_new_tokens: Longest answer.
         batch_size: Questions per reader batch.
@@ -379,7 +379,7 @@ class ReaderEvaluator:
         show_progress: Progress bars.
         command: The command line to record (default: this process's arguments).
         data: Your own QA data (a ``qa`` file through
-            :func:`~ctx_core.eval.datasets.formats.load_data`) instead of HotpotQA dev250.
+            `ctx_core.eval.datasets.formats.load_data`) instead of HotpotQA dev250.
     """
 
     primary_metric = "f1"
@@ -415,7 +415,7 @@ class ReaderEvaluator:
         """Answer every question with every variant's paragraphs; EM/F1 per variant.
 
         Args:
-            structurizers: ``{variant: structurizer}``, variants among :data:`VARIANTS`
+            structurizers: ``{variant: structurizer}``, variants among `VARIANTS`
                 (``original`` maps to ``None``).
 
         Returns:
@@ -520,12 +520,12 @@ def run_reader_eval(
     command: str | None = None,
     data: LoadedData | None = None,
 ) -> dict[str, Any]:
-    """:class:`ReaderEvaluator` called with the named variants' structurizers.
+    """[`ReaderEvaluator`][ctx_core.eval.tasks.structure.ReaderEvaluator] called with the named variants' structurizers.
 
     Args:
-        variants: Any of :data:`VARIANTS`.
+        variants: Any of `VARIANTS`.
         reader: The reader: a core LLM with ``complete_batch`` or a model name for
-            :class:`~ctx_core.llm.TransformersLLM`.
+            [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM].
         llm: The structurizing LLM of the ``llm`` variant (default: the reader).
         limit: Questions to evaluate (the first ones of dev250).
         max_new_tokens: Longest answer.
@@ -534,7 +534,7 @@ def run_reader_eval(
         data_dir: The data folder.
         show_progress: Progress bars.
         command: The command line to record (default: this process's arguments).
-        data: Your own QA data (:func:`~ctx_core.eval.datasets.formats.load_data` of a
+        data: Your own QA data (`ctx_core.eval.datasets.formats.load_data` of a
             ``qa`` file) instead of HotpotQA dev250.
     """
     _check_variants(variants)

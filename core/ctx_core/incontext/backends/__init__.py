@@ -11,7 +11,7 @@ name            what it is                                             where
 
 ``"auto"`` picks, in order, the first available of ``triton`` (CUDA with the ``gpu``
 extra installed), ``flex`` on CUDA, then ``sdpa``. A new backend subclasses
-:class:`AttentionBackend` and calls :func:`register_backend`.
+[`AttentionBackend`][ctx_core.incontext.backends.base.AttentionBackend] and calls [`register_backend`][ctx_core.incontext.backends.register_backend].
 
 Examples:
     >>> from ctx_core.incontext.backends import backend_names, get_backend
@@ -51,7 +51,7 @@ def register_backend(name: str, factory: str | Callable[[], AttentionBackend]) -
 
 
 def backend_names() -> list[str]:
-    """Names :func:`get_backend` accepts (besides ``"auto"``)."""
+    """Names [`get_backend`][ctx_core.incontext.backends.get_backend] accepts (besides ``"auto"``)."""
     return _registry.names("backend")
 
 

@@ -1,16 +1,16 @@
 """The attention-backend interface of the in-context ranker.
 
 A backend computes, for one prompt (batch size 1), the attention of every token under the
-:func:`~ctx_core.incontext.segments.attention_rule` and, at the scoring layer, the
+[`attention_rule`][ctx_core.incontext.segments.attention_rule] and, at the scoring layer, the
 per-candidate attention mass of the signal tokens. Tensors follow transformers' layout:
 
 * ``query``: ``(1, H, T, D)`` after rotary embedding (and q-norm, e.g. Gemma3);
 * ``key`` / ``value``: ``(1, H_kv, T, D)``, not expanded for grouped-query attention:
   query head ``h`` reads key head ``h // (H // H_kv)``;
-* output of :meth:`AttentionBackend.attend`: ``(1, T, H, D)`` (what the model's ``o_proj``
+* output of [`AttentionBackend.attend`][ctx_core.incontext.backends.base.AttentionBackend.attend]: ``(1, T, H, D)`` (what the model's ``o_proj``
   expects after a reshape).
 
-:meth:`AttentionBackend.candidate_logmass` returns, for each head ``h``, signal row ``s``
+[`AttentionBackend.candidate_logmass`][ctx_core.incontext.backends.base.AttentionBackend.candidate_logmass] returns, for each head ``h``, signal row ``s``
 and candidate ``c``, ``log sum_{t in c} exp(logit[h, s, t])`` over the candidate's tokens,
 in float32 (float64 for float64 inputs). A softmax of it over candidates equals the softmax
 over all candidate tokens summed per candidate; it is additive-shift invariant and
@@ -102,9 +102,9 @@ def segment_logsumexp(
 class AttentionBackend(ABC):
     """One way of computing the ranker's block-sparse attention.
 
-    Subclasses implement :meth:`attend`; :meth:`candidate_logmass` has a plain torch
+    Subclasses implement [`attend`][ctx_core.incontext.backends.base.AttentionBackend.attend]; [`candidate_logmass`][ctx_core.incontext.backends.base.AttentionBackend.candidate_logmass] has a plain torch
     default that a fused kernel may replace. Backends are stateless apart from caches they
-    keep on the :class:`~ctx_core.incontext.segments.SegmentStructure` (``structure.cached``).
+    keep on the [`SegmentStructure`][ctx_core.incontext.segments.SegmentStructure] (``structure.cached``).
 
     Attributes:
         name: Registry name (``reference``, ``sdpa``, ``flex``, ...).
@@ -133,7 +133,7 @@ class AttentionBackend(ABC):
     ) -> torch.Tensor:
         """Attention output ``(1, T, H, D)`` for every token under the segment rule.
 
-        Implementations start with :func:`check_attention_inputs`.
+        Implementations start with [`check_attention_inputs`][ctx_core.incontext.backends.base.check_attention_inputs].
         """
 
     def candidate_logmass(

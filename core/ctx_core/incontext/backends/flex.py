@@ -1,6 +1,6 @@
 """``flex``: torch FlexAttention with a block mask built from the segment rule.
 
-``create_block_mask`` evaluates :func:`~ctx_core.incontext.segments.attention_rule` as a
+``create_block_mask`` evaluates [`attention_rule`][ctx_core.incontext.segments.attention_rule] as a
 ``mask_mod``; tiles the rule excludes are skipped by the kernel. The block mask is built once
 per prompt (and per sliding window) and reused by every layer.
 

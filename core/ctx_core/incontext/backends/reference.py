@@ -1,6 +1,6 @@
 """``reference``: dense masked attention in plain torch; the ground truth.
 
-Builds the full ``(T, T)`` mask from :func:`~ctx_core.incontext.segments.attention_rule`,
+Builds the full ``(T, T)`` mask from [`attention_rule`][ctx_core.incontext.segments.attention_rule],
 computes every logit, masks, soft-maxes in float32 (float64 for float64 inputs) and
 multiplies by the values. Memory grows with ``H x T x T``: use it to check other backends
 and on short prompts, not on a hundred candidates on a CPU.

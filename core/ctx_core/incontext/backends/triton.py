@@ -1,6 +1,6 @@
 """``triton``: a block-sparse Triton kernel for the ranker's attention, with fused scoring.
 
-The ``auto`` choice on CUDA. Three kernels (:mod:`ctx_core.incontext.backends.triton_kernels`)
+The ``auto`` choice on CUDA. Three kernels (`ctx_core.incontext.backends.triton_kernels`)
 compile to CUDA through Triton:
 
 * **attention** (forward): flash-attention-style online softmax with fp32 accumulation over a
@@ -21,13 +21,13 @@ fp32 products (no TF32), so they agree with the ``reference`` backend to about 1
 float64 inputs (CPU tests) go to the exact ``sdpa`` backend.
 
 **Gradients.** The kernels are forward-only. When autograd needs gradients (fine-tuning),
-:meth:`TritonBackend.attend` wraps the kernel in an autograd function whose backward pass
+`TritonBackend.attend` wraps the kernel in an autograd function whose backward pass
 recomputes the attention with the ``sdpa`` backend (the same function, exactly) and
-differentiates that; :meth:`TritonBackend.candidate_logmass` uses the differentiable torch
+differentiates that; `TritonBackend.candidate_logmass` uses the differentiable torch
 path of the base class.
 
 Triton is imported lazily (the ``gpu`` extra): this module imports on machines without it,
-and :meth:`TritonBackend.available` says whether the kernels can run. On a CPU, Triton's
+and `TritonBackend.available` says whether the kernels can run. On a CPU, Triton's
 interpreter (``interpret=True`` or ``TRITON_INTERPRET=1``) runs the same kernels in numpy,
 slowly: meant for tests on tiny shapes (the tests patch two interpreter bugs that compiled
 kernels never meet: ``tests/core/incontext/triton_interpreter.py``).
@@ -81,7 +81,7 @@ def _interpreter_env() -> bool:
 
 
 def load_kernels(interpret: bool = False) -> Any:
-    """The kernel module (:mod:`ctx_core.incontext.backends.triton_kernels`).
+    """The kernel module (`ctx_core.incontext.backends.triton_kernels`).
 
     Args:
         interpret: The caller wants Triton's CPU interpreter. Triton decides between
@@ -482,7 +482,7 @@ class TritonBackend(AttentionBackend):
         softcap: float | None = None,
         out: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The fused kernel behind :meth:`candidate_logmass` (no autograd): ``(H, S, N)`` fp32."""
+        """The fused kernel behind `candidate_logmass` (no autograd): ``(H, S, N)`` fp32."""
         interpreted = self._interpreted(query_rows)
         kernels = load_kernels(interpreted)
         heads, dim = query_rows.shape[1], query_rows.shape[3]

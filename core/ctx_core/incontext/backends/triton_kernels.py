@@ -2,7 +2,7 @@
 """Triton kernels of the ``triton`` attention backend (imported only where Triton is installed).
 
 Three kernels, all driven by a *work list* built once per prompt on the host (see
-:func:`build_work_list` in :mod:`ctx_core.incontext.backends.triton`):
+`build_work_list` in [`ctx_core.incontext.backends.triton`][ctx_core.incontext.backends.triton]):
 
 ``attention_fwd``
     Flash-attention-style forward (online softmax, fp32 accumulation) over *work items*. A
