@@ -173,7 +173,7 @@ def _detect_qrels_format(path: Path, rows: list[tuple[int, list[str]]]) -> str:
 def read_judgements(
     path: str | Path, qrels_format: str = "auto"
 ) -> tuple[dict[str, dict[str, int]], str]:
-    """Read relevance judgements in any of the layouts classic collections ship.
+    r"""Read relevance judgements in any of the layouts classic collections ship.
 
     * ``"smart"``: ``qid docid 0 0`` (CACM, CISI), relevance 1;
     * ``"trec"``: ``qid iteration docid relevance`` (MED, TREC);
