@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
 
-from ctx_core.embeddings import DEFAULT_CACHE_BYTES, Embedder
+from ctx_core.embeddings import DEFAULT_CACHE_BYTES, Embedder, _Vectors
 from ctx_core.errors import ConfigError
 from llamaindex_ctx._config import JsonConfig
 
@@ -137,9 +135,10 @@ class LlamaIndexEmbedder(Embedder):
         self.show_progress = False
         self.cache_bytes = cache_bytes
         self.cache_size = None
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_nbytes = 0
-        self._cache_lock = threading.Lock()
+        self.backend = self.runtime = "llamaindex"
+        self.threads = None
+        self._lock_whole_encode = False
+        self._vectors = _Vectors()  # its own cache: the framework model is not shared
         self._dimension: int | None = None
 
     def config(self) -> dict[str, Any]:

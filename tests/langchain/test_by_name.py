@@ -77,7 +77,7 @@ def test_udcg_reranker_by_model_and_calibrator(embedder):
     )
     assert decisions(by_name, "expected_gain") == decisions(by_object, "expected_gain")
     # The default model keeps its shipped calibrator when none is given.
-    assert UDCGReranker(model="minilm").core_reranker().config()["calibrator"] == "hybrid-hotpotqa"
+    assert UDCGReranker(model="minilm").core_reranker().config()["calibrator"] == "hybrid-mixed"
     for again in rebuilt(by_name):
         assert (again.model, again.calibrator) == ("minilm", "hybrid-hotpotqa")
         assert decisions(again, "expected_gain") == decisions(by_name, "expected_gain")

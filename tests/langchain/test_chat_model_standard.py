@@ -59,8 +59,18 @@ class TestCtxChatModelUnit(_Settings, ChatModelUnitTests):
     def supports_model_override(self) -> bool:
         return True
 
+    @pytest.mark.xfail(
+        reason=(
+            "loads with allowed_objects='all', which admits only LangChain's own classes in "
+            "langchain-core 1.x; test_serdes_with_package_allowlist runs the same checks"
+        ),
+        strict=False,
+    )
     def test_serdes(self, model, snapshot) -> None:
-        """The suite's test, with this package's classes as the ``load`` allowlist.
+        super().test_serdes(model, snapshot)
+
+    def test_serdes_with_package_allowlist(self, model, snapshot) -> None:
+        """The suite's serialization test, with this package's classes as the ``load`` allowlist.
 
         The suite loads with ``allowed_objects="all"``, which in langchain-core 1.x admits
         only the classes listed in ``langchain_core.load.mapping`` (LangChain's own partner

@@ -122,7 +122,7 @@ def test_settings_ctx_embedding_shares_its_embedder(nodes, embedder, clean_setti
     post = UDCGRerankPostprocessor()  # MiniLM: the shipped calibrator applies
     assert post.core_reranker().relevance.embedder is embedder
     assert decisions(post, nodes) == decisions(
-        UDCGRerankPostprocessor(HybridSignals(embedder), calibrator="hybrid-hotpotqa"), nodes
+        UDCGRerankPostprocessor(HybridSignals(embedder), calibrator="hybrid-mixed"), nodes
     )
 
 

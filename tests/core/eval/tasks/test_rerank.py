@@ -139,7 +139,9 @@ def test_cli_eval_rerank_and_plot(tmp_path, capsys):
     assert "| none | 3 |" in captured.out and "| top-2 | 3 |" in captured.out
     assert sorted(p.name for p in out.iterdir()) == [
         "hotpotqa-limit3.png",
+        "none-limit3.html",
         "none-limit3.json",
+        "top-2-limit3.html",
         "top-2-limit3.json",
     ]
     saved = load_results([out / "top-2-limit3.json"])[0]
