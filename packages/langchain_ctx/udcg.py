@@ -13,15 +13,12 @@ from pydantic import (
     StrictInt,
 )
 
-from ctx_core.models import resolve_embedder
-from ctx_core.scoring.registry import resolve_scorer
 from ctx_core.udcg import (
     AbstentionUtility,
-    HybridSignals,
     LogisticCalibrator,
     UtilityDistractionReranker,
 )
-from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR
+from ctx_core.udcg.reranker import resolve_reranker_parts
 from langchain_ctx._config import Component, write_field
 from langchain_ctx.compressor import CtxDocumentCompressor
 from langchain_ctx.llm import LangChainScoringLLM
@@ -39,26 +36,6 @@ def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
 #: A calibrator, a shipped name or path, or a fitted calibrator's parameters (the core
 #: reranker reads all three, so nothing is rebuilt here).
 CalibratorField = Annotated[Any, PlainSerializer(_write_calibrator, when_used="always")]
-
-
-def _parts(
-    model: str | None, relevance: Any, utility: Any, calibrator: Any
-) -> tuple[Any, Any, Any]:
-    """The core reranker's relevance, utility and calibrator, names built into components."""
-    if isinstance(relevance, str):
-        relevance = resolve_scorer(relevance, model)
-    elif model is not None:
-        if relevance is not None:
-            raise ValueError(
-                f"model={model!r} names the embedding model of the default relevance signals; "
-                f"the {type(relevance).__name__} given as relevance already has its model"
-            )
-        relevance = HybridSignals(model)
-        if calibrator is None and resolve_embedder(model) == resolve_embedder(None):
-            calibrator = DEFAULT_CALIBRATOR  # the default signals' own calibrator
-    if isinstance(utility, str):
-        utility = AbstentionUtility(utility)
-    return relevance, utility, calibrator
 
 
 class UDCGReranker(CtxDocumentCompressor):
@@ -116,7 +93,7 @@ class UDCGReranker(CtxDocumentCompressor):
     _reranker: UtilityDistractionReranker = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
-        relevance, utility, calibrator = _parts(
+        relevance, utility, calibrator = resolve_reranker_parts(
             self.model, self.relevance, self.utility, self.calibrator
         )
         if isinstance(utility, BaseChatModel):

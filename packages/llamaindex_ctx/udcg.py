@@ -15,14 +15,13 @@ from llama_index.core.llms import LLM as LlamaLLM
 
 from ctx_core.embeddings import Embedder
 from ctx_core.models import resolve_embedder
-from ctx_core.scoring.registry import resolve_scorer
 from ctx_core.udcg import (
     AbstentionUtility,
     HybridSignals,
     LogisticCalibrator,
     UtilityDistractionReranker,
 )
-from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR
+from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR, resolve_reranker_parts
 from llamaindex_ctx._config import Component, write_field
 from llamaindex_ctx.llm import LlamaIndexScoringLLM
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
@@ -41,26 +40,6 @@ def _write_calibrator(value: Any, info: SerializationInfo) -> Any:
 #: A calibrator, a shipped name or path, or a fitted calibrator's parameters (the core
 #: reranker reads all three, so nothing is rebuilt here).
 CalibratorField = Annotated[Any, PlainSerializer(_write_calibrator, when_used="always")]
-
-
-def _parts(
-    model: str | None, relevance: Any, utility: Any, calibrator: Any
-) -> tuple[Any, Any, Any]:
-    """The core reranker's relevance, utility and calibrator, names built into components."""
-    if isinstance(relevance, str):
-        relevance = resolve_scorer(relevance, model)
-    elif model is not None:
-        if relevance is not None:
-            raise ValueError(
-                f"model={model!r} names the embedding model of the default relevance signals; "
-                f"the {type(relevance).__name__} given as relevance already has its model"
-            )
-        relevance = HybridSignals(model)
-        if calibrator is None and resolve_embedder(model) == resolve_embedder(None):
-            calibrator = DEFAULT_CALIBRATOR  # the default signals' own calibrator
-    if isinstance(utility, str):
-        utility = AbstentionUtility(utility)
-    return relevance, utility, calibrator
 
 
 def _settings_signals(calibrator: Any) -> tuple[Any, Any]:
@@ -153,7 +132,7 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
         )
 
     def model_post_init(self, context: Any, /) -> None:
-        relevance, utility, calibrator = _parts(
+        relevance, utility, calibrator = resolve_reranker_parts(
             self.model, self.relevance, self.utility, self.calibrator
         )
         if relevance is None and self.model is None:

@@ -19,7 +19,13 @@ from ctx_core.udcg.metric import DEFAULT_IRRELEVANT_WEIGHT, DEFAULT_RELEVANT_WEI
 from ctx_core.udcg.signals import HybridSignals, RelevanceSignals, ScorerSignals
 from ctx_core.udcg.utility import AbstentionUtility
 
-__all__ = ["Decision", "DropRule", "UtilityDistractionReranker", "order_for_reader"]
+__all__ = [
+    "Decision",
+    "DropRule",
+    "UtilityDistractionReranker",
+    "order_for_reader",
+    "resolve_reranker_parts",
+]
 
 Order = Literal["best_first", "edges"]
 Objective = Literal["expected_sum", "expected_mean"]
@@ -458,3 +464,40 @@ class UtilityDistractionReranker(Configurable):
                 Decision(passage, reason == "kept", reason, score, prob, u, gain, tokens, own)
             )
         return sorted(decisions, key=lambda d: not d.kept)
+
+
+def resolve_reranker_parts(
+    model: str | None, relevance: Any, utility: Any, calibrator: Any
+) -> tuple[Any, Any, Any]:
+    """The reranker's relevance, utility and calibrator, with names built into components.
+
+    How the adapters take ``model=`` / ``relevance=`` / ``utility=`` by name: a scorer's
+    short name is built with ``model``; ``model`` alone names the embedding model of the
+    default ``HybridSignals`` (with the shipped calibrator when it is the default
+    MiniLM); a utility given as a model id or alias becomes an ``AbstentionUtility``.
+
+    Raises:
+        ValueError: ``model`` given beside a relevance object that has its own model.
+
+    Examples:
+        >>> relevance, utility, calibrator = resolve_reranker_parts("minilm", None, None, None)
+        >>> type(relevance).__name__, utility, calibrator
+        ('HybridSignals', None, 'hybrid-mixed')
+    """
+    from ctx_core.models import resolve_embedder
+    from ctx_core.scoring.registry import resolve_scorer
+
+    if isinstance(relevance, str):
+        relevance = resolve_scorer(relevance, model)
+    elif model is not None:
+        if relevance is not None:
+            raise ValueError(
+                f"model={model!r} names the embedding model of the default relevance signals; "
+                f"the {type(relevance).__name__} given as relevance already has its model"
+            )
+        relevance = HybridSignals(model)
+        if calibrator is None and resolve_embedder(model) == resolve_embedder(None):
+            calibrator = DEFAULT_CALIBRATOR  # the default signals' own calibrator
+    if isinstance(utility, str):
+        utility = AbstentionUtility(utility)
+    return relevance, utility, calibrator
