@@ -159,7 +159,7 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "loadavg_start": load_start,
             "loadavg_end": os.getloadavg(),
-            "shared": "other jobs ran on the same cores; variants interleaved",
+            "interleaving": "variants alternate per repetition; loadavg shows how busy the cores were",
         },
         "wall_s": {name: {"median": statistics.median(w), "all": w} for name, w in walls.items()},
         "speedup_median": statistics.median(walls["before"]) / statistics.median(walls["after"]),

@@ -415,7 +415,7 @@ def main() -> int:
             "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(),
             "loadavg_start": load_before,
-            "shared": "other jobs ran on the same cores; variants interleaved per query",
+            "interleaving": "variants alternate per query; loadavg shows how busy the cores were",
         },
         "data": f"DL19 BM25 top-100, {len(queries)} queries",
     }

@@ -62,13 +62,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", default="float32", help="float32 (fastest on CPU) or bfloat16")
     parser.add_argument("--device", default=None)
     parser.add_argument(
+        "--max-pass-tokens",
+        type=int,
+        default=16384,
+        help="token capacity of one pass (ICR needs every candidate in one pass)",
+    )
+    parser.add_argument(
         "--results-dir", type=Path, default=Path("benchmarks/results/incontext/icr")
     )
     args = parser.parse_args(argv)
     command = shlex.join(["python", "benchmarks/incontext_icr.py", *(argv or sys.argv[1:])])
 
     with_title = args.dataset == "hotpotqa"  # HotpotQA paragraphs are scored with titles
-    common = {"model": args.model, "dtype": args.dtype, "scoring_layer": "all"}
+    common = {
+        "model": args.model,
+        "dtype": args.dtype,
+        "scoring_layer": "all",
+        "max_pass_tokens": args.max_pass_tokens,
+    }
     if args.device:
         common["device"] = args.device
     if with_title:

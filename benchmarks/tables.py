@@ -432,25 +432,26 @@ _ICR_METHODS = [
 ]
 
 
-def _icr_rows(root: Path, dataset: str, metric: str) -> list[list[str]]:
-    folder = root / _ICR / dataset
-    if not (folder / "none.json").is_file():
+def _icr_rows(root: Path, results: str, dataset: str, metric: str) -> list[list[str]]:
+    if not (root / results / dataset / "none.json").is_file():
         return []
-    first = load_result(root, f"{_ICR}/{dataset}/none.json")
+    first = load_result(root, f"{results}/{dataset}/none.json")
     options = first.get("dataset_options") or {}
     n = first["num_queries"]
     if dataset == "dl19":
         subset = f"first {n} queries, BM25 top-{options.get('top') or 100}"
     else:
         subset = f"first {n} questions, 10 paragraphs, title: text"
+    if first.get("limit") is None:
+        subset = subset.replace("first", "all", 1)
     rows = [[_FIRST[dataset], subset, fmt(first["metrics"][metric]), "", ""]]
     for model, label in (("smollm2", "SmolLM2-135M"), ("gemma3-270m", "Gemma-3-270M")):
-        single_path = f"{_ICR}/{dataset}/{model}-single-layer.json"
+        single_path = f"{results}/{dataset}/{model}-single-layer.json"
         if not (root / single_path).is_file():
             continue
         single = load_result(root, single_path)
         for name, description in _ICR_METHODS:
-            result = load_result(root, f"{_ICR}/{dataset}/{model}-{name}.json")
+            result = load_result(root, f"{results}/{dataset}/{model}-{name}.json")
             rows.append(
                 [
                     f"{label}: {description}",
@@ -465,17 +466,15 @@ def _icr_rows(root: Path, dataset: str, metric: str) -> list[list[str]]:
     return rows
 
 
-@register("incontext-icr")
-def incontext_icr(root: Path) -> str:
-    """ICR's own scoring beside the single-layer score (CPU subsets)."""
+def _icr_table(root: Path, results: str) -> str:
     parts = []
     for dataset, metric, label in (
         ("dl19", "ndcg@10", "nDCG@10"),
         ("hotpotqa", "supporting_recall@2", "supporting recall@2"),
     ):
-        rows = _icr_rows(root, dataset, metric)
+        rows = _icr_rows(root, results, dataset, metric)
         if not rows:
-            parts.append(f"({dataset}: no result files under {_ICR}/{dataset} yet)")
+            parts.append(f"({dataset}: no result files under {results}/{dataset} yet)")
             continue
         header = [
             f"{dataset}: scoring",
@@ -486,6 +485,18 @@ def incontext_icr(root: Path) -> str:
         ]
         parts.append(markdown_table(header, rows))
     return "\n\n".join(parts) + "\n\n" + INTERVALS
+
+
+@register("incontext-icr-full")
+def incontext_icr_full(root: Path) -> str:
+    """ICR's own scoring beside the single-layer score, full sets (H200, bfloat16)."""
+    return _icr_table(root, f"{_ICR}/gpu")
+
+
+@register("incontext-icr")
+def incontext_icr(root: Path) -> str:
+    """ICR's own scoring beside the single-layer score (CPU subsets)."""
+    return _icr_table(root, _ICR)
 
 
 def _cpu_subset_table(root: Path, dataset: str) -> str:

@@ -185,6 +185,36 @@ def resolve_llm(model: str | None = None) -> str:
     return model
 
 
+#: An English sentence a working subword tokenizer cuts into about 19 pieces (4.6
+#: characters each); a tokenizer converted wrongly from GGUF cuts words into fragments.
+_TOKENIZER_PROBE = (
+    "A flea can live up to a year, but its general lifespan depends on its living conditions."
+)
+_MIN_CHARS_PER_TOKEN = 3.5
+
+
+def _check_converted_tokenizer(tokenizer: Any, source: str) -> None:
+    """Refuse a tokenizer that cuts plain English into fragments (a broken GGUF conversion).
+
+    transformers 5.17 converts the packaged Gemma-3 GGUF's tokenizer with its merges
+    out of order ("lifespan" becomes "l", "ife", "sp", "an"): the model then reads text it
+    was never trained on and every score silently degrades. 5.24 converts it correctly.
+
+    Raises:
+        ModelLoadError: the probe sentence gets fewer than 3.5 characters per token.
+    """
+    pieces = len(tokenizer.tokenize(_TOKENIZER_PROBE))
+    if pieces and len(_TOKENIZER_PROBE) / pieces < _MIN_CHARS_PER_TOKEN:
+        import transformers
+
+        raise ModelLoadError(
+            f"transformers {transformers.__version__} converted the tokenizer of {source} "
+            f"wrongly: {pieces} tokens for a {len(_TOKENIZER_PROBE)}-character English "
+            "sentence (a correct conversion gives about 19); upgrade transformers "
+            "(5.24 converts it correctly) and convert again"
+        )
+
+
 def _converted_gguf(packaged: _PackagedGGUF) -> Path:
     gguf_path = packaged.locate()
     stat = gguf_path.stat()
@@ -198,6 +228,7 @@ def _converted_gguf(packaged: _PackagedGGUF) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+    _check_converted_tokenizer(tokenizer, gguf_path.name)
     loaded = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
     # save_pretrained refuses a model loaded straight from GGUF: rebuild it from its config.
     fresh = AutoModelForCausalLM.from_config(loaded.config)

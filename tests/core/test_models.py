@@ -55,3 +55,29 @@ def test_core_imports_without_any_framework():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def _tokenizer(model):
+    from tokenizers import Tokenizer, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(model)
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=raw)
+
+
+def test_a_tokenizer_converted_into_fragments_is_refused():
+    from tokenizers.models import WordLevel, WordPiece
+
+    from ctx_core.models import _TOKENIZER_PROBE, _check_converted_tokenizer
+
+    words = {w: i for i, w in enumerate(sorted(set(_TOKENIZER_PROBE.replace(",", " , ").split())))}
+    whole_words = _tokenizer(WordLevel({**words, "[UNK]": len(words)}, unk_token="[UNK]"))
+    _check_converted_tokenizer(whole_words, "words.gguf")  # about 19 pieces: accepted
+
+    letters = sorted(set(_TOKENIZER_PROBE.replace(" ", "")))
+    vocab = {"[UNK]": 0, **{c: i + 1 for i, c in enumerate(letters)}}
+    vocab.update({f"##{c}": len(vocab) + i for i, c in enumerate(letters)})
+    fragments = _tokenizer(WordPiece(vocab, unk_token="[UNK]"))
+    with pytest.raises(ModelLoadError, match=r"converted the tokenizer of letters\.gguf wrongly"):
+        _check_converted_tokenizer(fragments, "letters.gguf")

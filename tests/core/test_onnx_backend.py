@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ctx_core import Passage
 from ctx_core.embeddings import Embedder
@@ -18,6 +20,7 @@ from ctx_core.onnx_backend import (
     BACKENDS,
     default_threads,
     export_onnx,
+    length_batches,
     load_onnx_embedder,
     resolve_backend,
 )
@@ -220,3 +223,21 @@ def test_cold_rerank_process_imports_no_torch(tmp_path):
     assert "Loading weights" not in done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["id"] for r in rows] == ["p", "b"]
+
+
+@given(
+    lengths=st.lists(st.integers(min_value=1, max_value=300), max_size=60),
+    max_items=st.integers(min_value=1, max_value=40),
+    max_tokens=st.integers(min_value=1, max_value=2000),
+)
+def test_length_batches_cover_every_text_once_within_the_budget(
+    lengths: list[int], max_items: int, max_tokens: int
+) -> None:
+    batches = length_batches(lengths, max_items, max_tokens)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        assert 1 <= len(batch) <= max_items
+        if len(batch) > 1:
+            assert len(batch) * max(lengths[i] for i in batch) <= max_tokens
+    flat = [lengths[i] for batch in batches for i in batch]
+    assert flat == sorted(flat)
