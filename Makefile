@@ -4,10 +4,10 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := langchain,llamaindex,local,onnx,cohere,openai,context,eval,batch,dev
-# The OpenAI-compatible server the served-model tests start (`make server`): llama-cpp-python
-# has no wheel in the registry, so pip compiles llama.cpp (CPU only, no multimodal library, no
-# examples, tools or tests; pip keeps the built wheel in its cache, so a second venv installs it
-# at once). The tests that need it skip, naming this target, where it is not installed.
+# The OpenAI-compatible server the served-model tests start: llama-cpp-python has no wheel in
+# the registry, so pip compiles llama.cpp (CPU only, no multimodal library, no examples, tools or
+# tests). `make test` builds it once into the venv (pip also keeps the built wheel in its cache,
+# so a second venv installs it at once). Where it is missing the tests that need it skip.
 LLAMA_CPP := llama-cpp-python[server]==0.3.36
 LLAMA_CPP_CMAKE := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 PYTEST_ARGS ?=
@@ -44,11 +44,14 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -c "from ctx_core.onnx_backend import export_onnx; export_onnx()"
 	touch $(STAMP)
 
-# Build the llama.cpp server for the served-model tests (minutes to an hour on 2 cores).
+# Build the llama.cpp server for the served-model tests (once per venv; minutes on 2 idle cores).
 server: install
-	$(BIN)/python -c "import llama_cpp.server.app" 2>/dev/null || \
+	@$(BIN)/python -c "import llama_cpp.server.app" 2>/dev/null || { \
+		echo "building $(LLAMA_CPP) (compiles llama.cpp)"; start=$$(date +%s); \
 		CMAKE_ARGS="$(LLAMA_CPP_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(BIN)/python -m pip install --quiet "$(LLAMA_CPP)"
+			$(BIN)/python -m pip install --quiet "$(LLAMA_CPP)" && \
+			echo "built in $$(( $$(date +%s) - start )) s" || \
+			echo "WARNING: $(LLAMA_CPP) did not build: the served-model tests will skip"; }
 
 demo: install
 	$(BIN)/ctx demo
@@ -62,11 +65,11 @@ browser:
 			  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
 		echo "chromium could not be installed: the docs browser test will skip"
 
-test: install browser lint typecheck
+test: install server browser lint typecheck
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
-test-all: install
+test-all: install server
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
