@@ -18,6 +18,7 @@ from ctx_core.eval.datasets.formats import describe
 from ctx_core.eval.methods import build_method, method_names
 from ctx_core.eval.report import format_table, load_results, order_results, plot_results
 from ctx_core.eval.rerank_datasets import (
+    RerankDataset,
     get_rerank_dataset,
     rerank_dataset_from_data,
     rerank_dataset_names,
@@ -25,7 +26,15 @@ from ctx_core.eval.rerank_datasets import (
 from ctx_core.eval.results import default_results_path, write_results
 from ctx_core.eval.tasks.rerank import RerankEvaluator
 
-__all__ = ["parse_method_spec", "parse_option", "register", "run"]
+__all__ = [
+    "add_method_arguments",
+    "dataset_of",
+    "method_runs",
+    "parse_method_spec",
+    "parse_option",
+    "register",
+    "run",
+]
 
 # Options that are already part of a method's own name (top-3, embedding+top-4, ...).
 _NAMED_OPTIONS = {"top_k", "k", "base"}
@@ -53,15 +62,31 @@ def register(subparsers: Any) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dataset", "-d", choices=rerank_dataset_names(), help="built-in data set")
-    add_data_arguments(parser, source)
+    add_method_arguments(parser, "rerank")
     parser.add_argument(
         "--relevance-threshold",
         type=int,
         default=None,
         help="--data: grade from which a passage counts as relevant for MRR/recall (default 1)",
     )
+    parser.add_argument(
+        "--metric", action="append", default=None, help="metric to plot (repeatable)"
+    )
+    parser.add_argument("--no-plot", action="store_true", help="do not write the plot")
+    parser.set_defaults(func=run)
+
+
+def add_method_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
+    """Add what every method-comparing ``ctx eval`` command takes.
+
+    The data (``--dataset`` or ``--data PATH`` with its format options), ``--method``
+    (repeatable), ``--set``, ``--limit``, ``--data-dir``, ``--first-stage``, ``--depth``,
+    ``--output``, ``--results-dir`` (results under ``benchmarks/results/<kind>/``),
+    ``--label`` and ``--no-progress``.
+    """
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", "-d", choices=rerank_dataset_names(), help="built-in data set")
+    add_data_arguments(parser, source)
     parser.add_argument(
         "--method",
         "-m",
@@ -96,17 +121,52 @@ def register(subparsers: Any) -> None:
         "--results-dir",
         default=None,
         help=(
-            "folder for result files (default benchmarks/results/rerank/<dataset> inside this "
-            "repository, else ./ctx-eval-results/rerank/<dataset>)"
+            f"folder for result files (default benchmarks/results/{kind}/<dataset> inside this "
+            f"repository, else ./ctx-eval-results/{kind}/<dataset>)"
         ),
     )
     parser.add_argument("--label", default=None, help="method name in tables and file names")
-    parser.add_argument(
-        "--metric", action="append", default=None, help="metric to plot (repeatable)"
-    )
-    parser.add_argument("--no-plot", action="store_true", help="do not write the plot")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.set_defaults(func=run)
+
+
+def method_runs(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+    """Each ``--method`` as ``(name, options)``, the ``--set`` options merged in.
+
+    Raises:
+        ValueError: An unknown method, or ``--output`` / ``--label`` with several methods.
+    """
+    common = dict(parse_option(o) for o in args.options)
+    methods = [parse_method_spec(m) for m in args.method]
+    unknown = [name for name, _ in methods if name not in method_names()]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose among {', '.join(method_names())}")
+    if len(methods) > 1 and (args.output or args.label):
+        raise ValueError("--output and --label need a single --method")
+    return [(name, {**common, **inline}) for name, inline in methods]
+
+
+def dataset_of(args: argparse.Namespace) -> tuple[RerankDataset, dict[str, Any]]:
+    """The data set ``--dataset`` / ``--data`` names, and its ``--first-stage`` / ``--depth``.
+
+    Raises:
+        ValueError: A ``--data`` option without ``--data``, or ``--first-stage`` /
+            ``--depth`` for a data set they do not apply to.
+    """
+    if args.data is not None:
+        data = load_data_argument(args)
+        threshold = 1 if args.relevance_threshold is None else args.relevance_threshold
+        spec = rerank_dataset_from_data(data, relevance_threshold=threshold)
+        print(describe(data), file=sys.stderr)
+    else:
+        check_data_options(args)
+        spec = get_rerank_dataset(args.dataset)
+    dataset_options: dict[str, Any] = {}
+    for key, value in (("first_stage", args.first_stage), ("depth", args.depth)):
+        if value is not None:
+            if key not in spec.options:
+                raise ValueError(f"--{key.replace('_', '-')} does not apply to {spec.name}")
+            dataset_options[key] = value
+    return spec, dataset_options
 
 
 def parse_value(text: str) -> Any:
@@ -151,29 +211,10 @@ def method_label(name: str, options: dict[str, Any], built_name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx eval rerank``."""
-    if args.data is not None:
-        data = load_data_argument(args)
-        threshold = 1 if args.relevance_threshold is None else args.relevance_threshold
-        spec = rerank_dataset_from_data(data, relevance_threshold=threshold)
-        print(describe(data), file=sys.stderr)
-    else:
-        check_data_options(args)
-        if args.relevance_threshold is not None:
-            raise ValueError("--relevance-threshold applies to --data only")
-        spec = get_rerank_dataset(args.dataset)
-    common = dict(parse_option(o) for o in args.options)
-    methods = [parse_method_spec(m) for m in args.method]
-    unknown = [name for name, _ in methods if name not in method_names()]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose among {', '.join(method_names())}")
-    if len(methods) > 1 and (args.output or args.label):
-        raise ValueError("--output and --label need a single --method")
-    dataset_options: dict[str, Any] = {}
-    for key, value in (("first_stage", args.first_stage), ("depth", args.depth)):
-        if value is not None:
-            if key not in spec.options:
-                raise ValueError(f"--{key.replace('_', '-')} does not apply to {spec.name}")
-            dataset_options[key] = value
+    if args.data is None and args.relevance_threshold is not None:
+        raise ValueError("--relevance-threshold applies to --data only")
+    spec, dataset_options = dataset_of(args)
+    methods = method_runs(args)
     command = shlex.join(["ctx", *sys.argv[1:]]) if sys.argv[1:2] == ["eval"] else None
     evaluator = RerankEvaluator(
         spec,
@@ -183,8 +224,7 @@ def run(args: argparse.Namespace) -> int:
         **dataset_options,
     )
     results = []
-    for name, inline in methods:
-        options = {**common, **inline}
+    for name, options in methods:
         method = build_method(name, **options)
         label = args.label or method_label(name, options, method.name)
         evaluator.command = command or _rebuild_command(args, name, options)

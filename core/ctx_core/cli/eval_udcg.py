@@ -14,9 +14,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Add ``ctx eval udcg``."""
-    from ctx_core.cli.eval_data import add_data_arguments
-    from ctx_core.eval.methods import method_names
-    from ctx_core.eval.rerank_datasets import rerank_dataset_names
+    from ctx_core.cli.eval_rerank import add_method_arguments
 
     parser = subparsers.add_parser(
         "udcg",
@@ -34,21 +32,7 @@ def register(subparsers: Any) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dataset", "-d", choices=rerank_dataset_names(), help="built-in data set")
-    add_data_arguments(parser, source)
-    parser.add_argument(
-        "--method",
-        "-m",
-        action="append",
-        required=True,
-        metavar="NAME[:key=value,...]",
-        help=f"method to evaluate, repeatable; one of: {', '.join(method_names())}",
-    )
-    parser.add_argument(
-        "--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
-        help="option for every --method; repeatable",
-    )  # fmt: skip
+    add_method_arguments(parser, "udcg")
     parser.add_argument(
         "--reader",
         default=DEFAULT_LLM,
@@ -65,60 +49,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--relevance-threshold", type=int, default=None, help="relevant from this grade on"
     )
-    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N queries")
-    parser.add_argument("--data-dir", default=None, help="folder of the built-in data sets")
-    parser.add_argument(
-        "--first-stage", default=None, choices=["bm25", "embedding"], help="for collections"
-    )
-    parser.add_argument(
-        "--depth", type=int, default=None, help="candidates per query (collections)"
-    )
-    parser.add_argument("--output", "-o", default=None, help="result file (single --method)")
-    parser.add_argument(
-        "--results-dir",
-        default=None,
-        help=(
-            "folder for result files (default benchmarks/results/udcg/<data> inside this "
-            "repository, else ./ctx-eval-results/udcg/<data>)"
-        ),
-    )
-    parser.add_argument("--label", default=None, help="method name (single --method)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``ctx eval udcg``."""
-    from ctx_core.cli.eval_data import check_data_options, load_data_argument
-    from ctx_core.cli.eval_rerank import method_label, parse_method_spec, parse_option
-    from ctx_core.eval.datasets.formats import describe
-    from ctx_core.eval.methods import build_method, method_names
+    from ctx_core.cli.eval_rerank import dataset_of, method_label, method_runs
+    from ctx_core.eval.methods import build_method
     from ctx_core.eval.report import format_table
-    from ctx_core.eval.rerank_datasets import get_rerank_dataset, rerank_dataset_from_data
     from ctx_core.eval.results import default_results_path, write_results
     from ctx_core.eval.tasks.reader import ReaderUDCGEvaluator
 
-    methods = [parse_method_spec(m) for m in args.method]
-    unknown = [name for name, _ in methods if name not in method_names()]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose among {', '.join(method_names())}")
-    if len(methods) > 1 and (args.output or args.label):
-        raise ValueError("--output and --label need a single --method")
-    if args.data is not None:
-        data = load_data_argument(args)
-        spec = rerank_dataset_from_data(
-            data,
-            relevance_threshold=1 if args.relevance_threshold is None else args.relevance_threshold,
-        )
-        print(describe(data), file=sys.stderr)
-    else:
-        check_data_options(args)
-        spec = get_rerank_dataset(args.dataset)
-    dataset_options = {
-        key: value
-        for key, value in (("first_stage", args.first_stage), ("depth", args.depth))
-        if value is not None
-    }
+    methods = method_runs(args)
+    spec, dataset_options = dataset_of(args)
     evaluator = ReaderUDCGEvaluator(
         spec,
         reader=args.reader,
@@ -133,10 +76,8 @@ def run(args: argparse.Namespace) -> int:
         command=shlex.join(["ctx", *sys.argv[1:]]) if sys.argv[1:2] == ["eval"] else None,
         **dataset_options,
     )
-    common = dict(parse_option(o) for o in args.options)
     results = []
-    for name, inline in methods:
-        options = {**common, **inline}
+    for name, options in methods:
         method = build_method(name, **options)
         label = args.label or method_label(name, options, method.name)
         result = evaluator(method, label=label)
