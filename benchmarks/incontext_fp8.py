@@ -163,7 +163,9 @@ def product_check(report: Report, device: str, tiny: bool) -> bool:
                 "rel_error_vs_quantized_fp32": float(
                     (out.cpu().double() - ref).norm() / ref.norm()
                 ),
-                "rel_error_vs_unquantized": float((out.cpu().double() - exact).norm() / exact.norm()),
+                "rel_error_vs_unquantized": float(
+                    (out.cpu().double() - exact).norm() / exact.norm()
+                ),
             }
             r["passed"] = not r["nan"] and r["rel_error_vs_quantized_fp32"] < 1e-2
             results.append(r)
@@ -173,7 +175,9 @@ def product_check(report: Report, device: str, tiny: bool) -> bool:
     return all(r["passed"] for r in results)
 
 
-def fp8_gemms(model: Any, tokens: int, layers: int, device: str, reps: int, fast: bool) -> dict[str, Any]:
+def fp8_gemms(
+    model: Any, tokens: int, layers: int, device: str, reps: int, fast: bool
+) -> dict[str, Any]:
     """The FP8 floor: the 20 layers' products in FP8 on inputs quantized beforehand."""
     layer = model.model.layers[0]
     attn, mlp = layer.self_attn, layer.mlp
@@ -275,7 +279,9 @@ def bench(report: Report, device: str, args: argparse.Namespace) -> Any:
 
         return run
 
-    def timed(row: dict[str, Any], name: str, fn: Callable[[], None], warmup: int, reps: int) -> None:
+    def timed(
+        row: dict[str, Any], name: str, fn: Callable[[], None], warmup: int, reps: int
+    ) -> None:
         if cuda:
             torch.cuda.empty_cache()
         t = time.perf_counter()
@@ -307,14 +313,18 @@ def bench(report: Report, device: str, args: argparse.Namespace) -> Any:
         report.data["bench"].append(row)
         reps = max(1, round((3 if n >= 500 else 5 if n >= 100 else 10) * args.reps_scale))
         print(f"N={n}: {T} tokens, {reps} timed runs each", flush=True)
-        for name, fn in (
-            ("floor", lambda: layer_gemms(model, T, full_layers, device, reps=max(3, reps))),
-            ("floor_fp8", lambda: fp8_gemms(model, T, full_layers, device, max(3, reps), True)),
+        floors: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            ("floor", lambda t=T, r=reps: layer_gemms(model, t, full_layers, device, max(3, r))),
+            (
+                "floor_fp8",
+                lambda t=T, r=reps: fp8_gemms(model, t, full_layers, device, max(3, r), True),
+            ),
             (
                 "floor_fp8_exact_accum",
-                lambda: fp8_gemms(model, T, full_layers, device, max(3, reps), False),
+                lambda t=T, r=reps: fp8_gemms(model, t, full_layers, device, max(3, r), False),
             ),
-        ):
+        ]
+        for name, fn in floors:
             try:
                 row[name] = fn()
                 print(f"  {name}: {row[name]['ms']:.1f} ms, {row[name]['tflops']:.0f} TFLOP/s")
@@ -324,7 +334,13 @@ def bench(report: Report, device: str, args: argparse.Namespace) -> Any:
         report.save()
         if not args.no_dense:
             timed(row, "dense_sdpa", dense_fn(ids), 1, reps)
-            timed(row, "dense_sdpa_compiled", dense_fn(ids, engines["engine_triton_compiled"]), 2, reps)
+            timed(
+                row,
+                "dense_sdpa_compiled",
+                dense_fn(ids, engines["engine_triton_compiled"]),
+                2,
+                reps,
+            )
         for name, engine in engines.items():
             timed(row, name, engine_fn(engine, structure, ids), 2, reps)
         row["ratios"] = ratios(row)

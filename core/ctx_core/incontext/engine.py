@@ -352,9 +352,7 @@ class InContextEngine:
 
     def __repr__(self) -> str:
         fp8 = ", precision='fp8'" if self.fp8 is not None else ""
-        return (
-            f"InContextEngine(model={type(self.model).__name__}, backend={self.backend.name!r}{fp8})"
-        )
+        return f"InContextEngine(model={type(self.model).__name__}, backend={self.backend.name!r}{fp8})"
 
     @contextmanager
     def fused(self) -> Iterator[int]:

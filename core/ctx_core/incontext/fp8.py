@@ -25,8 +25,8 @@ Examples:
     >>> import torch
     >>> x = torch.tensor([[1.0, -3.0, 0.5], [0.0, 0.0, 0.0]])
     >>> q, scale = quantize_rows(x)
-    >>> scale.flatten().tolist()  # 2^ceil(log2(3 / 448)), and a zero row's tiny scale
-    [0.0078125, 7.888609052210118e-31]
+    >>> scale.flatten().tolist()  # 2^ceil(log2(3 / 448)) = 2^-7; a zero row's tiny 2^-108
+    [0.0078125, 3.0814879110195774e-33]
     >>> dequantize(q, scale).tolist()[0]
     [1.0, -3.0, 0.5]
     >>> fp8_capability_error("cuda", (8, 0), "A100")
@@ -63,11 +63,13 @@ E4M3_MAX = 448.0
 PRECISIONS = ("model", "fp8")
 #: The projections of an attention module that run in FP8 (every supported family names them so).
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
-# Row maxima below this are raised to it: an all-zero row gets a finite scale (2^-100).
+# Row maxima below this are raised to it: an all-zero row gets a finite scale (2^-108).
 _TINY = 2.0**-100
 
 
-def fp8_capability_error(device_type: str, capability: tuple[int, int] | None, name: str) -> str | None:
+def fp8_capability_error(
+    device_type: str, capability: tuple[int, int] | None, name: str
+) -> str | None:
     """Why FP8 products cannot run on a device, or ``None`` when they can.
 
     Args:
@@ -110,9 +112,11 @@ def check_fp8_device(device: Any) -> None:
     import torch
 
     dev = torch.device(device)
-    capability, name = None, str(dev)
+    capability: tuple[int, int] | None = None
+    name = str(dev)
     if dev.type == "cuda":
-        capability = tuple(torch.cuda.get_device_capability(dev))  # type: ignore[assignment]
+        major, minor = torch.cuda.get_device_capability(dev)
+        capability = (int(major), int(minor))
         name = torch.cuda.get_device_name(dev)
     error = fp8_capability_error(dev.type, capability, name)
     if error is None and not hasattr(torch, "_scaled_mm"):
@@ -297,7 +301,9 @@ class Fp8Weights:
         self._weights: dict[int, tuple[Any, int, int, Any, Any]] = {}
 
     def __repr__(self) -> str:
-        return f"Fp8Weights(emulate={self.emulate}, fast_accum={self.fast_accum}, layers={len(self)})"
+        return (
+            f"Fp8Weights(emulate={self.emulate}, fast_accum={self.fast_accum}, layers={len(self)})"
+        )
 
     def __len__(self) -> int:
         return len(self._weights)
@@ -335,7 +341,9 @@ class Fp8Weights:
                 self._weights[key] = entry
         return entry[3], entry[4]
 
-    def linear(self, module: Any, x: Any, *, memo: _InputMemo | None = None, compile: str | None = None) -> Any:
+    def linear(
+        self, module: Any, x: Any, *, memo: _InputMemo | None = None, compile: str | None = None
+    ) -> Any:
         """``module(x)`` (an ``nn.Linear``) with the product in FP8.
 
         Args:
@@ -349,7 +357,7 @@ class Fp8Weights:
         quantizer = _compiled_quantizer(compile) if compile else quantize_rows
 
         def quantize(t: Any) -> tuple[Any, Any]:
-            return quantizer(t.reshape(-1, shape[-1]).contiguous())  # type: ignore[no-any-return]
+            return quantizer(t.reshape(-1, shape[-1]).contiguous())
 
         # The memo is keyed on the caller's tensor (a reshape would be a new object each call).
         xq, xs = memo.quantize(x, quantize) if memo is not None else quantize(x)
@@ -373,7 +381,16 @@ class Fp8Weights:
         core = _compiled_mlp_core(module.act_fn, self.emulate, self.fast_accum, compile)
         shape = x.shape
         out = core(
-            x.reshape(-1, shape[-1]).contiguous(), wg, sg, wu, su, wd, sd, gate.bias, up.bias, down.bias
+            x.reshape(-1, shape[-1]).contiguous(),
+            wg,
+            sg,
+            wu,
+            su,
+            wd,
+            sd,
+            gate.bias,
+            up.bias,
+            down.bias,
         )
         return out.reshape(*shape[:-1], out.shape[-1])
 

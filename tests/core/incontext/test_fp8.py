@@ -221,7 +221,9 @@ def test_engine_fp8_binds_projections_and_mlp_only_during_runs(model):
     with fp8.fused() as count:
         assert count == 3 * 5  # 4 projections + the MLP per layer
         names = _patched(model)
-    assert all(n.rsplit(".", 1)[-1] in {"q_proj", "k_proj", "v_proj", "o_proj", "mlp"} for n in names)
+    assert all(
+        n.rsplit(".", 1)[-1] in {"q_proj", "k_proj", "v_proj", "o_proj", "mlp"} for n in names
+    )
     assert _patched(model) == []
 
 
@@ -264,21 +266,21 @@ def test_fp8_and_model_precision_cannot_share_a_model_at_once(model):
     fp8 = InContextEngine(model, backend="reference", precision=Fp8Weights(emulate=True))
     plain = InContextEngine(model, backend="reference", compile="eager")
     with fp8.fused():
-        with pytest.raises(RuntimeError, match="cannot share"):
-            with plain.fused():
-                pass
-        with pytest.raises(RuntimeError, match="cannot share"):
-            with fused_norms_and_mlp(model):
-                pass
+        with pytest.raises(RuntimeError, match="cannot share"), plain.fused():
+            pass
+        with pytest.raises(RuntimeError, match="cannot share"), fused_norms_and_mlp(model):
+            pass
     assert _patched(model) == []
 
 
 def test_a_model_without_gated_mlp_is_refused():
     model = _model(layers=1)
     model.model.layers[0].mlp = torch.nn.Linear(64, 64)
-    with pytest.raises(ValueError, match="not a gated MLP"):
-        with fused_norms_and_mlp(model, fp8=Fp8Weights(emulate=True)):
-            pass
+    with (
+        pytest.raises(ValueError, match="not a gated MLP"),
+        fused_norms_and_mlp(model, fp8=Fp8Weights(emulate=True)),
+    ):
+        pass
     assert _patched(model) == []
 
 
