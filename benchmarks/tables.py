@@ -300,6 +300,116 @@ def gpu_targets(root: Path) -> str:
     return markdown_table(["target", "measured (engine + `triton`, compiled)", "reached"], rows)
 
 
+# -- FP8 products (benchmarks/results/incontext/incontext_fp8*_h200.json) -------------------
+
+_FP8 = "benchmarks/results/incontext/incontext_fp8_h200.json"
+_FP8_MODELS = "benchmarks/results/incontext/incontext_fp8_models_h200.json"
+_FP8_ROWS = [
+    ("floor: bf16 matrix products of 20 layers", "floor"),
+    ("floor: the same products in FP8 (inputs quantized beforehand)", "floor_fp8"),
+    ("FP8 floor without fast accumulation", "floor_fp8_exact_accum"),
+    ("dense, causal flash SDPA (transformers), not compiled", "dense_sdpa"),
+    ("dense, causal flash SDPA, compiled (`torch.compile`)", "dense_sdpa_compiled"),
+    ("engine + `triton`, bf16", "engine_triton"),
+    ("engine + `triton`, bf16, compiled norms/MLP", "engine_triton_compiled"),
+    ("engine + `triton`, FP8", "engine_fp8"),
+    ("engine + `triton`, FP8, compiled norms/MLP", "engine_fp8_compiled"),
+]
+
+
+@register("gpu-fp8")
+def gpu_fp8(root: Path) -> str:
+    """FP8 vs bf16: floors, engines and both dense baselines, one run, per N."""
+    data = load_result(root, _FP8)
+    bench = data["bench"]
+    header = [""] + [f"N = {b['N']} ({b['tokens']:,} tok)" for b in bench]
+    rows = []
+    for label, key in _FP8_ROWS:
+        rows.append([label] + [_ms(b[key]["ms"]) if "ms" in b.get(key, {}) else "—" for b in bench])
+    rows.append(
+        ["compiled bf16 engine / compiled FP8 engine"]
+        + [
+            f"{b['engine_triton_compiled']['ms'] / b['engine_fp8_compiled']['ms']:.2f}x"
+            for b in bench
+        ]
+    )
+    rows.append(
+        ["compiled FP8 engine / FP8 floor"]
+        + [f"{b['engine_fp8_compiled']['ms'] / b['floor_fp8']['ms']:.2f}x" for b in bench]
+    )
+    rows.append(
+        ["compiled dense / compiled FP8 engine"]
+        + [f"{b['dense_sdpa_compiled']['ms'] / b['engine_fp8_compiled']['ms']:.2f}x" for b in bench]
+    )
+    rows.append(
+        ["activation memory (peak minus resident), compiled engine: bf16 / FP8"]
+        + [
+            f"{b['engine_triton_compiled']['peak_above_resident_gib']:.2f} / "
+            f"{b['engine_fp8_compiled']['peak_above_resident_gib']:.2f} GiB"
+            for b in bench
+        ]
+    )
+    env = data["environment"]
+    note = (
+        f"One H200, one run (`{data['command'].split(' --out')[0]}`): medians of timed runs "
+        f"(CUDA events). 8192³ products in the same run: bf16 {env['matmul_bf16_8192_tflops']:.0f}, "
+        f"FP8 {env['matmul_fp8_8192_tflops']:.0f} TFLOP/s. An FP8 engine's quantized weights "
+        f"add {data['fp8_weights_gib']:.1f} GiB to the resident bf16 model (20 layers + the "
+        "scoring layer's q/k/v; kept beside the bf16 weights, which stay usable)."
+    )
+    return markdown_table(header, rows, ["l"] + ["r"] * len(bench)) + "\n\n" + note
+
+
+@register("gpu-fp8-targets")
+def gpu_fp8_targets(root: Path) -> str:
+    """The FP8 issue's targets, speed and agreement, as measured."""
+    data = load_result(root, _FP8)
+    models = load_result(root, _FP8_MODELS)["agreement_models"]
+    by_n = {b["N"]: b for b in data["bench"]}
+    rows = []
+    for n, limit in ((500, 750), (100, 150)):
+        ms = by_n[n]["engine_fp8_compiled"]["ms"]
+        rows.append([f"N = {n} at most {limit} ms end to end", f"{ms:,.0f} ms", _yes(ms <= limit)])
+    for n in (500, 100):
+        r = by_n[n]["engine_fp8_compiled"]["ms"] / by_n[n]["floor_fp8"]["ms"]
+        rows.append([f"N = {n} within 1.25x of the FP8 floor", f"{r:.2f}x", _yes(r <= 1.25)])
+    random = data["agreement_random"]
+    for profile, label in (("ragged", "40-160 token"), ("fixed", "all-160-token")):
+        summary = random[profile]["spearman_summary"]
+        rows.append(
+            [
+                f"Spearman >= 0.99 per prompt, random weights, {random[profile]['prompts']} "
+                f"prompts of {random[profile]['candidates']} {label} candidates",
+                f"min {summary['min']:.4f}, median {summary['median']:.4f}",
+                _yes(random[profile]["all_at_least_0.99"]),
+            ]
+        )
+    for name, label in (("smollm2", "SmolLM2-135M"), ("gemma3-270m", "Gemma-3-270M")):
+        m = models[name]
+        tau = m["kendall_tau_summary"]
+        rows.append(
+            [
+                f"{label}, first {m['queries']} DL19 queries: median Kendall tau >= 0.95",
+                f"median {tau['median']:.3f} (min {tau['min']:.3f}); bf16 vs fp32: median "
+                f"{m['reference_fp32']['kendall_tau_bf16_vs_fp32']['median']:.3f}",
+                _yes(m["median_tau_at_least_0.95"]),
+            ]
+        )
+        rows.append(
+            [
+                f"{label}: nDCG@10 within 0.005",
+                f"bf16 {m['ndcg10_bf16']:.4f}, FP8 {m['ndcg10_fp8']:.4f} "
+                f"({m['ndcg10_fp8_minus_bf16']:+.4f}); fp32 {m['reference_fp32']['ndcg10_fp32']:.4f}",
+                _yes(m["ndcg_within_0.005"]),
+            ]
+        )
+    return markdown_table(["target", "measured (compiled FP8 engine)", "reached"], rows)
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
 @register("gpu-finetune")
 def gpu_finetune(root: Path) -> str:
     """Zero-shot vs fine-tuned SmolLM2 on the held-out queries, with paired intervals."""

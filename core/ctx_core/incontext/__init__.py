@@ -8,6 +8,7 @@ module                                 what it holds
 [`backends`][ctx_core.incontext.backends]    attention backends: ``reference``, ``sdpa``, ``flex``
 [`engine`][ctx_core.incontext.engine]      transformers integration; stops at the scoring layer
 [`norm_mlp`][ctx_core.incontext.norm_mlp]    the engine's options: compiled norms/MLP, MLP in chunks
+[`fp8`][ctx_core.incontext.fp8]         FP8 (e4m3) matrix products: ``precision="fp8"``
 [`scoring`][ctx_core.incontext.scoring]     attention mass -> scores, passes, calibration, length
 [`passes`][ctx_core.incontext.passes]      splitting long candidate lists into passes
 [`states`][ctx_core.incontext.states]      [`DocumentStateCache`][ctx_core.incontext.states.DocumentStateCache]: candidates' states, reused

@@ -15,6 +15,9 @@ Two options fuse the model's own pointwise work around the matrix products durin
 (``compile=True``: the layers' norms and MLP through ``torch.compile``;
 ``mlp_chunk_tokens=``: the MLP over chunks of tokens, bounding its memory); see
 [`ctx_core.incontext.norm_mlp`][ctx_core.incontext.norm_mlp]. Both are off by default and never change the outputs.
+``precision="fp8"`` runs the q/k/v/o projections and gated MLPs as FP8 (e4m3) products on
+GPUs with FP8 tensor cores (see [`ctx_core.incontext.fp8`][ctx_core.incontext.fp8]); it changes the
+outputs by FP8 rounding and combines with both options.
 
 Supported families: Llama (SmolLM2), Mistral, Qwen2, Qwen3, Gemma3 text models.
 
@@ -37,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctx_core.errors import require
 from ctx_core.incontext.backends import AttentionBackend, get_backend
+from ctx_core.incontext.fp8 import Fp8Weights, check_fp8_device, check_precision
 from ctx_core.incontext.norm_mlp import check_fusion_options, fused_norms_and_mlp
 from ctx_core.incontext.segments import SegmentStructure
 
@@ -277,9 +281,17 @@ class InContextEngine:
         mlp_chunk_tokens: During runs, apply each layer's MLP over chunks of this many
             tokens, so its intermediate activations stop growing with the prompt
             (``None``: whole prompt at once).
+        precision: ``"model"`` (the model's dtype throughout) or ``"fp8"``: during runs the
+            q/k/v/o projections and gated MLPs are FP8 products (weights quantized once per
+            output channel, activations per token); needs a CUDA GPU of compute capability
+            8.9 or newer. An [`Fp8Weights`][ctx_core.incontext.fp8.Fp8Weights] sets the
+            FP8 options (``Fp8Weights(emulate=True)``: the same arithmetic in fp32 on any
+            device, for tests).
 
     Raises:
-        ValueError: the model's family is not supported, or an invalid option.
+        ValueError: the model's family is not supported, an invalid option, or
+            ``precision="fp8"`` on a device without FP8 support (CPU, or a GPU below
+            compute capability 8.9).
     """
 
     def __init__(
@@ -289,8 +301,10 @@ class InContextEngine:
         *,
         compile: bool | str = False,
         mlp_chunk_tokens: int | None = None,
+        precision: str | Fp8Weights = "model",
     ) -> None:
         check_fusion_options(compile, mlp_chunk_tokens)
+        check_precision(precision)
         config = getattr(model, "config", None)
         model_type = getattr(config, "model_type", None)
         if model_type not in SUPPORTED_MODEL_TYPES:
@@ -309,6 +323,16 @@ class InContextEngine:
         self.backend = get_backend(backend, model.device)
         self.compile = compile
         self.mlp_chunk_tokens = mlp_chunk_tokens
+        #: The FP8 weights (quantized at first use), or ``None`` in the model's precision.
+        self.fp8: Fp8Weights | None = None
+        if isinstance(precision, Fp8Weights):
+            if not precision.emulate:
+                check_fp8_device(model.device)
+            self.fp8 = precision
+        elif precision == "fp8":
+            check_fp8_device(model.device)
+            self.fp8 = Fp8Weights()
+        self.precision = "model" if self.fp8 is None else "fp8"
         self._dict_masks = model_type in ("qwen2", "qwen3", "gemma3_text")
 
     @staticmethod
@@ -327,18 +351,22 @@ class InContextEngine:
             model.set_attn_implementation(name)
 
     def __repr__(self) -> str:
-        return f"InContextEngine(model={type(self.model).__name__}, backend={self.backend.name!r})"
+        fp8 = ", precision='fp8'" if self.fp8 is not None else ""
+        return f"InContextEngine(model={type(self.model).__name__}, backend={self.backend.name!r}{fp8})"
 
     @contextmanager
     def fused(self) -> Iterator[int]:
-        """The ``compile`` and ``mlp_chunk_tokens`` options applied to the model, for a block.
+        """The ``compile``, ``mlp_chunk_tokens`` and ``precision`` options applied to the model, for a block.
 
         Every [`run`][ctx_core.incontext.engine.InContextEngine.run] is inside it; use it to run the model's own forward under the same
-        fusion (a baseline). Yields the number of modules rebound (0 with both options
+        fusion (a baseline). Yields the number of modules rebound (0 with all options
         off); on exit the model is as it was.
         """
         with fused_norms_and_mlp(
-            self.model, compile=self.compile, mlp_chunk_tokens=self.mlp_chunk_tokens
+            self.model,
+            compile=self.compile,
+            mlp_chunk_tokens=self.mlp_chunk_tokens,
+            fp8=self.fp8,
         ) as count:
             yield count
 

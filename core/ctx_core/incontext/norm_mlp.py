@@ -14,7 +14,12 @@ intermediate activations (three ``tokens x intermediate_size`` tensors, 6.9 GB f
 tokens of a Mistral-7B shape in bf16). The MLP is applied token-wise, so running it over
 chunks of tokens gives the same result with a fixed-size intermediate.
 
-Neither changes the model's outputs, and neither changes the modelling code: while
+``fp8`` (an [`Fp8Weights`][ctx_core.incontext.fp8.Fp8Weights]) runs each layer's q/k/v/o
+projections and gated MLP as FP8 products (see [`ctx_core.incontext.fp8`][ctx_core.incontext.fp8]); unlike
+the other two it changes the outputs (by FP8 rounding). With ``compile`` too, the MLP's
+products and quantizations are one compiled function per activation class.
+
+The first two never change the model's outputs, and none changes the modelling code: while
 [`fused_norms_and_mlp`][ctx_core.incontext.norm_mlp.fused_norms_and_mlp] is active the modules' ``forward`` is rebound per instance, and
 on leaving it the modules are as they were. [`InContextEngine`][ctx_core.incontext.engine.InContextEngine]
 (``compile=``, ``mlp_chunk_tokens=``) and
@@ -43,7 +48,10 @@ import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ctx_core.incontext.fp8 import Fp8Weights
 
 __all__ = ["check_fusion_options", "fused_norms_and_mlp"]
 
@@ -125,6 +133,7 @@ class _Patch:
 
     saved: list[tuple[Any, Any]] = field(default_factory=list)
     users: int = 0
+    fp8: Any = None  # the Fp8Weights whose forwards are bound, if any
 
     def rebind(self, module: Any, forward: Any) -> None:
         if all(m is not module for m, _ in self.saved):
@@ -145,16 +154,33 @@ class _Patch:
 _ACTIVE: dict[int, _Patch] = {}
 
 
-def _apply(model: Any, compile: bool | str, mlp_chunk_tokens: int | None) -> _Patch:
-    patch = _Patch()
+def _apply(
+    model: Any, compile: bool | str, mlp_chunk_tokens: int | None, fp8: Fp8Weights | None = None
+) -> _Patch:
+    patch = _Patch(fp8=fp8)
+    backend = ("inductor" if compile is True else str(compile)) if compile else None
+    memo = None
+    if fp8 is not None:
+        from ctx_core.incontext.fp8 import PROJECTIONS, _InputMemo, is_gated_mlp
+
+        memo = _InputMemo()  # one slot for all layers: holds one quantized input at a time
     try:
         for layer in _layers(model):
-            if compile:
-                backend = "inductor" if compile is True else str(compile)
+            if backend is not None:
                 for module in _norms_and_mlp(layer):
                     compiled = _compiled(module.__class__, backend)
                     patch.rebind(module, types.MethodType(compiled, module))
             mlp = getattr(layer, "mlp", None)
+            if fp8 is not None:
+                attention = getattr(layer, "self_attn", None)
+                for name in PROJECTIONS:
+                    linear = getattr(attention, name, None)
+                    if linear is None:
+                        raise ValueError(f"{type(attention).__name__} has no {name} for FP8")
+                    patch.rebind(linear, fp8.linear_forward(linear, memo, backend))
+                if mlp is None or not is_gated_mlp(mlp):
+                    raise ValueError(f"{type(mlp).__name__} is not a gated MLP; FP8 needs one")
+                patch.rebind(mlp, fp8.mlp_forward(mlp, backend))
             if mlp_chunk_tokens is not None and mlp is not None:
                 patch.rebind(mlp, _chunked(mlp.forward, mlp_chunk_tokens))
     except BaseException:
@@ -165,33 +191,48 @@ def _apply(model: Any, compile: bool | str, mlp_chunk_tokens: int | None) -> _Pa
 
 @contextmanager
 def fused_norms_and_mlp(
-    model: Any, *, compile: bool | str = False, mlp_chunk_tokens: int | None = None
+    model: Any,
+    *,
+    compile: bool | str = False,
+    mlp_chunk_tokens: int | None = None,
+    fp8: Fp8Weights | None = None,
 ) -> Iterator[int]:
-    """Compile and/or chunk the decoder layers' norms and MLP while the block runs.
+    """Compile and/or chunk the decoder layers' norms and MLP, or run them in FP8, while the block runs.
 
-    Yields the number of modules rebound (0 when both options are off: then nothing is
+    Yields the number of modules rebound (0 when all options are off: then nothing is
     touched). On exit every module is as it was, instance-level ``forward`` overrides
     included. Entered again on the same model while active (another thread, a nested
-    call), it shares the active patch: the outputs are the same either way.
+    call), it shares the active patch: the outputs are the same either way, except that
+    FP8 and non-FP8 runs cannot share one (that raises).
 
     Args:
         model: A Hugging Face decoder (``*ForCausalLM`` or its ``.model``).
         compile: ``True`` or a ``torch.compile`` backend name: compile each layer's norms
             and MLP.
         mlp_chunk_tokens: Run each layer's MLP over chunks of this many tokens.
+        fp8: Run each layer's q/k/v/o projections and gated MLP as FP8 products with these
+            weights.
 
     Raises:
-        ValueError: Invalid options, or a model without decoder layers.
+        ValueError: Invalid options, or a model without decoder layers (or, with ``fp8``,
+            without the projections and gated MLP).
+        RuntimeError: The model runs with other FP8 weights (or none) in another thread.
     """
     check_fusion_options(compile, mlp_chunk_tokens)
-    if not compile and mlp_chunk_tokens is None:
+    key = id(model)
+    if not compile and mlp_chunk_tokens is None and fp8 is None:
+        with _LOCK:
+            active = _ACTIVE.get(key)
+            if active is not None and active.fp8 is not None:
+                raise RuntimeError(_fp8_clash(active.fp8, None))
         yield 0
         return
-    key = id(model)
     with _LOCK:
         patch = _ACTIVE.get(key)
         if patch is None:
-            patch = _ACTIVE[key] = _apply(model, compile, mlp_chunk_tokens)
+            patch = _ACTIVE[key] = _apply(model, compile, mlp_chunk_tokens, fp8)
+        elif patch.fp8 is not fp8:
+            raise RuntimeError(_fp8_clash(patch.fp8, fp8))
         patch.users += 1
     try:
         yield len(patch.saved)
@@ -201,3 +242,13 @@ def fused_norms_and_mlp(
             if patch.users == 0:
                 patch.undo()
                 del _ACTIVE[key]
+
+
+def _fp8_clash(active: Any, wanted: Any) -> str:
+    def describe(fp8: Any) -> str:
+        return "model precision" if fp8 is None else f"FP8 ({fp8!r})"
+
+    return (
+        f"this model is running in {describe(active)} in another thread or block; a run in "
+        f"{describe(wanted)} cannot share it (use one engine per precision at a time)"
+    )

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from ctx_core._registry import Configurable, lookup
 from ctx_core.errors import ConfigError
 from ctx_core.incontext.backends import AttentionBackend, backend_names
+from ctx_core.incontext.fp8 import PRECISIONS
 from ctx_core.incontext.layout import PromptBuilder, PromptTemplate, SignalChoice
 from ctx_core.incontext.norm_mlp import check_fusion_options
 from ctx_core.incontext.passes import plan_passes
@@ -133,6 +134,12 @@ class InContextRanker(BaseScorer, Configurable):
             (see [`norm_mlp`][ctx_core.incontext.norm_mlp]).
         mlp_chunk_tokens: Apply the model's MLP over chunks of this many tokens during
             passes: bounded memory on long prompts, same scores (``None``: no chunks).
+        precision: ``"model"`` (default: the model's dtype throughout) or ``"fp8"``: the
+            q/k/v/o projections and gated MLPs run as FP8 (e4m3) products on GPUs with FP8
+            tensor cores (compute capability 8.9 or newer; refused on CPU), norms,
+            attention and scoring stay in the model's dtype; scores change by FP8 rounding
+            (see [`ctx_core.incontext.fp8`][ctx_core.incontext.fp8]). A ``cache`` then holds FP8-run
+            states, kept apart from model-precision ones.
         query_in_instruction: Put the query in the instruction (``True``, the default) or
             use the query-free instruction (``template.fixed_instruction``): the query then
             appears only in the final block, and each candidate's states are the same for
@@ -179,7 +186,15 @@ class InContextRanker(BaseScorer, Configurable):
         mlp_chunk_tokens: int | None = None,
         query_in_instruction: bool = True,
         cache: Any = None,
+        precision: Literal["model", "fp8"] = "model",
     ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be 'model' or 'fp8', got {precision!r}")
+        if precision == "fp8" and device is not None and str(device).split(":")[0] != "cuda":
+            raise ValueError(
+                f"precision='fp8' needs a CUDA GPU with FP8 tensor cores (compute capability "
+                f"8.9 or newer: Ada, Hopper, Blackwell); device={device!r}"
+            )
         if cache is not None:
             from ctx_core.incontext.states import DocumentStateCache
 
@@ -253,6 +268,7 @@ class InContextRanker(BaseScorer, Configurable):
         self.show_progress = show_progress
         self.compile = compile
         self.mlp_chunk_tokens = mlp_chunk_tokens
+        self.precision = precision
         self.query_in_instruction = bool(query_in_instruction)
         self.cache = cache
         self._cache_lock = threading.Lock()
@@ -312,6 +328,7 @@ class InContextRanker(BaseScorer, Configurable):
             "anchors": self.anchors,
             "compile": self.compile,
             "mlp_chunk_tokens": self.mlp_chunk_tokens,
+            "precision": self.precision,
             "query_in_instruction": self.query_in_instruction,
             "show_progress": self.show_progress,
         }
@@ -339,6 +356,7 @@ class InContextRanker(BaseScorer, Configurable):
                 backend=self.backend_choice,
                 compile=self.compile,
                 mlp_chunk_tokens=self.mlp_chunk_tokens,
+                precision=self.precision,
             )
             n = engine.num_layers
             if self.scoring_layer is None:
@@ -418,6 +436,7 @@ class InContextRanker(BaseScorer, Configurable):
                 max_block_tokens=self.max_block_tokens,
                 kv_heads=kv_heads,
                 head_dim=head_dim,
+                precision=engine.precision,
             )
         return self._spec
 

@@ -116,6 +116,8 @@ class StateSpec:
         max_block_tokens: The candidate block limit (one arena slot).
         kv_heads: Key/value heads per layer.
         head_dim: Size of one head.
+        precision: The engine's ``precision`` the states were computed in (``"model"`` or
+            ``"fp8"``); files saved before this field existed read as ``"model"``.
     """
 
     model: str
@@ -125,6 +127,7 @@ class StateSpec:
     max_block_tokens: int
     kv_heads: int
     head_dim: int
+    precision: str = "model"
 
     def mismatch(self, other: StateSpec) -> list[str]:
         """Names of the fields that differ from ``other``."""

@@ -102,9 +102,17 @@ def _case(seed: int, n: int, query_lengths=(4, 3), offset=64, full=False):
 
 
 def _full_and_cached(
-    model, backend, seed=0, n=6, layer=2, query_lengths=(4, 3), cache=None, full=False
+    model,
+    backend,
+    seed=0,
+    n=6,
+    layer=2,
+    query_lengths=(4, 3),
+    cache=None,
+    full=False,
+    precision="model",
 ):
-    engine = InContextEngine(model, backend=backend)
+    engine = InContextEngine(model, backend=backend, precision=precision)
     instruction, blocks, queries, structure, ids, layout, rel = _case(
         seed, n, query_lengths, full=full
     )
@@ -142,6 +150,21 @@ def test_cached_query_path_equals_the_full_pass(family, backend):
     assert full.shape == got.shape == (4, 4, 6)
     assert torch.isfinite(got).all()
     assert _rel(got, full) < 1e-5
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3"])
+def test_cached_query_path_in_emulated_fp8_equals_the_full_fp8_pass(family):
+    # Activations are quantized per token, so a query token's FP8 products do not depend on
+    # what else is in the pass: cached and full FP8 passes agree to float rounding.
+    from ctx_core.incontext.fp8 import Fp8Weights
+
+    model = _tiny(family)
+    layer = 3 if family == "gemma3" else 2
+    fp8 = Fp8Weights(emulate=True)
+    full, got = _full_and_cached(model, "reference", layer=layer, precision=fp8)
+    exact, _ = _full_and_cached(model, "reference", layer=layer)
+    assert _rel(got, full) < 1e-5
+    assert _rel(full, exact) > 1e-4  # the FP8 rounding is there
 
 
 def test_the_check_can_fail_states_of_another_model_differ():
@@ -489,6 +512,20 @@ def test_cuda_triton_cached_path_equals_the_full_pass(family, dtype):
         tol = 1e-5 if dtype == torch.float32 else 3e-2
         assert _rel(got.double(), ref) < tol, (family, dtype, n)
         assert _rel(full.double(), ref) < tol
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(
+    not CUDA or torch.cuda.get_device_capability() < (8, 9), reason="needs a GPU with FP8"
+)
+@pytest.mark.parametrize("family", ["llama", "gemma3"])
+def test_cuda_fp8_cached_path_equals_the_full_fp8_pass(family):
+    model = _tiny(family, dtype=torch.bfloat16, device="cuda")
+    layer = 3 if family == "gemma3" else 2
+    for seed, n in ((0, 1), (1, 7), (2, 60)):
+        full, got = _full_and_cached(model, "triton", seed=seed, n=n, layer=layer, precision="fp8")
+        assert torch.isfinite(got).all()
+        assert _rel(got.double(), full.double()) < 3e-2, (family, n)
 
 
 def test_cli_index_states_is_resumable_and_loads_into_a_ranker(tiny_llama_dir, tmp_path, capsys):
