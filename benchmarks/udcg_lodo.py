@@ -59,7 +59,12 @@ from ctx_core.eval.tasks.distraction import (
 )
 from ctx_core.udcg import DropRule, ListGate, LogisticCalibrator
 from ctx_core.udcg.calibration import EMPTY_QUANTILE
-from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR, DEFAULT_MIN_SHARE, DEFAULT_OBJECTIVE
+from ctx_core.udcg.reranker import (
+    DEFAULT_CALIBRATOR,
+    DEFAULT_MIN_PROBABILITY,
+    DEFAULT_MIN_SHARE,
+    DEFAULT_OBJECTIVE,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "udcg" / "lodo.json"
@@ -105,7 +110,16 @@ GATES: dict[str, tuple[tuple[str, ...], str]] = {
 #: list's expected relevant passages is above ``MIN_SHARE``) with the list gate;
 #: ``sum-share-gate`` needs both a positive gain and that share; ``mean`` maximizes the
 #: expected mean UDCG.
-RULES = ("sum", "sum-margin", "sum-gate", "recall-gate", "sum-share-gate", "mean")
+RULES = (
+    "sum",
+    "sum-margin",
+    "sum-gate",
+    "recall-gate",
+    "recall-p05-gate",
+    "recall-p10-gate",
+    "sum-share-gate",
+    "mean",
+)
 
 #: Human-readable rule names (tables).
 RULE_NAMES = {
@@ -113,6 +127,8 @@ RULE_NAMES = {
     "sum-margin": "expected sum, best kept unless its probability is low",
     "sum-gate": "expected sum, best kept unless the list gate says unrelated",
     "recall-gate": "expected recall (share > 0.1), list gate",
+    "recall-p05-gate": "expected recall (share > 0.1, p > 0.05), list gate",
+    "recall-p10-gate": "expected recall (share > 0.1, p > 0.1), list gate",
     "sum-share-gate": "expected sum and share > 0.1, list gate",
     "mean": "expected mean UDCG",
 }
@@ -203,8 +219,14 @@ def rule_for(
         return DropRule(irrelevant_weight=weight, empty_below=margin)
     if name == "sum-gate":
         return DropRule(irrelevant_weight=weight)
-    if name == "recall-gate":
-        return DropRule(irrelevant_weight=weight, objective="expected_recall", min_share=share)
+    if name.startswith("recall-"):
+        floor = {"recall-gate": 0.0, "recall-p05-gate": 0.05, "recall-p10-gate": 0.1}[name]
+        return DropRule(
+            irrelevant_weight=weight,
+            objective="expected_recall",
+            min_share=share,
+            min_probability=floor,
+        )
     if name == "sum-share-gate":
         return DropRule(irrelevant_weight=weight, min_share=share)
     if name == "mean":
@@ -356,7 +378,7 @@ def curve(
     share rules (their probability threshold stays at its default).
     """
     points = []
-    share_rule = rule_name in ("recall-gate", "sum-share-gate")
+    share_rule = rule_name.startswith("recall-") or rule_name == "sum-share-gate"
     for knob in SHARE_CURVE if share_rule else CURVE:
         rule = (
             rule_for(rule_name, margin, share=knob)
@@ -444,9 +466,14 @@ def write_default(
     """Fit the chosen variant on all data sets and save it as the shipped default calibrator."""
     if variant not in ("hybrid", "hybrid-titles"):
         raise SystemExit(f"the shipped default reads HybridSignals; {variant!r} does not")
-    objective = {"recall-gate": "expected_recall", "mean": "expected_mean"}.get(
-        rule, "expected_sum"
+    objective = (
+        "expected_recall"
+        if rule.startswith("recall-")
+        else {"mean": "expected_mean"}.get(rule, "expected_sum")
     )
+    floor = {"recall-gate": 0.0, "recall-p05-gate": 0.05, "recall-p10-gate": 0.1}.get(rule, 0.0)
+    if floor != DEFAULT_MIN_PROBABILITY:
+        raise SystemExit(f"set DEFAULT_MIN_PROBABILITY = {floor} in ctx_core.udcg.reranker")
     if objective != DEFAULT_OBJECTIVE or rule in ("sum-share-gate", "sum"):
         raise SystemExit(
             f"rule {rule!r} is not what UtilityDistractionReranker() does by default "
@@ -491,6 +518,7 @@ def write_default(
             "rule": rule,
             "objective": objective,
             "min_share": MIN_SHARE if objective == "expected_recall" else None,
+            "min_probability": floor if objective == "expected_recall" else None,
             "list_gate": "smallest per-data-set 1% quantile of related lists' gate probability"
             if gate is not None
             else None,

@@ -37,7 +37,9 @@ async def test_async_top_n_and_retriever(overlap_scorer):
     store = InMemoryVectorStore.from_documents(DOCS, CtxEmbeddings())
     retriever = RerankingRetriever(
         base_retriever=store.as_retriever(search_kwargs={"k": 3}),
-        reranker=UDCGReranker(relevance=BM25Scorer(), calibrator=LogisticCalibrator([3.0], -2.0)),
+        # BM25 0 -> p 0.05: below the default rule's 0.1 floor (at -2.0, p 0.12 would pass
+        # it, and two such documents carry more than 0.1 of a 3-document list each).
+        reranker=UDCGReranker(relevance=BM25Scorer(), calibrator=LogisticCalibrator([3.0], -3.0)),
         k=3,
     )
     assert [d.id for d in retriever.invoke("apples")] == ["apples"]

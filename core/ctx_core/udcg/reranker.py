@@ -45,6 +45,10 @@ DEFAULT_OBJECTIVE: Objective = "expected_recall"
 #: passage must carry under ``objective="expected_recall"`` (chosen with the objective).
 DEFAULT_MIN_SHARE = 0.1
 
+#: Under ``objective="expected_recall"``, the probability a kept passage other than the
+#: best must exceed (chosen with the objective).
+DEFAULT_MIN_PROBABILITY = 0.1
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -99,11 +103,16 @@ class DropRule:
     - ``objective="expected_recall"`` keeps the best passage and every other passage whose
       share of the list's expected relevant passages, ``p / sum(p)``, is above
       ``min_share`` (default [`DEFAULT_MIN_SHARE`][ctx_core.udcg.reranker.DEFAULT_MIN_SHARE]):
-      its expected contribution to the list's recall. A list with many likely-relevant
+      its expected contribution to the list's recall, and whose probability is above
+      ``min_probability`` (the reranker's default
+      [`DEFAULT_MIN_PROBABILITY`][ctx_core.udcg.reranker.DEFAULT_MIN_PROBABILITY]; a short
+      list's weak passages can carry a fair share of a small total). A list with many likely-relevant
       passages keeps its best ones only (at most ``1 / min_share``), a list with one clear
       answer keeps that one, which is what keeps the reranker above top-k in recall at the
       same mean context size on every held-out data set (see the docs). It is the
-      reranker's default.
+      reranker's default. A dropped passage's reason is ``"likely distractor"`` when its
+      gain is not positive, else ``"small share of the list"``; without a list-level rule
+      (no ``empty_below``, no gate) the context is empty when no passage has ``g > 0``.
     - ``min_share`` with ``objective="expected_sum"``: a passage other than the best is
       dropped unless both ``g > 0`` and its share is above ``min_share``.
 
@@ -116,6 +125,9 @@ class DropRule:
         empty_value: UDCG of an empty context for ``"expected_mean"`` (the reference: 0).
         min_share: Smallest share ``p / sum(p)`` of a kept passage (``None``: no limit,
             or ``DEFAULT_MIN_SHARE`` with ``"expected_recall"``).
+        min_probability: With ``"expected_recall"``, the probability a kept passage other
+            than the best must exceed as well (``DropRule`` default 0: no floor; the
+            reranker's default ``DEFAULT_MIN_PROBABILITY``).
 
     Examples:
         >>> rule = DropRule()
@@ -142,6 +154,7 @@ class DropRule:
     empty_below: float | None = None
     empty_value: float = 0.0
     min_share: float | None = None
+    min_probability: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.relevant_weight > 0:
@@ -154,6 +167,8 @@ class DropRule:
             raise ValueError(f"objective must be one of {_OBJECTIVES}, got {self.objective!r}")
         if self.empty_below is not None and not 0.0 <= self.empty_below <= 1.0:
             raise ValueError(f"empty_below must be in [0, 1] or None, got {self.empty_below}")
+        if not 0.0 <= self.min_probability < 1.0:
+            raise ValueError(f"min_probability must be in [0, 1), got {self.min_probability}")
         if self.min_share is not None and not 0.0 <= self.min_share < 1.0:
             raise ValueError(f"min_share must be in [0, 1) or None, got {self.min_share}")
 
@@ -200,11 +215,17 @@ class DropRule:
             return ["unrelated list"] * len(gains)
         keep_best = not self.allow_empty or decided
         if self.objective == "expected_recall":
+            if not keep_best and gains[0] <= 0:
+                # No list-level rule: as for the sum, empty exactly when nothing can help.
+                return ["likely distractor"] * len(gains)
             share = self.min_share if self.min_share is not None else DEFAULT_MIN_SHARE
+            floor = self.min_probability
             total = float(sum(probabilities))
             return [
-                "kept" if i == 0 or p > share * total else "small share of the list"
-                for i, p in enumerate(probabilities)
+                "kept"
+                if i == 0 or (p > share * total and p > floor)
+                else ("likely distractor" if g <= 0 or p <= floor else "small share of the list")
+                for i, (p, g) in enumerate(zip(probabilities, gains, strict=True))
             ]
         if self.objective == "expected_sum":
             total = float(sum(probabilities))
@@ -261,7 +282,8 @@ class UtilityDistractionReranker(Configurable):
     with the UDCG weights ``w_rel = 1`` and ``w_irr = -1/3``. The
     [`DropRule`][ctx_core.udcg.DropRule] decides what is kept: by default
     (``objective="expected_recall"``) the best passage and every passage that carries more
-    than ``min_share`` of the list's expected relevant passages, unless the list as a whole
+    than ``min_share`` of the list's expected relevant passages and has a probability above
+    ``min_probability``, unless the list as a whole
     looks unrelated to the query (the calibrator's [`ListGate`][ctx_core.udcg.ListGate]):
     then the context is empty, because retrieval can hurt. ``objective="expected_sum"``
     keeps every passage with ``g > 0`` instead (the expected *sum* of UDCG terms is largest).
@@ -303,6 +325,8 @@ class UtilityDistractionReranker(Configurable):
         min_share: Drop a passage (other than the best) whose share ``p / sum(p)`` of
             the list's expected relevant passages is not above this. ``None``: ``0.1``
             (``DEFAULT_MIN_SHARE``) with ``"expected_recall"``, no limit otherwise.
+        min_probability: With ``"expected_recall"``, the probability a kept passage other
+            than the best must exceed (default ``0.1``).
         counter: Token counter for the budget (default: tiktoken ``cl100k_base``).
 
     Examples:
@@ -330,6 +354,7 @@ class UtilityDistractionReranker(Configurable):
         objective: Objective = DEFAULT_OBJECTIVE,
         empty_below: float | Literal["calibrator"] | None = "calibrator",
         min_share: float | None = None,
+        min_probability: float = DEFAULT_MIN_PROBABILITY,
         counter: TokenCounter | None = None,
     ) -> None:
         if token_budget is not None and token_budget < 1:
@@ -383,6 +408,7 @@ class UtilityDistractionReranker(Configurable):
             allow_empty,
             threshold,
             min_share=min_share,
+            min_probability=min_probability,
         )
         self.list_gate: ListGate | None = gate
         self.relevance = relevance
@@ -398,6 +424,7 @@ class UtilityDistractionReranker(Configurable):
         self.objective: Objective = objective
         self.empty_below = empty_below
         self.min_share = min_share
+        self.min_probability = min_probability
         self._counter_arg = counter
         self.counter = counter or default_counter()
 
@@ -439,6 +466,7 @@ class UtilityDistractionReranker(Configurable):
             "objective": self.objective,
             "empty_below": self.empty_below,
             "min_share": self.min_share,
+            "min_probability": self.min_probability,
             "counter": config_value(self._counter_arg, "counter"),
         }
 

@@ -145,9 +145,7 @@ def test_a_gate_on_columns_the_signals_lack_is_an_error(lists):
 
 
 def test_fit_calibrator_fits_a_gate_on_own_vs_next_query_lists(embedder):
-    data = [
-        (q, passages(i), {f"t{i}-0": 1, f"t{i}-1": 1}) for i, (q, _) in enumerate(TOPICS)
-    ]
+    data = [(q, passages(i), {f"t{i}-0": 1, f"t{i}-1": 1}) for i, (q, _) in enumerate(TOPICS)]
     signals = HybridSignals(embedder)
     calibrator = fit_calibrator(signals, data, features=("dense",), list_gate=DEFAULT_GATE_FEATURES)
     gate = calibrator.list_gate
