@@ -75,7 +75,7 @@ class ListGate:
     Args:
         weights: One weight per feature.
         bias: Intercept.
-        features: ``"summary:column"`` specs (default [`DEFAULT_GATE_FEATURES`][ctx_core.udcg.list_gate.DEFAULT_GATE_FEATURES]).
+        features: ``"summary:column"`` specs (default `DEFAULT_GATE_FEATURES`).
         threshold: Probability of "related" below which the list counts as unrelated
             (the reranker then keeps nothing).
         best_column: The column whose largest value marks the best passage (for ``at_best``).

@@ -102,10 +102,10 @@ class DropRule:
       [`reasons`][ctx_core.udcg.reranker.DropRule.reasons] as ``unrelated`` takes its place.
     - ``objective="expected_recall"`` keeps the best passage and every other passage whose
       share of the list's expected relevant passages, ``p / sum(p)``, is above
-      ``min_share`` (default [`DEFAULT_MIN_SHARE`][ctx_core.udcg.reranker.DEFAULT_MIN_SHARE]):
+      ``min_share`` (default `DEFAULT_MIN_SHARE`):
       its expected contribution to the list's recall, and whose probability is above
       ``min_probability`` (the reranker's default
-      [`DEFAULT_MIN_PROBABILITY`][ctx_core.udcg.reranker.DEFAULT_MIN_PROBABILITY]; a short
+      `DEFAULT_MIN_PROBABILITY`; a short
       list's weak passages can carry a fair share of a small total). A list with many likely-relevant
       passages keeps its best ones only (at most ``1 / min_share``), a list with one clear
       answer keeps that one, which is what keeps the reranker above top-k in recall at the
@@ -140,7 +140,9 @@ class DropRule:
         >>> DropRule(empty_below=0.05).reasons([0.04, 0.01], [1.0, 1.0])
         ['unrelated list', 'unrelated list']
         >>> DropRule(objective="expected_recall").reasons([0.9, 0.3, 0.2, 0.1], [1.0] * 4)
-        ['kept', 'kept', 'kept', 'small share of the list']
+        ['kept', 'kept', 'kept', 'likely distractor']
+        >>> DropRule(objective="expected_recall").reasons([0.9] * 4 + [0.3], [1.0] * 5)[-1]
+        'small share of the list'
         >>> DropRule(min_share=0.25).reasons([0.9, 0.8, 0.7, 0.6], [1.0] * 4)
         ['kept', 'kept', 'small share of the list', 'small share of the list']
         >>> DropRule().reasons([0.2, 0.1], [1.0, 1.0], unrelated=False)
