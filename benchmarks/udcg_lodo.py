@@ -101,6 +101,20 @@ GATES: dict[str, tuple[tuple[str, ...], str]] = {
     for name in FEATURES
 }
 
+#: List-gate feature sets compared on the shipped signals (``hybrid-titles`` columns);
+#: the default is ``GATES["hybrid-titles"]``.
+GATE_ABLATION: dict[str, tuple[str, ...]] = {
+    "best cosine": ("max:dense_title",),
+    "query coverage of the best": ("at_best:coverage_title",),
+    "best cosine + gap to median": ("max:dense_title", "median_gap:dense_title"),
+    "best cosine + query coverage of the best": ("max:dense_title", "at_best:coverage_title"),
+    "best cosine + gap to median + query coverage": (
+        "max:dense_title",
+        "median_gap:dense_title",
+        "at_best:coverage_title",
+    ),
+}
+
 #: Drop rules. ``sum`` keeps every passage with a positive expected gain (the context is
 #: empty when none has one); ``sum-margin`` keeps the best passage unless its probability
 #: is below a threshold fitted on the training folds (see :func:`empty_threshold`), the
@@ -351,6 +365,22 @@ def fold(held_out: str, data: dict[str, Lists]) -> dict[str, Any]:
                 result["curve"] = curve(lists.own, calibrator, margin, gate, rule_name)
             variant["rules"][rule_name] = result
         out["variants"][name] = variant
+    # Which list features decide "unrelated": each gate fitted without the held-out set.
+    gate_training = [s for d, v in data.items() if d != held_out for s in v.own + v.foreign]
+    out["gate_ablation"] = {}
+    for label, gate_features in GATE_ABLATION.items():
+        gate = fit_list_gate_on(gate_training, gate_features, best_column="dense_title")
+        twins = [s for s in lists.twin if not any(s.labels)]
+        out["gate_ablation"][label] = {
+            "features": list(gate_features),
+            "empty_on_foreign": float(np.mean([gate.unrelated(s.signals) for s in lists.foreign])),
+            "empty_on_related": float(np.mean([gate.unrelated(s.signals) for s in lists.own])),
+            "empty_on_twin_without_relevant": float(
+                np.mean([gate.unrelated(s.signals) for s in twins])
+            )
+            if twins
+            else None,
+        }
     # Titles on vs off, same rule, paired over the held-out lists.
     out["titles_vs_no_titles"] = {
         rule_name: {
@@ -587,6 +617,7 @@ def main(argv: list[str]) -> int:
         "rule_names": RULE_NAMES,
         "min_share": MIN_SHARE,
         "list_gates": {k: {"features": list(v[0]), "best_column": v[1]} for k, v in GATES.items()},
+        "gate_ablation": {k: list(v) for k, v in GATE_ABLATION.items()},
         "folds": folds,
         "selection": select(folds),
         "environment": environment(),
