@@ -18,7 +18,7 @@ from ctx_core.udcg import (
     LogisticCalibrator,
     UtilityDistractionReranker,
 )
-from ctx_core.udcg.reranker import resolve_reranker_parts
+from ctx_core.udcg.reranker import DEFAULT_MIN_PROBABILITY, resolve_reranker_parts
 from langchain_ctx._config import Component, write_field
 from langchain_ctx.compressor import CtxDocumentCompressor
 from langchain_ctx.llm import LangChainScoringLLM
@@ -70,6 +70,8 @@ class UDCGReranker(CtxDocumentCompressor):
             expected gain).
         min_share: Smallest share of the list's expected relevant documents a kept document
             carries (None: 0.1 with "expected_recall", no limit otherwise).
+        min_probability: With "expected_recall", the relevance probability a kept document
+            other than the best must exceed (default 0.1).
 
     Examples:
         >>> from langchain_core.documents import Document
@@ -96,6 +98,7 @@ class UDCGReranker(CtxDocumentCompressor):
     objective: Literal["expected_recall", "expected_sum", "expected_mean"] = "expected_recall"
     empty_below: float | Literal["calibrator"] | None = Field(default="calibrator")
     min_share: float | None = Field(default=None, ge=0, lt=1)
+    min_probability: float = Field(default=DEFAULT_MIN_PROBABILITY, ge=0, lt=1)
     _reranker: UtilityDistractionReranker = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
@@ -114,6 +117,7 @@ class UDCGReranker(CtxDocumentCompressor):
             objective=self.objective,
             empty_below=self.empty_below,
             min_share=self.min_share,
+            min_probability=self.min_probability,
         )
 
     def core_reranker(self) -> UtilityDistractionReranker:

@@ -21,7 +21,11 @@ from ctx_core.udcg import (
     LogisticCalibrator,
     UtilityDistractionReranker,
 )
-from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR, resolve_reranker_parts
+from ctx_core.udcg.reranker import (
+    DEFAULT_CALIBRATOR,
+    DEFAULT_MIN_PROBABILITY,
+    resolve_reranker_parts,
+)
 from llamaindex_ctx._config import Component, write_field
 from llamaindex_ctx.llm import LlamaIndexScoringLLM
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
@@ -96,6 +100,8 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
             expected gain).
         min_share: Smallest share of the list's expected relevant nodes a kept node
             carries (None: 0.1 with "expected_recall", no limit otherwise).
+        min_probability: With "expected_recall", the relevance probability a kept node
+            other than the best must exceed (default 0.1).
 
     Examples:
         >>> from llama_index.core.schema import NodeWithScore, TextNode
@@ -123,6 +129,7 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
     objective: Literal["expected_recall", "expected_sum", "expected_mean"] = "expected_recall"
     empty_below: float | Literal["calibrator"] | None = Field(default="calibrator")
     min_share: float | None = Field(default=None, ge=0, lt=1)
+    min_probability: float = Field(default=DEFAULT_MIN_PROBABILITY, ge=0, lt=1)
     _reranker: UtilityDistractionReranker = PrivateAttr()
 
     # The node score is the expected gain; the raw relevance score stays in metadata.
@@ -155,6 +162,7 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
             objective=self.objective,
             empty_below=self.empty_below,
             min_share=self.min_share,
+            min_probability=self.min_probability,
         )
 
     @classmethod
