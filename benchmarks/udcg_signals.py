@@ -10,6 +10,11 @@ its *twin*, the candidates of the next query of the same data set (labelled by t
 query's own judgements), and a *foreign* list, the candidates of a query of the next data
 set (nothing in it can be relevant).
 
+The lexical column ``coverage`` (the share of the query's content words in the passage,
+see ``query_coverage``; ``coverage_title`` on ``"title: text"``) needs no model: it is
+computed from the data's text in seconds and cached beside the signals
+(:func:`lexical`), so adding it did not re-embed anything.
+
 The cache holds model outputs and ids only, no data text (``cache_dir()/bench``).
 ``udcg_lodo.py`` reads it. Rerun::
 
@@ -39,6 +44,7 @@ from ctx_core.progress import progress
 from ctx_core.tokens import default_counter
 from ctx_core.types import Passage
 from ctx_core.udcg import HybridSignals
+from ctx_core.udcg.signals import query_coverage
 
 DATASETS = ("dl19", "hotpotqa", "cacm", "cranfield", "nq")
 
@@ -88,6 +94,44 @@ def _store(dataset: str) -> Path:
 
 def signals_path(dataset: str) -> Path:
     return cache_dir() / "bench" / f"udcg-lodo-signals-v2-{dataset}.json"
+
+
+def lexical_path(dataset: str) -> Path:
+    return cache_dir() / "bench" / f"udcg-lodo-lexical-{dataset}.json"
+
+
+def lexical(dataset: str) -> list[dict[str, dict[str, list[float]]]]:
+    """Per query, the ``coverage`` columns of its own, twin and foreign lists (cached; no model)."""
+    path = lexical_path(dataset)
+    if path.exists():
+        cached: list[dict[str, dict[str, list[float]]]] = json.loads(
+            path.read_text(encoding="utf-8")
+        )
+        return cached
+    queries = load(dataset)
+    foreign = load(DATASETS[(DATASETS.index(dataset) + 1) % len(DATASETS)])
+    titled = HybridSignals(Embedder(), title_key="title")  # only its title prefixing is used
+    n = len(queries)
+
+    def columns(query: str, candidates: list[Passage]) -> dict[str, list[float]]:
+        return {
+            "coverage": query_coverage(query, [p.text for p in candidates]),
+            "coverage_title": query_coverage(
+                query, [p.text for p in titled._with_titles(candidates)]
+            ),
+        }
+
+    out = [
+        {
+            "own": columns(q.query, q.candidates),
+            "twin": columns(q.query, queries[(i + 1) % n].candidates),
+            "foreign": columns(q.query, foreign[i % len(foreign)].candidates),
+        }
+        for i, q in enumerate(queries)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out), encoding="utf-8")
+    return out
 
 
 def _embedder(*datasets: str) -> Embedder:
@@ -184,6 +228,7 @@ def main(argv: list[str]) -> int:
         if dataset not in DATASETS:
             raise SystemExit(f"unknown data set {dataset!r}; choose from {DATASETS}")
         path = signals_path(dataset)
+        lexical(dataset)
         if path.exists():
             print(f"{dataset}: cached at {path}")
             continue

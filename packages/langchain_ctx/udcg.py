@@ -18,7 +18,7 @@ from ctx_core.udcg import (
     LogisticCalibrator,
     UtilityDistractionReranker,
 )
-from ctx_core.udcg.reranker import resolve_reranker_parts
+from ctx_core.udcg.reranker import DEFAULT_MIN_PROBABILITY, resolve_reranker_parts
 from langchain_ctx._config import Component, write_field
 from langchain_ctx.compressor import CtxDocumentCompressor
 from langchain_ctx.llm import LangChainScoringLLM
@@ -60,11 +60,18 @@ class UDCGReranker(CtxDocumentCompressor):
         top_n: Most documents kept (None: as many as have positive expected gain).
         order: "best_first" or "edges".
         allow_empty: Allow an empty result when every document looks harmful.
-        objective: "expected_sum" (default: keep every document with positive expected gain) or
-            "expected_mean" (maximize the expected UDCG, a mean: keeps one).
-        empty_below: The best document's relevance probability below which nothing is kept:
-            "calibrator" (default: the calibrator's fitted value), a number, or None (empty
-            exactly when no document has positive expected gain).
+        objective: "expected_recall" (default: keep the best document and every document that
+            carries more than ``min_share`` of the expected relevant ones), "expected_sum"
+            (keep every document with positive expected gain) or "expected_mean" (maximize the
+            expected UDCG, a mean: keeps one).
+        empty_below: When nothing is kept: "calibrator" (default: the calibrator's list gate,
+            or its fitted probability threshold), the best document's relevance probability
+            below which nothing is kept, or None (empty exactly when no document has positive
+            expected gain).
+        min_share: Smallest share of the list's expected relevant documents a kept document
+            carries (None: 0.1 with "expected_recall", no limit otherwise).
+        min_probability: With "expected_recall", the relevance probability a kept document
+            other than the best must exceed (default 0.1).
 
     Examples:
         >>> from langchain_core.documents import Document
@@ -88,8 +95,10 @@ class UDCGReranker(CtxDocumentCompressor):
     token_budget: int | None = Field(default=None, ge=1, description="Most tokens kept.")
     order: Literal["best_first", "edges"] = "best_first"
     allow_empty: bool = True
-    objective: Literal["expected_sum", "expected_mean"] = "expected_sum"
+    objective: Literal["expected_recall", "expected_sum", "expected_mean"] = "expected_recall"
     empty_below: float | Literal["calibrator"] | None = Field(default="calibrator")
+    min_share: float | None = Field(default=None, ge=0, lt=1)
+    min_probability: float = Field(default=DEFAULT_MIN_PROBABILITY, ge=0, lt=1)
     _reranker: UtilityDistractionReranker = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
@@ -107,6 +116,8 @@ class UDCGReranker(CtxDocumentCompressor):
             allow_empty=self.allow_empty,
             objective=self.objective,
             empty_below=self.empty_below,
+            min_share=self.min_share,
+            min_probability=self.min_probability,
         )
 
     def core_reranker(self) -> UtilityDistractionReranker:

@@ -21,7 +21,11 @@ from ctx_core.udcg import (
     LogisticCalibrator,
     UtilityDistractionReranker,
 )
-from ctx_core.udcg.reranker import DEFAULT_CALIBRATOR, resolve_reranker_parts
+from ctx_core.udcg.reranker import (
+    DEFAULT_CALIBRATOR,
+    DEFAULT_MIN_PROBABILITY,
+    resolve_reranker_parts,
+)
 from llamaindex_ctx._config import Component, write_field
 from llamaindex_ctx.llm import LlamaIndexScoringLLM
 from llamaindex_ctx.postprocessor import CtxRerankPostprocessor
@@ -86,11 +90,18 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
         token_budget: Most tokens kept.
         order: "best_first" or "edges".
         allow_empty: Allow an empty result when every node looks harmful.
-        objective: "expected_sum" (default: keep every node with positive expected gain) or
-            "expected_mean" (maximize the expected UDCG, a mean: keeps one).
-        empty_below: The best node's relevance probability below which nothing is kept:
-            "calibrator" (default: the calibrator's fitted value), a number, or None (empty
-            exactly when no node has positive expected gain).
+        objective: "expected_recall" (default: keep the best node and every node that
+            carries more than ``min_share`` of the expected relevant ones), "expected_sum"
+            (keep every node with positive expected gain) or "expected_mean" (maximize the
+            expected UDCG, a mean: keeps one).
+        empty_below: When nothing is kept: "calibrator" (default: the calibrator's list gate,
+            or its fitted probability threshold), the best node's relevance probability
+            below which nothing is kept, or None (empty exactly when no node has positive
+            expected gain).
+        min_share: Smallest share of the list's expected relevant nodes a kept node
+            carries (None: 0.1 with "expected_recall", no limit otherwise).
+        min_probability: With "expected_recall", the relevance probability a kept node
+            other than the best must exceed (default 0.1).
 
     Examples:
         >>> from llama_index.core.schema import NodeWithScore, TextNode
@@ -115,8 +126,10 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
     token_budget: int | None = Field(default=None, ge=1, description="Most tokens kept.")
     order: Literal["best_first", "edges"] = "best_first"
     allow_empty: bool = True
-    objective: Literal["expected_sum", "expected_mean"] = "expected_sum"
+    objective: Literal["expected_recall", "expected_sum", "expected_mean"] = "expected_recall"
     empty_below: float | Literal["calibrator"] | None = Field(default="calibrator")
+    min_share: float | None = Field(default=None, ge=0, lt=1)
+    min_probability: float = Field(default=DEFAULT_MIN_PROBABILITY, ge=0, lt=1)
     _reranker: UtilityDistractionReranker = PrivateAttr()
 
     # The node score is the expected gain; the raw relevance score stays in metadata.
@@ -148,6 +161,8 @@ class UDCGRerankPostprocessor(CtxRerankPostprocessor):
             allow_empty=self.allow_empty,
             objective=self.objective,
             empty_below=self.empty_below,
+            min_share=self.min_share,
+            min_probability=self.min_probability,
         )
 
     @classmethod

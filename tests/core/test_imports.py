@@ -165,6 +165,7 @@ EXPECTED_ALL = {
         "Decision",
         "DropRule",
         "HybridSignals",
+        "ListGate",
         "LogisticCalibrator",
         "RelevanceSignals",
         "ScorerSignals",

@@ -37,7 +37,9 @@ async def test_async_top_n_and_retriever(overlap_scorer):
     store = InMemoryVectorStore.from_documents(DOCS, CtxEmbeddings())
     retriever = RerankingRetriever(
         base_retriever=store.as_retriever(search_kwargs={"k": 3}),
-        reranker=UDCGReranker(relevance=BM25Scorer(), calibrator=LogisticCalibrator([3.0], -2.0)),
+        # BM25 0 -> p 0.05: below the default rule's 0.1 floor (at -2.0, p 0.12 would pass
+        # it, and two such documents carry more than 0.1 of a 3-document list each).
+        reranker=UDCGReranker(relevance=BM25Scorer(), calibrator=LogisticCalibrator([3.0], -3.0)),
         k=3,
     )
     assert [d.id for d in retriever.invoke("apples")] == ["apples"]
@@ -50,3 +52,16 @@ def test_in_contextual_compression_retriever(overlap_scorer):
         base_retriever=store.as_retriever(search_kwargs={"k": 3}),
     )
     assert [d.id for d in retriever.invoke("green pears")] == ["pears"]
+
+
+def test_rule_settings_reach_the_core_reranker(overlap_scorer):
+    default = UDCGReranker(relevance=overlap_scorer, calibrator=CALIBRATOR).core_reranker().rule
+    assert default.objective == "expected_recall" and default.min_probability == 0.1
+    rule = (
+        UDCGReranker(
+            relevance=overlap_scorer, calibrator=CALIBRATOR, min_share=0.3, min_probability=0.2
+        )
+        .core_reranker()
+        .rule
+    )
+    assert rule.min_share == 0.3 and rule.min_probability == 0.2

@@ -37,3 +37,20 @@ async def test_async_and_query_engine(overlap_scorer):
     )
     engine = index.as_query_engine(similarity_top_k=2, node_postprocessors=[post], llm=MockLLM())
     assert [n.node.ref_doc_id for n in engine.query("red apples").source_nodes] == ["a"]
+
+
+def test_rule_settings_reach_the_core_reranker(overlap_scorer):
+    post = UDCGRerankPostprocessor(
+        relevance=overlap_scorer, calibrator=CALIBRATOR, min_share=0.3, min_probability=0.2
+    )
+    nodes = [
+        NodeWithScore(node=TextNode(text=text, id_=text))
+        for text in ("red red apples", "red apples", "apples", "blue sky")
+    ]
+    # p 0.73, 0.73, 0.27, 0.05: 0.27 carries 0.15 of the list, below min_share 0.3
+    kept = post.postprocess_nodes(nodes, query_str="red apples")
+    assert [n.node.node_id for n in kept] == ["red red apples", "red apples"]
+    loose = UDCGRerankPostprocessor(
+        relevance=overlap_scorer, calibrator=CALIBRATOR, min_share=0.1, min_probability=0.2
+    )
+    assert len(loose.postprocess_nodes(nodes, query_str="red apples")) == 3

@@ -12,10 +12,14 @@ from ctx_core.embeddings import Embedder
 from ctx_core.scoring.registry import build_scorer, scorer_names
 from ctx_core.types import Passage
 from ctx_core.udcg.fit import LabelledQuery, fit_calibrator
+from ctx_core.udcg.list_gate import DEFAULT_GATE_FEATURES
 from ctx_core.udcg.signals import HYBRID_FEATURES, HybridSignals, RelevanceSignals, ScorerSignals
 
 #: Calibrator features for a single scorer: Platt scaling plus the gap to the list's best.
 SCORER_FEATURES = ("score", "gap_to_best:score")
+
+#: List-gate features for a single scorer: its best score in the list.
+SCORER_GATE_FEATURES = ("max:score",)
 
 
 def register(subparsers: Any) -> None:
@@ -104,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         signals,
         labelled,
         features=HYBRID_FEATURES if args.scorer == "hybrid" else SCORER_FEATURES,
+        list_gate=DEFAULT_GATE_FEATURES if args.scorer == "hybrid" else SCORER_GATE_FEATURES,
         min_grade=args.min_grade,
         info={"data": args.data, "scorer": args.scorer, "scorer_model": args.model},
     )
@@ -112,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"fitted on {info['queries']} queries ({info['positives']} relevant, "
         f"{info['negatives']} not, unrelated lists included); empty_below "
-        f"{calibrator.empty_below:.3f}; written to {args.out}",
+        f"{calibrator.empty_below:.3f}; list gate {calibrator.list_gate}; written to {args.out}",
         file=sys.stderr,
     )
     return 0

@@ -11,6 +11,7 @@ Examples:
 
 from ctx_core.udcg.calibration import Calibrator, LogisticCalibrator, load_calibrator
 from ctx_core.udcg.fit import fit_calibrator
+from ctx_core.udcg.list_gate import ListGate
 from ctx_core.udcg.metric import udcg, udcg_of_passages
 from ctx_core.udcg.reranker import Decision, DropRule, UtilityDistractionReranker
 from ctx_core.udcg.signals import HybridSignals, RelevanceSignals, ScorerSignals
@@ -22,6 +23,7 @@ __all__ = [
     "Decision",
     "DropRule",
     "HybridSignals",
+    "ListGate",
     "LogisticCalibrator",
     "RelevanceSignals",
     "ScorerSignals",

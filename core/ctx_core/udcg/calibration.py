@@ -26,6 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ctx_core.udcg.list_gate import ListGate
+
 __all__ = ["TRANSFORMS", "Calibrator", "LogisticCalibrator", "Signals", "load_calibrator"]
 
 #: Share of related training lists whose best candidate falls below ``empty_below``.
@@ -97,6 +99,9 @@ class LogisticCalibrator:
             looks unrelated to its query (the reranker then keeps nothing): the 1%
             quantile of the best candidate's probability over the training lists that
             hold a relevant one, so about 1 in 100 related lists is emptied.
+        list_gate: A list-level decision whether a list is about its query at all
+            ([`ListGate`][ctx_core.udcg.list_gate.ListGate]); when set, the reranker
+            uses it in place of ``empty_below``.
     """
 
     def __init__(
@@ -106,6 +111,7 @@ class LogisticCalibrator:
         features: Sequence[str] = ("score",),
         info: Mapping[str, Any] | None = None,
         empty_below: float | None = None,
+        list_gate: ListGate | None = None,
     ) -> None:
         for feature in features:
             _parse(feature)
@@ -118,6 +124,7 @@ class LogisticCalibrator:
         if empty_below is not None and not 0.0 <= empty_below <= 1.0:
             raise ValueError(f"empty_below must be in [0, 1] or None, got {empty_below}")
         self.empty_below = None if empty_below is None else float(empty_below)
+        self.list_gate = list_gate
 
     def __repr__(self) -> str:
         terms = " + ".join(f"{w:.3f}*{f}" for w, f in zip(self.weights, self.features, strict=True))
@@ -211,7 +218,7 @@ class LogisticCalibrator:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
+        out: dict[str, Any] = {
             "type": "logistic",
             "features": list(self.features),
             "weights": self.weights,
@@ -219,6 +226,9 @@ class LogisticCalibrator:
             "empty_below": self.empty_below,
             "info": self.info,
         }
+        if self.list_gate is not None:
+            out["list_gate"] = self.list_gate.to_dict()
+        return out
 
     def save(self, path: str | Path) -> Path:
         """Write the calibrator as JSON."""
@@ -238,6 +248,7 @@ class LogisticCalibrator:
             data["features"],
             data.get("info"),
             data.get("empty_below"),
+            ListGate.from_dict(data["list_gate"]) if data.get("list_gate") else None,
         )
 
 
@@ -257,10 +268,11 @@ def load_calibrator(path_or_name: str | Path) -> LogisticCalibrator:
     letters, digits, ``-`` and ``_`` only, so a name can never reach a file outside the
     shipped calibrators folder (``"../../x"`` is rejected).
 
-    Shipped names (fitted by ``benchmarks/fit_calibrators.py``): ``"hybrid-hotpotqa"``
-    (the default: [`HybridSignals`][ctx_core.udcg.signals.HybridSignals] on multi-hop questions over
-    paragraphs), ``"minilm-hotpotqa"`` and ``"minilm-dl19"`` (Platt scaling plus the gap to
-    the best candidate, for a plain MiniLM ``EmbeddingScorer``).
+    Shipped names: ``"hybrid-mixed"`` (the default: [`HybridSignals`][ctx_core.udcg.signals.HybridSignals]
+    with a list gate, chosen by leave-one-data-set-out over five data sets and fitted on all
+    five, ``benchmarks/udcg_lodo.py``), ``"hybrid-hotpotqa"`` (the same signals fitted on
+    HotpotQA only), ``"minilm-hotpotqa"`` and ``"minilm-dl19"`` (Platt scaling plus the gap
+    to the best candidate, for a plain MiniLM ``EmbeddingScorer``).
 
     Raises:
         ValueError: a string that is neither a file path with a suffix nor a shipped name.

@@ -9,6 +9,7 @@ from ctx_core.progress import progress
 from ctx_core.scoring.base import Scorer
 from ctx_core.types import Passage
 from ctx_core.udcg.calibration import LogisticCalibrator
+from ctx_core.udcg.list_gate import ListGate
 from ctx_core.udcg.signals import RelevanceSignals, ScorerSignals
 
 __all__ = ["LabelledQuery", "fit_calibrator"]
@@ -31,6 +32,7 @@ def fit_calibrator(
     features: Sequence[str] = ("score",),
     min_grade: int = 1,
     unrelated_lists: bool = True,
+    list_gate: Sequence[str] | None = None,
     show_progress: bool | None = None,
     info: Mapping[str, Any] | None = None,
 ) -> LogisticCalibrator:
@@ -48,6 +50,13 @@ def fit_calibrator(
             (labelled by this query's labels, so usually all 0): the calibrator then
             learns that the best of an unrelated list is still not relevant, which is what
             lets the reranker return an empty context. Needs two queries or more.
+        list_gate: List features of a [`ListGate`][ctx_core.udcg.list_gate.ListGate]
+            to fit as well (e.g. ``("max:dense", "at_best:coverage")`` for
+            ``HybridSignals``, ``("max:score",)`` for one scorer): the lists of queries
+            holding a relevant passage against the unrelated lists with nothing relevant;
+            its threshold empties about 1 in 100 of the queries' own lists.
+            Needs ``unrelated_lists``; ``None``: no gate (the calibrator's ``empty_below``
+            decides).
         show_progress: Progress bar over queries.
         info: Extra provenance saved with the calibrator.
 
@@ -69,6 +78,8 @@ def fit_calibrator(
             (query, triples[(i + 1) % len(triples)][1], labels)
             for i, (query, _, labels) in enumerate(triples)
         ]
+    if list_gate is not None and not (unrelated_lists and len(triples) > 1):
+        raise ValueError("list_gate needs unrelated_lists=True and two labelled queries or more")
     signal_lists, label_lists = [], []
     for query, candidates, labels in progress(pairs, desc="fitting calibrator", show=show_progress):
         signal_lists.append(signals.signals(query, candidates))
@@ -81,4 +92,23 @@ def fit_calibrator(
         "unrelated_lists": unrelated_lists and len(triples) > 1,
         **(info or {}),
     }
-    return LogisticCalibrator.fit(signal_lists, label_lists, features=features, info=provenance)
+    calibrator = LogisticCalibrator.fit(
+        signal_lists, label_lists, features=features, info=provenance
+    )
+    if list_gate is not None:
+        # Own lists (the first len(triples)) with a relevant passage are related; the
+        # unrelated lists that hold nothing relevant for the query are not.
+        own = len(triples)
+        chosen = [
+            (s, i < own)
+            for i, (s, labels) in enumerate(zip(signal_lists, label_lists, strict=True))
+            if (i < own) == any(labels)
+        ]
+        calibrator.list_gate = ListGate.fit(
+            [s for s, _ in chosen],
+            [related for _, related in chosen],
+            features=list_gate,
+            best_column=signals.primary,
+            threshold_lists=[signal_lists[:own]],  # every own list counts for the 1% emptied
+        )
+    return calibrator

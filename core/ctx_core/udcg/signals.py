@@ -14,6 +14,9 @@ column                    meaning
 ``title_in_query``        share of the passage title's content words found in the query
 ``title_in_best``         1 when the passage title is named in the best passage (a link from
                           the best evidence to this passage), else 0
+``coverage``              share of the query's content words found in the passage (lexical
+                          evidence that the list is about the query at all, see
+                          [`ListGate`][ctx_core.udcg.list_gate.ListGate])
 ========================  =====================================================================
 
 Titles come from ``metadata["title"]``; without titles the two title columns are 0.
@@ -31,10 +34,16 @@ import numpy as np
 from ctx_core._registry import Configurable, config_value
 from ctx_core.embeddings import Embedder, embedder_config
 from ctx_core.scoring.base import Scorer
-from ctx_core.scoring.bm25 import BM25Scorer, word_tokens
+from ctx_core.scoring.bm25 import ENGLISH_STOPWORDS, BM25Scorer, word_tokens
 from ctx_core.types import Passage, ensure_passages, validate_query
 
-__all__ = ["HYBRID_FEATURES", "HybridSignals", "RelevanceSignals", "ScorerSignals"]
+__all__ = [
+    "HYBRID_FEATURES",
+    "HybridSignals",
+    "RelevanceSignals",
+    "ScorerSignals",
+    "query_coverage",
+]
 
 #: Calibrator features of the reranker's default (``HybridSignals()``): chosen by
 #: leave-one-data-set-out over five data sets (``benchmarks/udcg_lodo.py``).
@@ -148,7 +157,14 @@ class HybridSignals(Configurable):
     """
 
     primary = "dense"
-    columns: tuple[str, ...] = ("dense", "feedback", "bm25", "title_in_query", "title_in_best")
+    columns: tuple[str, ...] = (
+        "dense",
+        "feedback",
+        "bm25",
+        "title_in_query",
+        "title_in_best",
+        "coverage",
+    )
     name = "hybrid"
 
     def __init__(
@@ -186,14 +202,16 @@ class HybridSignals(Configurable):
         titles = [self._title(p) for p in items]
         query_words = set(word_tokens(query))
         best_text = items[best].text
+        scored = self._with_titles(items)
         return {
             "dense": dense.tolist(),
             "feedback": (vectors @ hop).tolist(),
-            "bm25": self.bm25.score(query, self._with_titles(items)),
+            "bm25": self.bm25.score(query, scored),
             "title_in_query": [_title_overlap(t, query_words) for t in titles],
             "title_in_best": [
                 0.0 if i == best else _names(t, best_text) for i, t in enumerate(titles)
             ],
+            "coverage": query_coverage(query, [p.text for p in scored], self.bm25.stopwords),
         }
 
     async def asignals(self, query: str, passages: Sequence[Passage]) -> dict[str, list[float]]:
@@ -213,6 +231,26 @@ class HybridSignals(Configurable):
             title = self._title(p)
             out.append(Passage(f"{title}: {p.text}" if title else p.text, id=p.id))
         return out
+
+
+def query_coverage(
+    query: str, texts: Sequence[str], stopwords: frozenset[str] = ENGLISH_STOPWORDS
+) -> list[float]:
+    """Share of the query's content words (BM25's tokens, stopwords out) found in each text.
+
+    A list retrieved for a query almost always holds a passage that names most of its
+    content words; a list retrieved for another question rarely does, which is why
+    [`ListGate`][ctx_core.udcg.list_gate.ListGate] reads this at the best passage.
+    A query with no content word gives 0 for every text.
+
+    Examples:
+        >>> query_coverage("Who wrote Hamlet in 1600?", ["Hamlet was written in 1600.", "Rome"])
+        [0.6666666666666666, 0.0]
+    """
+    words = set(word_tokens(query)) - stopwords
+    if not words:
+        return [0.0] * len(texts)
+    return [len(words & set(word_tokens(text))) / len(words) for text in texts]
 
 
 def _title_overlap(title: str, query_words: set[str]) -> float:

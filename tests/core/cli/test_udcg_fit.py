@@ -36,8 +36,11 @@ def test_fit_writes_a_calibrator_the_reranker_uses(tmp_path, capsys):
     calibrator = LogisticCalibrator.from_dict(json.loads(out.read_text()))
     assert calibrator.info["unrelated_lists"] is True
     assert 0.0 <= calibrator.empty_below <= 1.0
+    assert calibrator.list_gate is not None  # fitted on own vs next-query lists
+    assert calibrator.list_gate.features == ("max:dense", "at_best:coverage")
     reranker = UtilityDistractionReranker(calibrator=str(out))
-    assert reranker.rule.empty_below == calibrator.empty_below
+    assert reranker.list_gate is not None and reranker.rule.empty_below is None
+    assert reranker.list_gate.to_dict() == calibrator.list_gate.to_dict()
     kept = reranker.rerank(
         "What do bees make?",
         [Passage("Bees make honey from nectar.", id="h"), Passage("Lava is hot.", id="l")],

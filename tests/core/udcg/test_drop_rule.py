@@ -71,4 +71,40 @@ def test_reranker_reports_the_rule_reason_and_round_trips_its_config():
     unrelated = reranker.explain("quantum chromodynamics", passages)
     assert {d.reason for d in unrelated} == {"unrelated list"}
     config = reranker.config()
-    assert config["empty_below"] == 0.3 and config["objective"] == "expected_sum"
+    assert config["empty_below"] == 0.3 and config["objective"] == "expected_recall"
+    assert config["min_share"] is None  # DEFAULT_MIN_SHARE under expected_recall
+    summed = UtilityDistractionReranker(
+        BM25Scorer(), calibrator=calibrator, objective="expected_sum", min_share=0.5
+    )
+    assert summed.config()["min_share"] == 0.5 and summed.rule.min_share == 0.5
+
+
+def test_recall_objective_without_a_list_rule_empties_only_hopeless_lists():
+    rule = DropRule(objective="expected_recall")
+    assert rule.reasons([0.2, 0.1], [1, 1]) == ["likely distractor"] * 2
+    # with a gate's verdict the best is kept whatever its gain, and what carries the list
+    assert rule.reasons([0.2, 0.1], [1, 1], unrelated=False) == ["kept", "kept"]
+    # p 0.3 carries 0.3 / 3.9 < 0.1 of the list: dropped though its gain is positive
+    assert rule.reasons([0.9] * 4 + [0.3], [1] * 5)[-1] == "small share of the list"
+    # p 0.1 is 0.125 of the mass 0.8: kept under the recall objective, not under the sum
+    assert rule.reasons([0.7, 0.1], [1, 1], unrelated=False) == ["kept", "kept"]
+    assert DropRule().reasons([0.7, 0.1], [1, 1]) == ["kept", "likely distractor"]
+    assert DropRule(objective="expected_recall", min_share=0.2).reasons(
+        [0.7, 0.1], [1, 1], unrelated=False
+    ) == ["kept", "likely distractor"]
+
+
+def test_recall_objective_probability_floor():
+    # 0.12 carries 0.12 / 1.14 > 0.1 of the list, but is below a 0.15 floor
+    rule = DropRule(objective="expected_recall", min_probability=0.15)
+    assert rule.reasons([0.9, 0.12, 0.12], [1] * 3, unrelated=False) == [
+        "kept",
+        "likely distractor",
+        "likely distractor",
+    ]
+    assert (
+        DropRule(objective="expected_recall").reasons([0.9, 0.12, 0.12], [1] * 3, unrelated=False)
+        == ["kept"] * 3
+    )
+    with pytest.raises(ValueError, match="min_probability"):
+        DropRule(min_probability=1.0)

@@ -42,8 +42,18 @@ def test_empty_context_when_everything_distracts(overlap_scorer):
     assert make(overlap_scorer).rerank("volcano eruption", PASSAGES) == []
     [only] = make(overlap_scorer, allow_empty=False).rerank("volcano eruption", PASSAGES)
     assert only.id == "pears"  # ties keep input order
+    # Five equal passages carry 1/5 of the list each: without the probability floor
+    # (p 0.05 < 0.1) the recall objective would keep them all.
+    assert (
+        len(
+            make(overlap_scorer, allow_empty=False, min_probability=0.0).rerank(
+                "volcano eruption", PASSAGES
+            )
+        )
+        == 5
+    )
     assert make(overlap_scorer).rerank("q", []) == []
-    assert overlap_scorer.calls == 2
+    assert overlap_scorer.calls == 3
 
 
 def test_budget_limits_and_order(overlap_scorer):

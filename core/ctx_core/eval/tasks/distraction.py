@@ -36,12 +36,14 @@ import numpy as np
 
 from ctx_core.eval.metrics import ndcg_at_k
 from ctx_core.udcg.calibration import Calibrator, LogisticCalibrator
+from ctx_core.udcg.list_gate import ListGate
 from ctx_core.udcg.metric import udcg
 from ctx_core.udcg.reranker import DropRule
 
 __all__ = [
     "SignalList",
     "fit_calibrator_on",
+    "fit_list_gate_on",
     "keep",
     "list_metrics",
     "matched_top_k",
@@ -125,15 +127,60 @@ def fit_calibrator_on(
     )
 
 
-def keep(signal_list: SignalList, calibrator: Calibrator, rule: DropRule) -> list[int]:
+def fit_list_gate_on(
+    lists: Iterable[SignalList],
+    features: Sequence[str],
+    *,
+    best_column: str = "dense",
+    l2: float = 1e-2,
+) -> ListGate:
+    """A list gate fitted on queries' own lists (related) against unrelated lists.
+
+    Pass each query's own list (``related=True``) and unrelated lists (``related=False``,
+    e.g. another data set's candidates); not lists of the same data set's other queries,
+    which may hold passages relevant to the query. The logistic fit reads the own lists
+    that hold a relevant candidate (the others look unrelated for a reason); the threshold
+    is the smallest per-data-set 1% quantile of the gate's probability over *all* own
+    lists, so that about 1 in 100 own lists of every training data set is emptied.
+
+    Raises:
+        ValueError: No related or no unrelated list.
+    """
+    chosen = list(lists)
+    groups: dict[str, list[Mapping[str, Sequence[float]]]] = {}
+    for s in chosen:
+        if s.related:
+            groups.setdefault(s.dataset, []).append(s.signals)
+    fitted = [s for s in chosen if not s.related or any(s.labels)]
+    return ListGate.fit(
+        [s.signals for s in fitted],
+        [s.related for s in fitted],
+        features=features,
+        best_column=best_column,
+        l2=l2,
+        threshold_lists=list(groups.values()),
+        info={"datasets": sorted(groups)},
+    )
+
+
+def keep(
+    signal_list: SignalList,
+    calibrator: Calibrator,
+    rule: DropRule,
+    gate: ListGate | None = None,
+) -> list[int]:
     """Indices of the candidates the reranker keeps, best first (no budgets, utility 1).
 
     This is [`UtilityDistractionReranker`][ctx_core.udcg.UtilityDistractionReranker]'s
-    decision on stored signals: sort by expected gain (stable), then the rule.
+    decision on stored signals: sort by expected gain (stable), then the rule, with the
+    list ``gate`` (when given) deciding whether the list is unrelated.
     """
     probabilities = calibrator.probabilities(signal_list.signals)
     order = sorted(range(len(probabilities)), key=lambda i: -rule.gain(probabilities[i]))
-    reasons = rule.reasons([probabilities[i] for i in order], [1.0] * len(order))
+    unrelated = None if gate is None or not probabilities else gate.unrelated(signal_list.signals)
+    reasons = rule.reasons(
+        [probabilities[i] for i in order], [1.0] * len(order), unrelated=unrelated
+    )
     return [i for i, reason in zip(order, reasons, strict=True) if reason == "kept"]
 
 
