@@ -40,9 +40,9 @@ __all__ = [
     "Component",
     "JsonConfig",
     "PlainConfig",
-    "write_value",
     "rebuild_field",
     "write_field",
+    "write_value",
 ]
 
 

@@ -49,7 +49,7 @@ from ctx_core.context import TOOL_NAMES, ContextBudget, ContextTools, WorkingCon
 from ctx_core.context.budget import ContextRead
 from ctx_core.embeddings import Embedder
 from ctx_core.llm import LLM
-from llamaindex_ctx._config import rebuild_field, write_value
+from llamaindex_ctx._config import JsonConfig, rebuild_field, write_value
 from llamaindex_ctx.context_tools import ContextToolSpec
 from llamaindex_ctx.settings import core_embedder, core_llm
 
@@ -116,7 +116,7 @@ def _with_text(message: ChatMessage, text: str) -> ChatMessage:
     return copy
 
 
-class ActiveContextMemory(BaseMemory):
+class ActiveContextMemory(JsonConfig, BaseMemory):
     """A chat memory whose older messages are folded for the LLM and restorable by tools.
 
     Attributes:

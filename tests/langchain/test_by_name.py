@@ -148,7 +148,9 @@ def test_context_toolkit_round_trips_with_names(tiny_llama_dir):
     from ctx_core.context import WorkingContext
     from langchain_ctx import ContextToolkit
 
-    kit = ContextToolkit(llm=str(tiny_llama_dir), tool_names=["fragment_context", "summarize_fragment"])
+    kit = ContextToolkit(
+        llm=str(tiny_llama_dir), tool_names=["fragment_context", "summarize_fragment"]
+    )
     assert isinstance(kit.context, WorkingContext) and not kit.context.messages
     assert json.loads(kit.model_dump_json()) == {
         "context": {"type": "WorkingContext", "counter": None},
@@ -176,9 +178,10 @@ def test_context_toolkit_round_trips_with_names(tiny_llama_dir):
 
 
 def test_context_tools_name_their_mistakes():
-    from ctx_core.context import ScriptedPolicy, WorkingContext
     from langchain_core.language_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
+
+    from ctx_core.context import ScriptedPolicy, WorkingContext
     from langchain_ctx import ContextTool, ContextToolkit, ScriptedPolicyChatModel
 
     with pytest.raises(ValidationError, match="modle"):
