@@ -1158,7 +1158,7 @@ def incontext_cache_h200(root: Path) -> str:
 _HEADINGS = "benchmarks/results/structure/headings-retrieval-{}.json"
 #: The runs shown: ``python benchmarks/headings_retrieval.py --only ...`` (see its docstring).
 _HEADINGS_LOCOMO = "memory-locomo-limit1"
-_HEADINGS_STRUCTURE = "limit40"
+_HEADINGS_STRUCTURE = "all-whole"
 
 
 def _headings_rows(
@@ -1261,6 +1261,7 @@ def headings_structure(root: Path) -> str:
 # -- served models (benchmarks/results/served) ----------------------------------------------
 
 _SERVED = "benchmarks/results/served/agreement.json"
+_SERVED_TOPK = "benchmarks/results/served/agreement-topk.json"
 
 
 def _spearman_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
@@ -1285,7 +1286,16 @@ def _spearman_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, f
 @register("served-agreement")
 def served_agreement(root: Path) -> str:
     """p(NO-RESPONSE): llama.cpp server vs TransformersLLM on the same SmolLM2 GGUF weights."""
-    data = load_result(root, _SERVED)
+    return _served_table(load_result(root, _SERVED))
+
+
+@register("served-agreement-topk")
+def served_agreement_topk(root: Path) -> str:
+    """The same pairs through larger top-k lists (local values reused from the first run)."""
+    return _served_table(load_result(root, _SERVED_TOPK))
+
+
+def _served_table(data: dict[str, Any]) -> str:
     labels = {
         "local": "TransformersLLM (local reference)",
         "served-exact": "server, exact (chat template, `/v1/completions` + echo)",
@@ -1331,6 +1341,8 @@ def served_agreement(root: Path) -> str:
         f"`{data['command']}`. Spearman interval: bootstrap over pairs, 95%, "
         f"{DEFAULT_RESAMPLES:,} resamples, seed {DEFAULT_SEED}."
     )
+    if data.get("local_from"):
+        note += f" Local values and timing reused from `{data['local_from']}`."
     return markdown_table(header, rows) + "\n\n" + note
 
 
