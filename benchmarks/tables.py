@@ -1157,7 +1157,7 @@ def incontext_cache_h200(root: Path) -> str:
 
 _HEADINGS = "benchmarks/results/structure/headings-retrieval-{}.json"
 #: The runs shown: ``python benchmarks/headings_retrieval.py --only ...`` (see its docstring).
-_HEADINGS_LOCOMO = "memory-locomo-limit1"
+_HEADINGS_LOCOMO = "memory-locomo-limit10"
 _HEADINGS_STRUCTURE = "all-whole"
 
 
@@ -1196,14 +1196,15 @@ def headings_memory(root: Path) -> str:
     )  # fmt: skip
     rows += _headings_rows(
         locomo,
-        f"LoCoMo ({locomo['conversations_evaluated']} conversation, "
+        f"LoCoMo ({locomo['conversations_evaluated']} conversation(s), "
         f"{locomo['questions']} questions, evidence recall)",
         [("recall@5", "recall@5", 3), ("recall@200w", "recall@200w", 3)], "recall@5",
     )  # fmt: skip
     note = (
         'Each cell: before (`titles="keywords"`) -> after (default key phrases), one run '
         "with one MiniLM. Cranfield: all queries, documents ranked by their best memory; "
-        "LoCoMo: the first conversation, all its sessions indexed. " + INTERVALS
+        f"LoCoMo: the first {locomo['conversations_evaluated']} conversation(s), each with all "
+        "its sessions indexed. " + INTERVALS
     )
     return markdown_table(header, rows) + "\n\n" + note
 
