@@ -6,9 +6,10 @@ and ``"keyphrases"`` (after) on Cranfield (all 225 queries, nDCG@10 / recall@100
 recall as ``ctx eval memory --dataset locomo``); the heuristic structurizer with
 ``naming="keywords", boundary_similarity=None`` (before) and the defaults (after) on a
 Cranfield subset (``ctx eval structure --task retrieval``, first ``--structure-limit``
-queries, ranked in a pool of depth 20). Results go through the one results writer.
+queries, ranked in a pool of depth ``--structure-pool``; 0 for either: all queries, the
+whole collection). Results go through the one results writer.
 
-    PYTHONPATH=core:packages python benchmarks/headings_retrieval.py [--locomo 2] [--structure-limit 40]
+    PYTHONPATH=core:packages python benchmarks/headings_retrieval.py [--locomo 2] [--structure-limit 40] [--structure-pool 20]
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ OUT = "benchmarks/results/structure/headings-retrieval-{}.json"
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--locomo", type=int, default=2, help="LoCoMo conversations")
-    parser.add_argument("--structure-limit", type=int, default=40)
+    parser.add_argument("--structure-limit", type=int, default=40, help="0: all queries")
+    parser.add_argument("--structure-pool", type=int, default=20, help="0: whole collection")
     parser.add_argument("--only", choices=["memory-ir", "memory-locomo", "structure"])
     args = parser.parse_args()
     command = "python benchmarks/headings_retrieval.py " + (
-        f"--locomo {args.locomo} --structure-limit {args.structure_limit}"
-        + (f" --only {args.only}" if args.only else "")
+        f"--locomo {args.locomo} --structure-limit {args.structure_limit} "
+        f"--structure-pool {args.structure_pool}" + (f" --only {args.only}" if args.only else "")
     )
     embedder = QueryCachingEmbedder()
 
@@ -75,8 +77,14 @@ def main() -> None:
         summary["memory-locomo"] = results["metrics"]
     if args.only in (None, "structure"):
         evaluator = RetrievalEvaluator(
-            "cranfield", embedder=embedder, limit=args.structure_limit, pool_depth=20
+            "cranfield",
+            embedder=embedder,
+            limit=args.structure_limit or None,
+            pool_depth=args.structure_pool or None,
         )
+        subset = f"limit{args.structure_limit}" if args.structure_limit else "all"
+        if args.structure_pool != 20:
+            subset += f"-pool{args.structure_pool}" if args.structure_pool else "-whole"
         for label, options in (
             ("before", {"naming": "keywords", "boundary_similarity": None}),
             ("after", {}),
@@ -87,7 +95,7 @@ def main() -> None:
             results["headings"] = label
             write_results(
                 results,
-                OUT.format(f"structure-cranfield-{label}-limit{args.structure_limit}"),
+                OUT.format(f"structure-cranfield-{label}-{subset}"),
                 command=command,
             )
             summary[f"structure-{label}"] = results["results"]

@@ -1289,6 +1289,200 @@ def incontext_cache_h200(root: Path) -> str:
 # -- command line ----------------------------------------------------------------------------
 
 
+# -- headings before/after (benchmarks/results/structure/headings-retrieval-*.json) -----------
+
+_HEADINGS = "benchmarks/results/structure/headings-retrieval-{}.json"
+#: The runs shown: ``python benchmarks/headings_retrieval.py --only ...`` (see its docstring).
+_HEADINGS_LOCOMO = "memory-locomo-limit10"
+_HEADINGS_STRUCTURE = "all-whole"
+
+
+def _headings_rows(
+    data: dict[str, Any], subset: str, metrics: Sequence[tuple[str, str, int]], compared: str
+) -> list[list[str]]:
+    """One row per layer setting: before (keywords), after (key phrases), the paired change."""
+    rows = []
+    for suffix, layers in (("", "3 layers"), ("-chunk-layer", "chunk layer only")):
+        before, after = f"memory-keywords{suffix}", f"memory-keyphrases{suffix}"
+
+        def values(method: str) -> list[float]:
+            return [float(r["values"][method][compared]) for r in data["per_query"]]
+
+        cells = [f"{subset}, {layers}"]
+        for _, key, digits in metrics:
+            cells.append(
+                f"{fmt(data['metrics'][before][key], digits)} -> "
+                f"{fmt(data['metrics'][after][key], digits)}"
+            )
+        cells.append(comparison_cell(values(after), values(before)))
+        rows.append(cells)
+    return rows
+
+
+@register("headings-memory")
+def headings_memory(root: Path) -> str:
+    """Memory retrieval with keyword titles (before) and key-phrase titles (after)."""
+    ir = load_result(root, _HEADINGS.format("memory-cranfield"))
+    locomo = load_result(root, _HEADINGS.format(_HEADINGS_LOCOMO))
+    header = ["heuristic memories", "nDCG@10 or recall@5", "recall@100 or recall@200 w",
+              "change of the first, after - before [95% CI]"]  # fmt: skip
+    rows = _headings_rows(
+        ir, f"Cranfield ({ir['queries']} queries, {ir['documents_indexed']:,} documents)",
+        [("nDCG@10", "ndcg@10", 3), ("recall@100", "recall@100", 3)], "ndcg@10",
+    )  # fmt: skip
+    rows += _headings_rows(
+        locomo,
+        f"LoCoMo ({locomo['conversations_evaluated']} conversation(s), "
+        f"{locomo['questions']} questions, evidence recall)",
+        [("recall@5", "recall@5", 3), ("recall@200w", "recall@200w", 3)], "recall@5",
+    )  # fmt: skip
+    note = (
+        'Each cell: before (`titles="keywords"`) -> after (default key phrases), one run '
+        "with one MiniLM. Cranfield: all queries, documents ranked by their best memory; "
+        f"LoCoMo: the first {locomo['conversations_evaluated']} conversation(s), each with all "
+        "its sessions indexed. " + INTERVALS
+    )
+    return markdown_table(header, rows) + "\n\n" + note
+
+
+@register("headings-structure")
+def headings_structure(root: Path) -> str:
+    """Dense retrieval over documents structurized with the former and the new headings."""
+    runs = {
+        label: load_result(
+            root, _HEADINGS.format(f"structure-cranfield-{label}-{_HEADINGS_STRUCTURE}")
+        )
+        for label in ("before", "after")
+    }
+    metrics = [("nDCG@10", "ndcg@10"), ("MRR@10", "mrr@10"), ("recall@100", "recall@100")]
+    rows = []
+    labels = {
+        ("before", "original"): "original text",
+        ("before", "heuristic"): "before: keyword names, no topic-change cut",
+        ("after", "heuristic"): "after: key-phrase names, topic-change cut (default)",
+    }
+    for (run, variant), label in labels.items():
+        data = runs[run]
+        metrics_row = data["results"][variant]["metrics"]
+        cells = [label] + [fmt(metrics_row[key], 3) for _, key in metrics]
+        if variant == "original":
+            cells.append("(baseline)")
+        else:
+            cells.append(_stored_change(data, variant, "ndcg@10"))
+        rows.append(cells)
+    before = _variant_values(runs["before"], "heuristic", "ndcg@10")
+    after = _variant_values(runs["after"], "heuristic", "ndcg@10")
+    for run in ("before", "after"):
+        if (
+            runs[run]["results"]["original"]["metrics"]
+            != runs["before"]["results"]["original"]["metrics"]
+        ):
+            raise ValueError("the two runs ranked different original documents")
+    rows.append(["after - before", "", "", "", comparison_cell(after, before)])
+    data = runs["after"]
+    if data["config"]["pool_depth"] is None:
+        subset = f"all {data['num_queries']} queries, whole collection ({data['num_documents']:,} documents)"
+    else:
+        subset = (
+            f"first {data['num_queries']} queries, pool of {data['num_documents']} documents "
+            f"(each query's top {data['config']['pool_depth']} and its relevant ones)"
+        )
+    header = [
+        f"Cranfield, {subset}, MiniLM",
+        *[label for label, _ in metrics],
+        "nDCG@10 change vs original [95% CI]",
+    ]
+    return markdown_table(header, rows) + "\n\n" + INTERVALS
+
+
+# -- served models (benchmarks/results/served) ----------------------------------------------
+
+_SERVED = "benchmarks/results/served/agreement.json"
+_SERVED_TOPK = "benchmarks/results/served/agreement-topk.json"
+
+
+def _spearman_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """95% bootstrap interval of Spearman's rho over pairs (same resamples and seed as above)."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    rng = np.random.default_rng(DEFAULT_SEED)
+    rows = rng.integers(0, len(x), size=(DEFAULT_RESAMPLES, len(x)))
+    rx, ry = rankdata(x[rows], axis=1), rankdata(y[rows], axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    denominator = np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
+    rho = np.divide(
+        (rx * ry).sum(axis=1), denominator, out=np.zeros(len(rows)), where=denominator > 0
+    )
+    low, high = np.percentile(rho, [2.5, 97.5])
+    return float(low), float(high)
+
+
+@register("served-agreement")
+def served_agreement(root: Path) -> str:
+    """p(NO-RESPONSE): llama.cpp server vs TransformersLLM on the same SmolLM2 GGUF weights."""
+    return _served_table(load_result(root, _SERVED))
+
+
+@register("served-agreement-topk")
+def served_agreement_topk(root: Path) -> str:
+    """The same pairs through larger top-k lists (local values reused from the first run)."""
+    return _served_table(load_result(root, _SERVED_TOPK))
+
+
+def _served_table(data: dict[str, Any]) -> str:
+    labels = {
+        "local": "TransformersLLM (local reference)",
+        "served-exact": "server, exact (chat template, `/v1/completions` + echo)",
+    }
+    reference = data["values"]["local"]
+    header = [
+        "path",
+        "Spearman vs local [95% CI]",
+        "Pearson (log p)",
+        "median / max abs diff of log p",
+        "ms per pair",
+        "mean p(NO-RESPONSE)",
+    ]
+    rows = []
+    for name, row in data["results"].items():
+        label = labels.get(name) or (
+            f"server, top-{name.rsplit('-', 1)[1]} (`/v1/chat/completions`)"
+            if name.startswith("served-topk-")
+            else name
+        )
+        if name == "local":
+            agreement, pearson, diff = "(reference)", "-", "-"
+        else:
+            low, high = _spearman_interval(reference, data["values"][name])
+            agreement = f"{row['spearman']:.3f} [{low:.3f}, {high:.3f}]"
+            pearson = fmt(row["pearson_log"], 3)
+            diff = f"{row['median_abs_log_diff']:.3f} / {row['max_abs_log_diff']:.3f}"
+        rows.append(
+            [
+                label,
+                agreement,
+                pearson,
+                diff,
+                fmt(row["ms_per_pair"], 0, thousands=True),
+                f"{row['mean_p']:.2e}",
+            ]
+        )
+    server = data["server"]
+    note = (
+        f"{data['pairs']} pairs ({data['data']}); server: {server['package']}, "
+        f"{server['model']}, {server['threads']} thread(s), one request at a time; local: "
+        "float32 weights dequantized from the same GGUF, batches of 8. Command: "
+        f"`{data['command']}`. Spearman interval: bootstrap over pairs, 95%, "
+        f"{DEFAULT_RESAMPLES:,} resamples, seed {DEFAULT_SEED}."
+    )
+    if data.get("local_from"):
+        note += f" Local values and timing reused from `{data['local_from']}`."
+    return markdown_table(header, rows) + "\n\n" + note
+
+
 def check_pages(root: Path = ROOT) -> tuple[list[Path], list[str]]:
     """Pages whose marked tables differ from their builders, and unmarked results tables."""
     found = pages(root)

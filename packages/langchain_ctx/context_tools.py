@@ -45,8 +45,10 @@ from ctx_core.context import TOOL_NAMES, ContextTools, ToolSpec, WorkingContext
 from ctx_core.context.schema import args_model
 from ctx_core.context.tools import format_tool_result
 from ctx_core.context.working import RenderedContext
+from ctx_core.embeddings import Embedder
 from ctx_core.errors import ConfigError
-from langchain_ctx._config import Component, rebuild_field, write_field
+from ctx_core.llm import LLM
+from langchain_ctx._config import Component, CtxSerializable, rebuild_field, write_field
 from langchain_ctx.llm import LangChainLLM
 
 __all__ = [
@@ -61,6 +63,8 @@ __all__ = [
     "SummarizeFragmentTool",
     "UndoLastOperationTool",
     "args_schema_for",
+    "core_embedder",
+    "core_llm",
     "messages_to_context",
     "rendered_to_messages",
 ]
@@ -87,10 +91,44 @@ def _context_config(context: WorkingContext, info: SerializationInfo) -> Any:
     return write_field(context, info)
 
 
-def _core_llm(llm: Any) -> Any:
-    if llm is None or not isinstance(llm, BaseChatModel):
+def core_llm(llm: Any, argument: str = "llm") -> LLM | None:
+    """The core LLM a tool's ``llm`` argument names.
+
+    A LangChain chat model is wrapped in a [`LangChainLLM`][langchain_ctx.llm.LangChainLLM];
+    a string is a model id, local path or alias (``"smollm2"``) loaded as a
+    [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM]; a core LLM is used as
+    it is.
+
+    Raises:
+        TypeError: ``llm`` is none of these; the message names ``argument``.
+    """
+    if isinstance(llm, BaseChatModel):  # first: the core LLM protocol is structural
+        return LangChainLLM(llm)
+    if llm is None or isinstance(llm, LLM):
         return llm
-    return LangChainLLM(llm)
+    if isinstance(llm, str):
+        from ctx_core.llm import TransformersLLM
+
+        return TransformersLLM(llm)
+    raise TypeError(
+        f"{argument} must be a ctx_core LLM, a LangChain chat model or a model id, "
+        f"got {type(llm).__name__}"
+    )
+
+
+def core_embedder(embedder: Any, argument: str = "embedder") -> Embedder | None:
+    """The core embedder an ``embedder`` argument names (a string: a model id or path).
+
+    Raises:
+        TypeError: ``embedder`` is neither a ctx_core ``Embedder``, a model id nor ``None``.
+    """
+    if embedder is None or isinstance(embedder, Embedder):
+        return embedder
+    if isinstance(embedder, str):
+        return Embedder(embedder)
+    raise TypeError(
+        f"{argument} must be a ctx_core Embedder or a model id, got {type(embedder).__name__}"
+    )
 
 
 class ContextTool(BaseTool):
@@ -99,9 +137,12 @@ class ContextTool(BaseTool):
     Attributes:
         name: The core tool's name (see ``ctx_core.context.TOOL_NAMES``).
         context: The ``WorkingContext`` the tool acts on.
-        llm: Writes summaries for ``summarize_fragment``: a core ``LLM`` or any
-            LangChain chat model.
-        embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
+        llm: Writes summaries for ``summarize_fragment``: a core ``LLM``, any
+            LangChain chat model, or a local model's id or alias (``"smollm2"``).
+        embedder: A core ``Embedder`` or an embedding model id for semantic search
+            (default: packaged MiniLM).
+
+    An unknown argument is an error.
 
     Examples:
         >>> from ctx_core.context import WorkingContext
@@ -110,7 +151,7 @@ class ContextTool(BaseTool):
         '{"ok": true, "tool": "list_fragments", "count": 0, "fragments": [], "context_tokens": 1, "original_tokens": 1}'
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     name: str
     description: str = ""
@@ -130,7 +171,9 @@ class ContextTool(BaseTool):
             self.description = spec.description
         if self.args_schema is None:
             self.args_schema = args_schema_for(spec)
-        self._tools = ContextTools(self.context, llm=_core_llm(self.llm), embedder=self.embedder)
+        self._tools = ContextTools(
+            self.context, llm=core_llm(self.llm), embedder=core_embedder(self.embedder)
+        )
 
     @property
     def context_tools(self) -> ContextTools:
@@ -173,45 +216,68 @@ ListFragmentsTool = _fixed("list_fragments", "ListFragmentsTool")
 UndoLastOperationTool = _fixed("undo_last_operation", "UndoLastOperationTool")
 
 
-class ContextToolkit(BaseToolkit):
+class ContextToolkit(BaseToolkit, CtxSerializable):
     """All context tools bound to one ``WorkingContext``, for a LangChain agent.
 
     Attributes:
-        context: The working context every tool acts on (or its ``config()`` dict).
-        llm: Writes summaries: a core ``LLM`` (or its config) or a LangChain chat model
-            (optional).
-        embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
+        context: The working context every tool acts on, or the ``config()`` of an empty
+            one (default: a new empty context).
+        llm: Writes summaries (optional): a core ``LLM`` or its config, a LangChain chat
+            model, or a local model's id, path or alias (``"smollm2"``: a
+            ``TransformersLLM``, loaded once and shared by the tools).
+        embedder: For semantic search: a core ``Embedder`` or its config, or an embedding
+            model id or path (default: packaged MiniLM).
         tool_names: Offer only these tools (default: all).
 
-    ``model_dump_json`` writes an empty context and a core LLM or embedder as their
-    configs; a context holding messages or an object with no config (a LangChain chat
-    model) raises ``ConfigError`` (a Python-mode ``model_dump`` keeps such objects).
+    ``model_dump_json`` and LangChain's ``dumpd`` write an empty context's settings, a
+    model given by name as that name and a core LLM or embedder as its config, so
+    ``model_validate_json`` and ``load`` rebuild the same toolkit. A context holding
+    messages or an object with no config (a LangChain chat model) is never written as a
+    default: ``model_dump_json`` raises ``ConfigError`` and ``dumpd`` gives LangChain's
+    ``not_implemented`` form (a Python-mode ``model_dump`` keeps such objects). An
+    unknown argument is an error.
 
     Examples:
         >>> from ctx_core.context import WorkingContext
         >>> kit = ContextToolkit(context=WorkingContext([("user", "hi")]))
         >>> [t.name for t in kit.get_tools()][:3]
         ['fragment_context', 'summarize_fragment', 'fold_fragment']
+        >>> ContextToolkit(tool_names=["list_fragments"]).model_dump_json()
+        '{"context":{"type":"WorkingContext","counter":null},"llm":null,"embedder":null,"tool_names":["list_fragments"]}'
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     context: Annotated[
         Any, BeforeValidator(rebuild_field), PlainSerializer(_context_config, when_used="always")
-    ]
+    ] = None
     llm: Component = None
     embedder: Component = None
-    tool_names: Sequence[str] | None = None
+    tool_names: list[str] | None = None
+    _llm: LLM | None = PrivateAttr(default=None)
+    _embedder: Embedder | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
+        if self.context is None:
+            self.context = WorkingContext()
         if not isinstance(self.context, WorkingContext):
             raise TypeError(f"context must be a WorkingContext, got {type(self.context).__name__}")
         ContextTools.specs(self.tool_names)  # unknown names fail here
+        # Resolved once: every tool shares one loaded model.
+        self._llm = core_llm(self.llm)
+        self._embedder = core_embedder(self.embedder)
+
+    @property
+    def core_llm(self) -> LLM | None:
+        """The core LLM writing summaries (``None``: summaries are not offered)."""
+        return self._llm
 
     def get_tools(self) -> list[BaseTool]:
-        """One tool per core tool, sharing the context (and its search hits)."""
+        """One tool per core tool, sharing the context (and its search hits) and the models."""
         return [
-            ContextTool(name=spec.name, context=self.context, llm=self.llm, embedder=self.embedder)
+            ContextTool(
+                name=spec.name, context=self.context, llm=self._llm, embedder=self._embedder
+            )
             for spec in ContextTools.specs(self.tool_names)
         ]
 

@@ -44,14 +44,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, ToolMessage
 
 from ctx_core.context import TOOL_NAMES, ContextBudget, ContextTools, WorkingContext
 from ctx_core.context.budget import ContextRead
 from ctx_core.tokens import TokenCounter
-from langchain_ctx.context_tools import ContextToolkit
-from langchain_ctx.llm import LangChainLLM
+from langchain_ctx.context_tools import ContextToolkit, core_embedder, core_llm
 
 __all__ = ["DEFAULT_TOOL_NAMES", "ActiveContextMiddleware"]
 
@@ -93,8 +91,10 @@ class ActiveContextMiddleware(AgentMiddleware):
         tool_names: Context tools to register with the agent (default
             `DEFAULT_TOOL_NAMES`; ``()`` for none).
         llm: Writes summaries (``budget.mode="summarize"`` and the ``summarize_fragment``
-            tool): a core ``LLM`` or any LangChain chat model.
-        embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
+            tool): a core ``LLM``, any LangChain chat model, or a local model's id or
+            alias (``"smollm2"``).
+        embedder: A core ``Embedder`` or an embedding model id for semantic search
+            (default: packaged MiniLM).
         counter: Token counter of a new context (default ``cl100k_base``).
 
     Attributes:
@@ -124,10 +124,10 @@ class ActiveContextMiddleware(AgentMiddleware):
         self.context = WorkingContext(counter=counter)
         self.budget = budget
         self.tool_names = tuple(tool_names)
-        core_llm = LangChainLLM(llm) if isinstance(llm, BaseChatModel) else llm
-        self.context_tools = ContextTools(self.context, llm=core_llm, embedder=embedder)
+        llm, embedder = core_llm(llm), core_embedder(embedder)
+        self.context_tools = ContextTools(self.context, llm=llm, embedder=embedder)
         self.tools = ContextToolkit(
-            context=self.context, llm=core_llm, embedder=embedder, tool_names=list(tool_names)
+            context=self.context, llm=llm, embedder=embedder, tool_names=list(tool_names)
         ).get_tools()
         self.reads: list[ContextRead] = []
         self.budget_records: list[Any] = []

@@ -86,7 +86,7 @@ class ScriptedPolicyChatModel(BaseChatModel):
         bound_tools: Names of the tools bound with ``bind_tools`` (``None``: not bound).
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     policy: ScriptedPolicy = Field(description="The core scripted policy to follow.")
     reader: Any = Field(description="A LangChain chat model or a core LLM that answers.")

@@ -39,8 +39,10 @@ from ctx_core.errors import ConfigError
 __all__ = [
     "Component",
     "JsonConfig",
+    "PlainConfig",
     "rebuild_field",
     "write_field",
+    "write_value",
 ]
 
 
@@ -92,3 +94,71 @@ class JsonConfig:
         except PydanticSerializationError as err:
             raise ConfigError(str(err)) from err
         return json.dumps(data)
+
+
+def write_value(value: Any, argument: str, *, json_mode: bool) -> Any:
+    """``value`` as a plain class writes it: a core component as its config.
+
+    A value with no config raises [`ConfigError`][ctx_core.errors.ConfigError] in JSON
+    mode and is kept as the object itself otherwise (as `write_field` does).
+    """
+    try:
+        return config_value(value, argument)
+    except ConfigError:
+        if json_mode:
+            raise
+        return value
+
+
+class PlainConfig:
+    """Mixin: LlamaIndex's ``to_dict``/``from_dict``/``to_json``/``from_json`` for a class
+    that is not a pydantic ``BaseComponent`` (a tool spec, a retriever).
+
+    Subclasses write ``_arguments(json_mode)``: the constructor's keyword arguments as
+    written (see `write_value`); ``from_dict`` rebuilds nested component configs and calls
+    the constructor, so an unknown key is the constructor's ``TypeError``.
+    """
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Name used in serialization."""
+        return cls.__name__
+
+    def _arguments(self, json_mode: bool) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_dict(self, **kwargs: Any) -> dict[str, Any]:
+        """The constructor arguments (core components as their configs) and ``class_name``.
+
+        ``mode="json"`` raises [`ConfigError`][ctx_core.errors.ConfigError] for a value with
+        no config; the default (Python) mode keeps such a value as the object itself.
+        """
+        data = self._arguments(kwargs.get("mode") == "json")
+        data["class_name"] = self.class_name()
+        return data
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The component as JSON (see `to_dict`).
+
+        Raises:
+            ConfigError: an argument holds an object with no config.
+        """
+        return json.dumps(self.to_dict(mode="json"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> Any:
+        """Rebuild from ``to_dict``'s output (``kwargs`` override its values).
+
+        Raises:
+            ConfigError: ``data`` names another class or holds an unknown component type.
+        """
+        data = {**data, **kwargs}
+        name = data.pop("class_name", cls.class_name())
+        if name != cls.class_name():
+            raise ConfigError(f"{cls.__name__}.from_dict got data of class {name!r}")
+        return cls(**{key: rebuild(value, key) for key, value in data.items()})
+
+    @classmethod
+    def from_json(cls, data_str: str, **kwargs: Any) -> Any:
+        """Rebuild from ``to_json``'s output."""
+        return cls.from_dict(json.loads(data_str), **kwargs)

@@ -31,17 +31,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from llama_index.core.base.llms.types import ChatMessage, TextBlock, ToolCallBlock
-from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
-from llama_index.core.llms import LLM as LlamaLLM
+from llama_index.core.bridge.pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    SerializationInfo,
+    field_serializer,
+)
 from llama_index.core.memory.types import BaseMemory
 
 from ctx_core.context import TOOL_NAMES, ContextBudget, ContextTools, WorkingContext
 from ctx_core.context.budget import ContextRead
+from ctx_core.embeddings import Embedder
+from ctx_core.llm import LLM
+from llamaindex_ctx._config import JsonConfig, rebuild_field, write_value
 from llamaindex_ctx.context_tools import ContextToolSpec
-from llamaindex_ctx.llm import LlamaIndexLLM
+from llamaindex_ctx.settings import core_embedder, core_llm
 
 __all__ = ["DEFAULT_TOOL_NAMES", "ActiveContextMemory"]
 
@@ -86,6 +96,18 @@ def _calls(message: ChatMessage) -> list[tuple[str, str]]:
     ]
 
 
+def _write_model(value: Any, info: SerializationInfo) -> Any:
+    """A model given by name as the name, a core one as its config; a framework model is
+    kept as the object (Python mode) or a ``ConfigError`` (JSON mode)."""
+    return write_value(value, "a model field", json_mode=info.mode_is_json())
+
+
+#: A model argument: a core LLM or embedder, its config, a framework model or a model id.
+_Model = Annotated[
+    Any, BeforeValidator(rebuild_field), PlainSerializer(_write_model, when_used="always")
+]
+
+
 def _with_text(message: ChatMessage, text: str) -> ChatMessage:
     """A copy of ``message`` whose text is ``text`` (tool calls, other blocks, kwargs kept)."""
     others = [block for block in message.blocks if not isinstance(block, TextBlock)]
@@ -94,7 +116,7 @@ def _with_text(message: ChatMessage, text: str) -> ChatMessage:
     return copy
 
 
-class ActiveContextMemory(BaseMemory):
+class ActiveContextMemory(JsonConfig, BaseMemory):
     """A chat memory whose older messages are folded for the LLM and restorable by tools.
 
     Attributes:
@@ -102,22 +124,39 @@ class ActiveContextMemory(BaseMemory):
             windows once the history passes 4,000 tokens, never the current turn).
             ``None``: never fold automatically (the agent folds with the tools).
         tool_names: Tools `tool_spec` offers (default `DEFAULT_TOOL_NAMES`).
-        llm: Writes summaries (``budget.mode="summarize"``): a core ``LLM`` or any
-            LlamaIndex LLM.
-        embedder: A core ``Embedder`` for semantic search (default: packaged MiniLM).
+        llm: Writes summaries (``budget.mode="summarize"``): a core ``LLM`` or its
+            config, any LlamaIndex LLM, or a local model's id or alias (``"smollm2"``)
+            (default: ``Settings.llm`` when you have set one).
+        embedder: For semantic search: a core ``Embedder`` or its config, a LlamaIndex
+            embedding model or an embedding model id (default: ``Settings.embed_model``
+            when you have set one, else the packaged MiniLM).
+        messages: A history to start from (``put`` one by one); ``to_dict`` writes the
+            history held, exactly as it was put.
         reads: One ``ContextRead`` per ``get()``: tokens returned with and without folding.
         budget_records: The budget's tool calls, in order.
+
+    ``to_dict``/``from_dict`` round-trip the settings and the history (which is how an
+    ``AgentWorkflow``'s context stores its memory): the budget, the tool names, a model
+    given by name as that name or a core one as its config (a default read from
+    ``Settings`` is not written: rebuilt, it reads ``Settings`` again), and every message.
+    Folds are not written: the next ``get()`` folds the history to the budget again.
+    ``reads`` and ``budget_records`` are measurements of this instance, not written.
+    A LlamaIndex LLM has no config: ``to_json`` raises ``ConfigError`` for it. An
+    unknown argument is an error.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     budget: ContextBudget | None = Field(default_factory=ContextBudget)
     tool_names: tuple[str, ...] = DEFAULT_TOOL_NAMES
-    llm: Any = None
-    embedder: Any = None
-    reads: list[ContextRead] = Field(default_factory=list)
-    budget_records: list[Any] = Field(default_factory=list)
+    llm: _Model = None
+    embedder: _Model = None
+    messages: list[ChatMessage] = Field(default_factory=list)
+    reads: list[ContextRead] = Field(default_factory=list, exclude=True)
+    budget_records: list[Any] = Field(default_factory=list, exclude=True)
 
+    _llm: LLM | None = PrivateAttr(default=None)
+    _embedder: Embedder | None = PrivateAttr(default=None)
     _context: WorkingContext = PrivateAttr()
     _tools: ContextTools = PrivateAttr()
     _specs: list[ContextToolSpec] = PrivateAttr(default_factory=list)
@@ -132,12 +171,25 @@ class ActiveContextMemory(BaseMemory):
         if isinstance(self.tool_names, str):
             raise TypeError("tool_names must be a sequence of tool names, not one string")
         ContextTools.specs(list(self.tool_names))  # unknown names fail here
-        if self.budget is not None and self.budget.mode == "summarize" and self.llm is None:
-            raise ValueError("budget.mode='summarize' needs an llm to write the summaries")
-        if isinstance(self.llm, LlamaLLM):
-            self.llm = LlamaIndexLLM(self.llm)
+        self._llm = core_llm(self.llm)
+        self._embedder = core_embedder(self.embedder)
+        if self.budget is not None and self.budget.mode == "summarize" and self._llm is None:
+            raise ValueError(
+                "budget.mode='summarize' needs an llm to write the summaries "
+                "(pass llm= or set Settings.llm)"
+            )
         self._context = WorkingContext()
-        self._tools = ContextTools(self._context, llm=self.llm, embedder=self.embedder)
+        self._tools = ContextTools(self._context, llm=self._llm, embedder=self._embedder)
+        start, self.messages = list(self.messages), []
+        for message in start:
+            self.put(message)
+
+    @field_serializer("messages")
+    def _write_messages(self, messages: list[ChatMessage], info: SerializationInfo) -> Any:
+        # The history held now (the field only seeds it).
+        mode = "json" if info.mode_is_json() else "python"
+        with self._lock:
+            return [m.model_dump(mode=mode) for m in self._originals]
 
     @classmethod
     def class_name(cls) -> str:
@@ -158,7 +210,7 @@ class ActiveContextMemory(BaseMemory):
         """The context tools bound to this memory's working context (``.to_tool_list()``)."""
         names = list(self.tool_names if tool_names is None else tool_names)
         spec = ContextToolSpec(
-            self._context, llm=self.llm, embedder=self.embedder, tool_names=names
+            self._context, llm=self._llm, embedder=self._embedder, tool_names=names
         )
         self._specs.append(spec)
         return spec
@@ -203,7 +255,7 @@ class ActiveContextMemory(BaseMemory):
         """Forget the history (tool specs from `tool_spec` follow the new context)."""
         with self._lock:
             self._context = WorkingContext(counter=self._context.counter)
-            self._tools = ContextTools(self._context, llm=self.llm, embedder=self.embedder)
+            self._tools = ContextTools(self._context, llm=self._llm, embedder=self._embedder)
             for spec in self._specs:
                 spec.context = self._context
                 spec.tools.context = self._context

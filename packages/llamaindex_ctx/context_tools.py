@@ -24,15 +24,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.bridge.pydantic import BaseModel
-from llama_index.core.llms import LLM as LlamaLLM
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
 from llama_index.core.tools.types import ToolMetadata
 
+from ctx_core._registry import rebuild
 from ctx_core.context import ContextTools, ToolSpec, WorkingContext
 from ctx_core.context.schema import args_model
 from ctx_core.context.tools import format_tool_result
-from llamaindex_ctx.llm import LlamaIndexLLM
-from llamaindex_ctx.settings import settings_embedder, settings_llm
+from ctx_core.errors import ConfigError
+from llamaindex_ctx._config import PlainConfig, write_value
+from llamaindex_ctx.settings import core_embedder, core_llm
 
 __all__ = ["ContextToolSpec", "fn_schema_for"]
 
@@ -43,34 +44,80 @@ def fn_schema_for(spec: ToolSpec) -> type[BaseModel]:
     return model
 
 
-class ContextToolSpec(BaseToolSpec):
+class ContextToolSpec(PlainConfig, BaseToolSpec):
     """The context tools bound to one working context, as LlamaIndex tools.
 
     Args:
-        context: The ``WorkingContext`` the tools act on.
-        llm: Writes summaries for ``summarize_fragment``: a core ``LLM`` or any LlamaIndex
-            LLM (default: ``Settings.llm`` when you have set one).
-        embedder: A core ``Embedder`` for semantic search (default: ``Settings.embed_model``
-            when you have set one, else the packaged MiniLM).
+        context: The ``WorkingContext`` the tools act on, or the ``config()`` of an empty
+            one (default: a new empty context).
+        llm: Writes summaries for ``summarize_fragment``: a core ``LLM`` or its config,
+            any LlamaIndex LLM, or a local model's id, path or alias (``"smollm2"``)
+            (default: ``Settings.llm`` when you have set one).
+        embedder: For semantic search: a core ``Embedder`` or its config, a LlamaIndex
+            embedding model, or an embedding model id or path (default:
+            ``Settings.embed_model`` when you have set one, else the packaged MiniLM).
         tool_names: Offer only these tools (default: all).
+
+    ``to_dict``/``from_dict`` (and ``to_json``/``from_json``) round-trip: an empty
+    context as its settings, a model given by name as that name, a core LLM or embedder
+    as its config, and nothing for a default read from ``Settings`` (rebuilt, it reads
+    ``Settings`` again). A context holding messages or a model with no config (a
+    LlamaIndex LLM) makes ``to_json`` raise ``ConfigError`` (``to_dict`` keeps the
+    object). An unknown argument is an error.
+
+    Examples:
+        >>> spec = ContextToolSpec(tool_names=["list_fragments"], embedder="all-MiniLM-L6-v2")
+        >>> spec.to_dict()
+        {'context': {'type': 'WorkingContext', 'counter': None}, 'llm': None, 'embedder': 'all-MiniLM-L6-v2', 'tool_names': ['list_fragments'], 'class_name': 'ContextToolSpec'}
+        >>> [t.metadata.name for t in ContextToolSpec.from_dict(spec.to_dict()).to_tool_list()]
+        ['list_fragments']
     """
 
     def __init__(
         self,
-        context: WorkingContext,
+        context: WorkingContext | dict[str, Any] | None = None,
         *,
         llm: Any = None,
         embedder: Any = None,
         tool_names: Sequence[str] | None = None,
     ) -> None:
-        if isinstance(llm, LlamaLLM):
-            llm = LlamaIndexLLM(llm)
-        llm = llm if llm is not None else settings_llm()
-        embedder = embedder if embedder is not None else settings_embedder()
-        self.tools = ContextTools(context, llm=llm, embedder=embedder)
+        context = rebuild(context, "context")
+        if context is None:
+            context = WorkingContext()
+        if not isinstance(context, WorkingContext):
+            raise TypeError(f"context must be a WorkingContext, got {type(context).__name__}")
+        if isinstance(tool_names, str):
+            raise TypeError("tool_names must be a sequence of tool names, not one string")
+        specs = ContextTools.specs(tool_names)  # unknown names fail here
+        self._given = {
+            "llm": rebuild(llm, "llm"),
+            "embedder": rebuild(embedder, "embedder"),
+            "tool_names": None if tool_names is None else list(tool_names),
+        }
+        self.tools = ContextTools(
+            context,
+            llm=core_llm(self._given["llm"]),
+            embedder=core_embedder(self._given["embedder"]),
+        )
         self.context = context
-        specs = ContextTools.specs(tool_names)
         self.spec_functions = [(s.name, f"a{s.name}") for s in specs]
+
+    def _arguments(self, json_mode: bool) -> dict[str, Any]:
+        context: Any = self.context
+        if context.messages:
+            if json_mode:
+                raise ConfigError(
+                    f"context holds {len(context.messages)} messages, which a config does not "
+                    "carry; pass the WorkingContext itself"
+                )
+        else:
+            context = write_value(context, "context", json_mode=json_mode)
+        return {
+            "context": context,
+            "llm": write_value(self._given["llm"], "llm", json_mode=json_mode),
+            "embedder": write_value(self._given["embedder"], "embedder", json_mode=json_mode),
+            "tool_names": self._given["tool_names"],
+        }
 
     # -- metadata from the core specs ------------------------------------------
 

@@ -27,13 +27,22 @@ from llama_index.core.schema import (
     TransformComponent,
 )
 
+from ctx_core._registry import rebuild
 from ctx_core.embeddings import Embedder
 from ctx_core.errors import ConfigError
 from ctx_core.memory import DocumentMemory, HeuristicMemoryExtractor, MemoryIndex
 from ctx_core.memory.base import MemoryExtractorLike
 from ctx_core.memory.model import LAYERS
 from ctx_core.types import Passage
-from llamaindex_ctx._config import Component, JsonConfig, rebuild_field, write_field
+from llamaindex_ctx._config import (
+    Component,
+    JsonConfig,
+    PlainConfig,
+    rebuild_field,
+    write_field,
+    write_value,
+)
+from llamaindex_ctx.settings import core_embedder
 
 __all__ = ["MemoryExtractTransform", "MemoryRetriever", "memory_nodes"]
 
@@ -62,6 +71,22 @@ def _index_config(index: MemoryIndex | None, info: SerializationInfo) -> Any:
             "with index.save(path) and rebuild with MemoryIndex.load(path)"
         )
     return write_field(index, info)
+
+
+def _default_embedder(model: str | None, given: Any, what: str) -> Embedder | str | None:
+    """The embedder of a memory built here: ``model``, else ``Settings.embed_model``'s.
+
+    Raises:
+        ValueError: ``model`` given beside ``what``, which already has its embedder.
+    """
+    if given is not None:
+        if model is not None:
+            raise ValueError(
+                f"model={model!r} names the embedding model of a new {what}; "
+                f"the {what} given already has its embedder"
+            )
+        return None
+    return model if model is not None else core_embedder(None)
 
 
 def _node(passage: Passage, source: RelatedNodeInfo, document_keys: Sequence[str]) -> TextNode:
@@ -94,7 +119,7 @@ def memory_nodes(memory: DocumentMemory, source: BaseNode | None = None) -> list
     return [_node(memory.passage(i), info, keys) for i in range(len(memory.chunks))]
 
 
-class MemoryRetriever(BaseRetriever):
+class MemoryRetriever(PlainConfig, BaseRetriever):
     """Retrieve scenario chunks from a ctx_core memory index (native async).
 
     ``NodeWithScore.score`` is the rerank score (by default the chunk's embedding
@@ -102,10 +127,20 @@ class MemoryRetriever(BaseRetriever):
     ``metadata["memory_layers"]`` the layers that found the chunk.
 
     Args:
-        index: The [`ctx_core.memory.MemoryIndex`][ctx_core.memory.index.MemoryIndex] to search.
+        index: The [`ctx_core.memory.MemoryIndex`][ctx_core.memory.index.MemoryIndex] to
+            search, or the ``config()`` of an empty one; default: a new empty index over
+            ``model``.
         similarity_top_k: How many chunks to return.
+        model: Embedding model id or path of a new index (default: ``Settings.embed_model``
+            when you have set one, else the packaged MiniLM).
         layers: Layers to search (default all three).
         callback_manager: LlamaIndex callbacks.
+
+    ``to_dict``/``from_dict`` (and ``to_json``/``from_json``) write the settings and an
+    empty index's config (an index built from ``model`` or ``Settings`` as ``model``); an
+    index holding memories is never written as an empty one: ``to_json`` raises
+    ``ConfigError`` (save it with ``index.save(path)``), ``to_dict`` keeps the object.
+    An unknown argument is an error.
 
     Examples:
         >>> from llama_index.core import Document
@@ -121,21 +156,48 @@ class MemoryRetriever(BaseRetriever):
 
     def __init__(
         self,
-        index: MemoryIndex,
+        index: MemoryIndex | dict[str, Any] | None = None,
         similarity_top_k: int = 4,
         *,
+        model: str | None = None,
         layers: Sequence[str] = LAYERS,
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
     ) -> None:
+        index = rebuild(index, "index")
+        embedder = _default_embedder(model, index, "index")
+        if index is None:
+            index = MemoryIndex(embedder)
         if not isinstance(index, MemoryIndex):
             raise TypeError(f"index must be a ctx_core MemoryIndex, got {type(index).__name__}")
         if similarity_top_k < 1:
             raise ValueError(f"similarity_top_k must be >= 1, got {similarity_top_k}")
         self.index = index
+        self.model = model
+        self._index_given = embedder is None
         self.similarity_top_k = similarity_top_k
         self.layers = tuple(layers)
+        self.verbose = verbose
         super().__init__(callback_manager=callback_manager, verbose=verbose)
+
+    def _arguments(self, json_mode: bool) -> dict[str, Any]:
+        index: Any = None
+        if len(self.index):
+            if json_mode:
+                raise ConfigError(
+                    f"index holds {len(self.index)} memories, which a config does not carry; "
+                    "save it with index.save(path) and rebuild with MemoryIndex.load(path)"
+                )
+            index = self.index
+        elif self._index_given:
+            index = write_value(self.index, "index", json_mode=json_mode)
+        return {
+            "index": index,
+            "similarity_top_k": self.similarity_top_k,
+            "model": None if self._index_given else self.model,
+            "layers": list(self.layers),
+            "verbose": self.verbose,
+        }
 
     @classmethod
     def from_documents(
@@ -147,8 +209,22 @@ class MemoryRetriever(BaseRetriever):
         show_progress: bool | None = None,
         **kwargs: Any,
     ) -> MemoryRetriever:
-        """Memorize documents (or nodes) into a new in-memory index and retrieve from it."""
-        index = MemoryIndex(embedder)
+        """Memorize documents (or nodes) into a new in-memory index and retrieve from it.
+
+        Args:
+            documents: The documents or nodes; each node id becomes a memory's ``doc_id``.
+            extractor: A ctx_core memory extractor (default: the heuristic one over the
+                index's embedder).
+            embedder: Embedder of the index, or a model id (default:
+                ``Settings.embed_model`` when you have set one, else the packaged MiniLM).
+            show_progress: Progress bar over documents.
+            **kwargs: Other arguments (``similarity_top_k``, ``layers``, ...).
+        """
+        if "model" in kwargs:
+            if embedder is not None:
+                raise ValueError("give either embedder= or model=, not both")
+            embedder = kwargs.pop("model")
+        index = MemoryIndex(core_embedder(embedder))
         MemoryExtractTransform(extractor=extractor, index=index)(
             documents, show_progress=show_progress
         )
@@ -188,6 +264,9 @@ class MemoryExtractTransform(JsonConfig, TransformComponent):
             ``HeuristicMemoryExtractor``).
         index: A [`ctx_core.memory.MemoryIndex`][ctx_core.memory.index.MemoryIndex] to add the memories to (optional),
             or the config of an empty one.
+        model: Embedding model id or path of the default extractor (default:
+            ``Settings.embed_model`` when you have set one, else the packaged MiniLM; with
+            ``index`` given, the index's embedder).
         replace: Replace a memory already in ``index`` under the same id.
 
     ``to_dict`` writes the extractor's config and an empty index's settings; an index
@@ -212,6 +291,9 @@ class MemoryExtractTransform(JsonConfig, TransformComponent):
     index: Annotated[
         Any, BeforeValidator(rebuild_field), PlainSerializer(_index_config, when_used="always")
     ] = Field(default=None, description="A ctx_core MemoryIndex to add memories to.")
+    model: str | None = Field(
+        default=None, description="Embedding model id or path of the default extractor."
+    )
     replace: bool = Field(default=True, description="Replace memories already in the index.")
     _extractor: MemoryExtractorLike = PrivateAttr()
 
@@ -221,11 +303,13 @@ class MemoryExtractTransform(JsonConfig, TransformComponent):
                 f"index must be a ctx_core MemoryIndex, got {type(self.index).__name__}"
             )
         if self.extractor is not None:
+            _default_embedder(self.model, self.extractor, "extractor")  # model= is an error
             self._extractor = self.extractor
         elif self.index is not None:
+            _default_embedder(self.model, self.index, "index")
             self._extractor = HeuristicMemoryExtractor(self.index.embedder)
         else:
-            self._extractor = HeuristicMemoryExtractor()
+            self._extractor = HeuristicMemoryExtractor(_default_embedder(self.model, None, ""))
 
     @classmethod
     def class_name(cls) -> str:

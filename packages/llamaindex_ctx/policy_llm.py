@@ -87,7 +87,7 @@ class ScriptedPolicyLLM(FunctionCallingLLM):
         answer_max_tokens: Generation limit of the reader's answer (core readers).
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     policy: Any = Field(description="The core ScriptedPolicy to follow.")
     reader: Any = Field(description="A LlamaIndex LLM or a core LLM that answers.")

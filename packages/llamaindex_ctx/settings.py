@@ -31,7 +31,14 @@ from ctx_core.llm import LLM
 from llamaindex_ctx.embeddings import CtxEmbedding, LlamaIndexEmbedder
 from llamaindex_ctx.llm import CtxLLM, LlamaIndexLLM
 
-__all__ = ["settings_embed_model", "settings_embedder", "settings_llm", "settings_llm_model"]
+__all__ = [
+    "core_embedder",
+    "core_llm",
+    "settings_embed_model",
+    "settings_embedder",
+    "settings_llm",
+    "settings_llm_model",
+]
 
 
 def settings_embed_model() -> BaseEmbedding | None:
@@ -73,6 +80,64 @@ def settings_llm() -> LLM | None:
     if isinstance(llm, CtxLLM):
         return llm.core_llm
     return LlamaIndexLLM(llm)
+
+
+def core_llm(llm: Any, argument: str = "llm") -> LLM | None:
+    """The core LLM an ``llm`` argument names, or the user's ``Settings.llm`` when it is ``None``.
+
+    A core LLM is used as it is; a LlamaIndex LLM is read through
+    [`LlamaIndexLLM`][llamaindex_ctx.llm.LlamaIndexLLM] (a
+    [`CtxLLM`][llamaindex_ctx.llm.CtxLLM] gives its own core LLM); a string is a local
+    model's id, path or alias (``"smollm2"``), loaded as a
+    [`TransformersLLM`][ctx_core.llm.transformers_llm.TransformersLLM].
+
+    Raises:
+        TypeError: ``llm`` is none of these; the message names ``argument``.
+    """
+    if llm is None:
+        return settings_llm()
+    # Framework models first: a LlamaIndex LLM also has ``complete`` (the core protocol).
+    if isinstance(llm, CtxLLM):
+        return llm.core_llm
+    if isinstance(llm, LlamaLLM):
+        return LlamaIndexLLM(llm)
+    if isinstance(llm, LLM):
+        return llm
+    if isinstance(llm, str):
+        from ctx_core.llm import TransformersLLM
+
+        return TransformersLLM(llm)
+    raise TypeError(
+        f"{argument} must be a ctx_core LLM, a LlamaIndex LLM or a model id, "
+        f"got {type(llm).__name__}"
+    )
+
+
+def core_embedder(embedder: Any, argument: str = "embedder") -> Embedder | None:
+    """The core embedder an ``embedder`` argument names, or ``Settings.embed_model``'s when ``None``.
+
+    A core ``Embedder`` is used as it is; a LlamaIndex embedding model is read through a
+    ``LlamaIndexEmbedder`` (a [`CtxEmbedding`][llamaindex_ctx.embeddings.CtxEmbedding]
+    gives its own); a string is an embedding model id or path. ``None`` with nothing set
+    stays ``None`` (the core then uses the packaged MiniLM).
+
+    Raises:
+        TypeError: ``embedder`` is none of these; the message names ``argument``.
+    """
+    if embedder is None:
+        return settings_embedder()
+    if isinstance(embedder, Embedder):
+        return embedder
+    if isinstance(embedder, CtxEmbedding):
+        return embedder.embedder
+    if isinstance(embedder, BaseEmbedding):
+        return LlamaIndexEmbedder(embedder)
+    if isinstance(embedder, str):
+        return Embedder(embedder)
+    raise TypeError(
+        f"{argument} must be a ctx_core Embedder, a LlamaIndex embedding model or a model id, "
+        f"got {type(embedder).__name__}"
+    )
 
 
 def _unset_mock(model: Any) -> bool:

@@ -106,3 +106,106 @@ def test_chat_model_by_name(tiny_llama_dir):
         assert again.invoke("Say hi").content == expected
     with pytest.raises(ValidationError, match="either model"):
         CtxChatModel(model="smollm2", llm=chat.core_llm)
+
+
+# -- the agent tools ------------------------------------------------------------------
+
+CONTEXT_DOC = "Intro line. bird: kea; fruit: fig; bird: emu; fruit: lime. Outro line."
+
+
+def summary_of(kit):
+    """Fragment the context and summarize the first fragment through the kit's tools."""
+    tools = {t.name: t for t in kit.get_tools()}
+    fragments = json.loads(
+        tools["fragment_context"].invoke({"start_marker": "bird", "end_marker": "lime."})
+    )["fragments"]
+    out = json.loads(tools["summarize_fragment"].invoke({"fragment_id": fragments[0]["id"]}))
+    assert out["ok"], out
+    return [f["summary"] for f in out["fragments"]]
+
+
+def test_context_toolkit_by_model_names(tiny_llama_dir, embedder):
+    from ctx_core.context import WorkingContext
+    from langchain_ctx import ContextToolkit
+
+    by_name = ContextToolkit(
+        context=WorkingContext([("user", CONTEXT_DOC)]),
+        llm=str(tiny_llama_dir),
+        embedder=embedder.model_name,
+    )
+    assert isinstance(by_name.core_llm, TransformersLLM)
+    by_object = ContextToolkit(
+        context=WorkingContext([("user", CONTEXT_DOC)]),
+        llm=TransformersLLM(str(tiny_llama_dir)),
+        embedder=embedder,
+    )
+    assert summary_of(by_name) == summary_of(by_object)
+    # Every tool shares the one loaded model.
+    assert {id(t.context_tools.llm) for t in by_name.get_tools()} == {id(by_name.core_llm)}
+
+
+def test_context_toolkit_round_trips_with_names(tiny_llama_dir):
+    from ctx_core.context import WorkingContext
+    from langchain_ctx import ContextToolkit
+
+    kit = ContextToolkit(
+        llm=str(tiny_llama_dir), tool_names=["fragment_context", "summarize_fragment"]
+    )
+    assert isinstance(kit.context, WorkingContext) and not kit.context.messages
+    assert json.loads(kit.model_dump_json()) == {
+        "context": {"type": "WorkingContext", "counter": None},
+        "llm": str(tiny_llama_dir),
+        "embedder": None,
+        "tool_names": ["fragment_context", "summarize_fragment"],
+    }
+    assert dumpd(kit)["type"] == "constructor"
+    reference = summary_of(
+        ContextToolkit(
+            context=WorkingContext([("user", CONTEXT_DOC)]),
+            llm=TransformersLLM(str(tiny_llama_dir)),
+        )
+    )
+    for again in rebuilt(kit):
+        assert type(again) is ContextToolkit
+        assert (again.llm, again.tool_names) == (kit.llm, kit.tool_names)
+        assert isinstance(again.core_llm, TransformersLLM)
+        assert again.context is not kit.context and not again.context.messages
+        again.context.append("user", CONTEXT_DOC)
+        assert summary_of(again) == reference
+    # A context holding messages is not written as an empty one.
+    kit.context.append("user", "hi")
+    assert dumpd(kit)["type"] == "not_implemented"
+
+
+def test_context_tools_name_their_mistakes():
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from ctx_core.context import ScriptedPolicy, WorkingContext
+    from langchain_ctx import ContextTool, ContextToolkit, ScriptedPolicyChatModel
+
+    with pytest.raises(ValidationError, match="modle"):
+        ContextToolkit(modle="smollm2")
+    with pytest.raises(ValidationError, match="bogus"):
+        ContextTool(name="list_fragments", context=WorkingContext(), bogus=1)
+    with pytest.raises(ValidationError, match="bogus"):
+        ScriptedPolicyChatModel(
+            policy=ScriptedPolicy.last_update(["bird"], window_tokens=None),
+            reader=GenericFakeChatModel(messages=iter([AIMessage("x")])),
+            bogus=1,
+        )
+    with pytest.raises(TypeError, match="llm must be a ctx_core LLM, a LangChain chat"):
+        ContextToolkit(llm=3)
+    with pytest.raises(ValidationError, match="unknown tool"):
+        ContextToolkit(tool_names=["no_such_tool"])
+
+
+def test_middleware_llm_by_name(tiny_llama_dir):
+    from ctx_core.context import ContextBudget
+    from langchain_ctx import ActiveContextMiddleware
+
+    middleware = ActiveContextMiddleware(
+        budget=ContextBudget(mode="summarize"), llm=str(tiny_llama_dir)
+    )
+    assert isinstance(middleware.context_tools.llm, TransformersLLM)
+    assert middleware.context_tools.llm.config()["model"] == str(tiny_llama_dir)

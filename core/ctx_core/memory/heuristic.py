@@ -35,6 +35,7 @@ import numpy as np
 
 from ctx_core._registry import Configurable
 from ctx_core.embeddings import Embedder, embedder_config
+from ctx_core.errors import ConfigError
 from ctx_core.memory.base import MemoryExtractorLike, check_document
 from ctx_core.memory.model import DocumentMemory, OutlineEntry, ScenarioChunk
 from ctx_core.memory.segments import (
@@ -125,11 +126,17 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
         """The embedder (by model name, without loading it) and the settings."""
         return {
             "type": "HeuristicMemoryExtractor",
-            "embedder": (
-                embedder_config(self._embedder)
-                if self._embedder is not None
-                else self._embedder_name or DEFAULT_EMBEDDER
-            ),
+            "embedder": self._embedder_value(),
+            **self._options(),
+        }
+
+    def _embedder_value(self) -> Any:
+        if self._embedder is not None:
+            return embedder_config(self._embedder)
+        return self._embedder_name or DEFAULT_EMBEDDER
+
+    def _options(self) -> dict[str, Any]:
+        return {
             "max_words": self.max_words,
             "min_words": self.min_words,
             "boundary_strictness": self.boundary_strictness,
@@ -141,8 +148,18 @@ class HeuristicMemoryExtractor(MemoryExtractorLike, Configurable):
         }
 
     def settings(self) -> dict[str, Any]:
-        """What ``DocumentMemory.info`` and result files record: the extractor's name and settings."""
-        return {"extractor": self.name, **{k: v for k, v in self.config().items() if k != "type"}}
+        """What ``DocumentMemory.info`` and result files record: the extractor's name and settings.
+
+        An embedder with no config (a framework's embedding model wrapped as an
+        ``Embedder``) is recorded by its ``model_name``: extraction over it must not fail
+        for want of a config.
+        """
+        try:
+            embedder = self._embedder_value()
+        except ConfigError:
+            assert self._embedder is not None  # a name always has a value
+            embedder = self._embedder.model_name
+        return {"extractor": self.name, "embedder": embedder, **self._options()}
 
     # -- extraction -------------------------------------------------------
 
