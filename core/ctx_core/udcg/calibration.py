@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ctx_core.udcg._logistic import fit_logistic
 from ctx_core.udcg.list_gate import ListGate
 
 __all__ = ["TRANSFORMS", "Calibrator", "LogisticCalibrator", "Signals", "load_calibrator"]
@@ -194,20 +195,9 @@ class LogisticCalibrator:
         if positives == 0 or negatives == 0:
             raise ValueError("labels must contain both relevant and non-relevant passages")
         t = np.where(y > 0, (positives + 1) / (positives + 2), 1 / (negatives + 2))
-        design = np.hstack([x, np.ones((len(x), 1))])
-        penalty = np.eye(design.shape[1]) * l2
-        penalty[-1, -1] = 0.0
-        beta = np.zeros(design.shape[1])
-        for _ in range(100):
-            p = 1.0 / (1.0 + np.exp(-(design @ beta)))
-            gradient = design.T @ (p - t) + penalty @ beta
-            hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty
-            step = np.linalg.solve(hessian + 1e-9 * np.eye(len(beta)), gradient)
-            beta -= step
-            if np.max(np.abs(step)) < 1e-10:
-                break
+        weights, bias = fit_logistic(x, t, l2)
         provenance = {**(info or {}), "positives": positives, "negatives": negatives}
-        fitted = cls(beta[:-1].tolist(), float(beta[-1]), features, provenance)
+        fitted = cls(weights, bias, features, provenance)
         tops = [
             max(fitted.probabilities(signals))
             for signals, labels in zip(signal_lists, label_lists, strict=True)

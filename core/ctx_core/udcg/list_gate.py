@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from ctx_core.udcg._logistic import fit_logistic
+
 __all__ = ["DEFAULT_GATE_FEATURES", "LIST_SUMMARIES", "ListGate"]
 
 #: The default relevance signals' gate features (chosen by leave-one-data-set-out).
@@ -175,21 +177,10 @@ class ListGate:
         y = np.asarray([1.0 if r else 0.0 for r in related])
         if y.sum() == 0 or y.sum() == len(y):
             raise ValueError("need both related and unrelated lists to fit a list gate")
-        design = np.hstack([x, np.ones((len(x), 1))])
-        penalty = np.eye(design.shape[1]) * l2
-        penalty[-1, -1] = 0.0
-        beta = np.zeros(design.shape[1])
-        for _ in range(100):
-            p = 1.0 / (1.0 + np.exp(-(design @ beta)))
-            gradient = design.T @ (p - y) + penalty @ beta
-            hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty
-            step = np.linalg.solve(hessian + 1e-9 * np.eye(len(beta)), gradient)
-            beta -= step
-            if np.max(np.abs(step)) < 1e-10:
-                break
+        weights, bias = fit_logistic(x, y, l2)
         gate = cls(
-            beta[:-1].tolist(),
-            float(beta[-1]),
+            weights,
+            bias,
             features,
             best_column=best_column,
             info={
