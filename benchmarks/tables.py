@@ -1183,6 +1183,15 @@ def cli_latency(root: Path) -> str:
     return table
 
 
+@register("cpu-backends")
+def cpu_backends(root: Path) -> str:
+    """Every CPU backend side by side on DL19 (``cpu_backends.py``)."""
+    table: str = _benchmark_module("cpu_backends").backend_table(
+        load_result(root, "benchmarks/results/cpu/cpu_backends.json")
+    )
+    return table
+
+
 # -- cached document states (benchmarks/results/incontext/incontext_cached_h200_*.json) ------
 
 _CACHED = "benchmarks/results/incontext/incontext_cached_h200_default.json"
