@@ -210,6 +210,10 @@ def test_sigint_exits_130_with_one_line(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
+        # Ctrl-C as a terminal delivers it: a run started in the background of a
+        # non-interactive shell (a CI script's `cmd &`) ignores SIGINT, and children
+        # inherit that, so Python would never raise KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert process.stdin is not None
