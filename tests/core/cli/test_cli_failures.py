@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -151,46 +150,18 @@ def test_nan_is_never_written_as_bare_nan(tmp_path: Path) -> None:
     assert all(isinstance(r["score"], float) and math.isfinite(r["score"]) for r in rows)
 
 
-#: Linux's number of the read system call, by machine (see /proc/PID/syscall).
-_READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}
-
-
 def _cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def _blocked_reading_stdin(pid: int) -> bool | None:
-    """Whether ``pid``'s main thread sits in read(0, ...); ``None`` where Linux cannot say."""
-    number = _READ_SYSCALL.get(platform.machine())
-    try:
-        fields = Path(f"/proc/{pid}/syscall").read_text().split()
-    except OSError:
-        return None
-    if number is None or not fields or fields[0] == "running":
-        return None if number is None else False
-    return fields[0] == number and len(fields) > 1 and int(fields[1], 16) == 0
-
-
-def _wait_until_reading_input(pid: int, limit: float = 60) -> None:
-    """Wait until process ``pid`` is done importing and waits on its standard input.
-
-    On Linux the process's current system call says so exactly (a busy machine can leave
-    a process that is still importing idle for a moment, and a Ctrl-C there is not the
-    Ctrl-C this test is about); elsewhere, until it stops using CPU.
-    """
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        reading = _blocked_reading_stdin(pid)
-        if reading is None:
-            break
-        if reading:
-            return
-        time.sleep(0.1)
+def _wait_until_idle(pid: int, limit: float = 60) -> None:
+    """Wait until process ``pid`` stops using CPU (done importing, waiting on its input)."""
     time.sleep(2)
     if not Path(f"/proc/{pid}/stat").exists():
         time.sleep(6)  # no /proc: a generous fixed wait
         return
+    deadline = time.monotonic() + limit
     last = _cpu_ticks(pid)
     while time.monotonic() < deadline:
         time.sleep(0.5)
@@ -219,7 +190,7 @@ def test_sigint_exits_130_with_one_line(tmp_path: Path) -> None:
         assert process.stdin is not None
         process.stdin.write('{"text": "one passage"}\n')
         process.stdin.flush()
-        _wait_until_reading_input(process.pid)  # past the imports, blocked in the read
+        _wait_until_idle(process.pid)  # past the imports, blocked in the read
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
