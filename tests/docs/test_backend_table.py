@@ -6,18 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "cpu" / "cpu_backends.json"
 
 
-needs_results = pytest.mark.skipif(
-    not RESULTS.exists(), reason="run benchmarks/cpu_backends.py to write its results file"
-)
-
-
-@needs_results
 def test_the_default_cpu_backend_is_the_fastest_that_kept_rankings():
     """Fastest of those that kept DL19 rankings and score a text alike in any batch."""
     from ctx_core.onnx_backend import DEFAULT_CPU_BACKEND
